@@ -1,0 +1,16 @@
+//! cargo-unikernel as a library: the CLI, the cargo driving, the link capture and the
+//! whole-program build. `main.rs` only picks the role.
+
+pub mod cargo_build;
+pub mod cli;
+pub mod error;
+pub mod link_capture;
+pub mod link_inputs;
+pub mod lld;
+pub mod project;
+pub mod report;
+pub mod roles;
+pub mod runtime;
+pub mod rustc_wrapper;
+pub mod toolchain;
+pub mod whole_program;

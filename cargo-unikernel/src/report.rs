@@ -1,0 +1,77 @@
+//! The build report: a JSON file beside every output, and a short human summary.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use object::{Object, ObjectSegment};
+use serde::Serialize;
+use unikernel_pass::{OptLevel, Stats};
+
+use crate::link_inputs::InputSummary;
+
+#[derive(Debug, Serialize)]
+pub struct BuildReport {
+    pub output: PathBuf,
+    pub level: OptLevel,
+    pub pipeline: String,
+    pub rustc: String,
+    /// Every input and whether its code went into the whole-program module.
+    pub inputs: Vec<InputSummary>,
+    pub stats: Stats,
+    pub size: ImageSize,
+    pub total_ms: u128,
+}
+
+/// Sizes of the final ELF.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ImageSize {
+    /// The file on disk.
+    pub file_bytes: u64,
+    /// What is loaded into memory: the sum of the `PT_LOAD` segments' sizes in memory.
+    pub loaded_bytes: u64,
+}
+
+impl ImageSize {
+    pub fn of(path: &Path) -> anyhow::Result<Self> {
+        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = object::File::parse(&*data).with_context(|| format!("{} is not an ELF file", path.display()))?;
+        let loaded_bytes = file.segments().map(|s| s.size()).sum();
+        Ok(Self { file_bytes: data.len() as u64, loaded_bytes })
+    }
+}
+
+impl BuildReport {
+    /// The path of the report for `output`.
+    pub fn path_for(output: &Path) -> PathBuf {
+        let mut name = output.file_name().unwrap_or_default().to_os_string();
+        name.push(".report.json");
+        output.with_file_name(name)
+    }
+
+    pub fn write(&self) -> anyhow::Result<PathBuf> {
+        let path = Self::path_for(&self.output);
+        let json = serde_json::to_vec_pretty(self)?;
+        std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Inputs (or parts of inputs) that stayed out of the whole-program module.
+    pub fn native_inputs(&self) -> impl Iterator<Item = &InputSummary> {
+        self.inputs.iter().filter(|i| i.native.is_some())
+    }
+
+    /// One line for the terminal.
+    pub fn summary_line(&self) -> String {
+        let bitcode: usize = self.inputs.iter().map(|i| i.bitcode_modules).sum();
+        format!(
+            "{} modules -> {} functions -> {} after {}; {} KiB ({} KiB loaded); {:.1} s",
+            bitcode,
+            self.stats.functions_merged,
+            self.stats.functions_optimized,
+            self.pipeline,
+            self.size.file_bytes / 1024,
+            self.size.loaded_bytes / 1024,
+            self.total_ms as f64 / 1000.0,
+        )
+    }
+}

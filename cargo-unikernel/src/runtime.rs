@@ -1,0 +1,69 @@
+//! The runtime crates (the libc shim, later the kernel) as bitcode rlibs.
+//!
+//! They are built by cargo from this repository's workspace, with the same rustc as the
+//! app (so `core` and `alloc` are the app's own), always with the release profile:
+//! they are optimized again with everything else in the whole-program module anyway.
+//! Cargo's own fingerprinting makes repeated builds a no-op.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cargo_build::{self, Artifact};
+use crate::toolchain::{TARGET, Toolchain};
+
+/// Where the runtime crates' sources live: `CARGO_UNIKERNEL_HOME`, or the checkout this
+/// binary was built from.
+pub fn source_root() -> PathBuf {
+    std::env::var_os("CARGO_UNIKERNEL_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+}
+
+/// The rlibs of a runtime package and of every crate it depends on, in build order.
+#[derive(Debug, Clone)]
+pub struct RuntimeLibs {
+    pub package: String,
+    pub rlibs: Vec<PathBuf>,
+}
+
+/// Build `package` of the workspace at `manifest` into `target_dir`.
+pub fn build(
+    toolchain: &Toolchain,
+    manifest: &Path,
+    package: &str,
+    target_dir: &Path,
+) -> anyhow::Result<RuntimeLibs> {
+    if !manifest.is_file() {
+        anyhow::bail!(
+            "the runtime sources are missing: {} does not exist (set CARGO_UNIKERNEL_HOME \
+             to a cargo-unikernel checkout)",
+            manifest.display()
+        );
+    }
+    let mut command = cargo_build::cargo();
+    cargo_build::clear_flag_env(&mut command);
+    command
+        .args(["build", "--release", "--message-format=json-render-diagnostics", "--target", TARGET])
+        .args(["-p", package])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env("RUSTC", &toolchain.rustc)
+        .env("RUSTFLAGS", "-Clinker-plugin-lto -Crelocation-model=static");
+    let artifacts = cargo_build::run_json(command, &format!("the runtime crate `{package}`"))
+        .with_context(|| format!("building the runtime crate `{package}`"))?;
+    Ok(RuntimeLibs { package: package.into(), rlibs: rlibs(&artifacts) })
+}
+
+fn rlibs(artifacts: &[Artifact]) -> Vec<PathBuf> {
+    artifacts
+        .iter()
+        .flat_map(|a| a.filenames.iter())
+        .filter(|f| f.extension().is_some_and(|e| e == "rlib"))
+        // Build-dependencies are rlibs too, but built for the host, outside `<target>/`.
+        .filter(|f| f.components().any(|c| c.as_os_str() == TARGET))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,164 @@
+//! The whole-program LLVM work of cargo-unikernel.
+//!
+//! One [`WholeProgram`] owns one LLVM context and module. The driver feeds it every
+//! bitcode input of a link (the app's objects, the rlib members, the `.llvmbc` of the
+//! prebuilt std, the libc shim and, for images, the kernel), then runs the stages in
+//! order:
+//!
+//! 1. [`merge`]: parse and link all inputs into one module;
+//! 2. [`varargs`]: make call sites of C variadic declarations match the shim's
+//!    fixed-arity definitions (the C ABI is the same on x86_64 SysV, LLVM IR is not);
+//! 3. [`internalize`]: every definition but the entry points and the symbols native
+//!    code needs becomes internal, so the optimizer sees a closed world;
+//! 4. [`codegen`]: the LTO pipeline and native code generation.
+//!
+//! Each stage reports counters that end up in the driver's build report.
+
+pub mod codegen;
+pub mod internalize;
+pub mod merge;
+pub mod varargs;
+
+use std::path::Path;
+
+use inkwell::context::Context;
+use inkwell::module::Module;
+use serde::Serialize;
+
+pub use codegen::OptLevel;
+
+/// The LLVM major version this pass was built against. Bitcode from a newer LLVM cannot
+/// be read, and older bitcode may be read subtly differently, so the driver refuses a
+/// rustc whose LLVM differs.
+pub const LLVM_MAJOR: &str = env!("UNIKERNEL_LLVM_MAJOR");
+
+/// Expected failures of the pass, each naming the input or stage at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("`{input}` is not valid LLVM bitcode: {message}")]
+    BadBitcode { input: String, message: String },
+    #[error("linking `{input}` into the whole-program module failed: {message}")]
+    Link { input: String, message: String },
+    #[error("the whole-program module does not verify after {stage}: {message}")]
+    Verify { stage: &'static str, message: String },
+    #[error("the LLVM pipeline `{pipeline}` failed: {message}")]
+    Pipeline { pipeline: String, message: String },
+    #[error("native code generation failed: {0}")]
+    Codegen(String),
+    #[error("cannot write {path}: {message}")]
+    Write { path: String, message: String },
+}
+
+/// One bitcode input: a name for messages and reports, and the bytes.
+#[derive(Debug)]
+pub struct BitcodeInput {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Counters of one whole-program build, for the build report.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// Modules linked into the whole-program module.
+    pub modules: usize,
+    /// Function definitions right after merging.
+    pub functions_merged: usize,
+    /// Function definitions left after the LTO pipeline.
+    pub functions_optimized: usize,
+    /// Variadic call sites turned into calls of fixed-arity definitions.
+    pub varargs_calls_fixed: usize,
+    /// Definitions made internal.
+    pub internalized: usize,
+    /// Wall-clock time of each stage, in milliseconds.
+    pub merge_ms: u128,
+    pub optimize_ms: u128,
+    pub codegen_ms: u128,
+}
+
+/// The whole-program module under construction.
+pub struct WholeProgram<'ctx> {
+    module: Module<'ctx>,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for WholeProgram<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WholeProgram").field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+impl<'ctx> WholeProgram<'ctx> {
+    /// Parse and link `inputs` into one module (stage 1).
+    pub fn merge(context: &'ctx Context, inputs: &[BitcodeInput]) -> Result<Self, PassError> {
+        let started = std::time::Instant::now();
+        let module = merge::merge_modules(context, inputs)?;
+        let stats = Stats {
+            modules: inputs.len(),
+            functions_merged: count_definitions(&module),
+            merge_ms: started.elapsed().as_millis(),
+            ..Stats::default()
+        };
+        Ok(Self { module, stats })
+    }
+
+    /// The module as it stands, for `cargo unikernel ir` and tests.
+    pub fn module(&self) -> &Module<'ctx> {
+        &self.module
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Stage 2: see [`varargs`].
+    pub fn fix_varargs_calls(&mut self) -> Result<(), PassError> {
+        self.stats.varargs_calls_fixed = varargs::fix_varargs_calls(&self.module);
+        self.verify("the variadic call fix-up")
+    }
+
+    /// Stage 3: see [`internalize`]. `keep` are the symbols that must stay external.
+    pub fn internalize(&mut self, keep: &internalize::KeepSet) -> Result<(), PassError> {
+        self.stats.internalized = internalize::internalize(&self.module, keep);
+        self.verify("internalization")
+    }
+
+    /// Stage 4a: the optimization pipeline.
+    pub fn optimize(&mut self, level: OptLevel) -> Result<(), PassError> {
+        let started = std::time::Instant::now();
+        codegen::optimize(&self.module, level)?;
+        self.stats.optimize_ms = started.elapsed().as_millis();
+        self.stats.functions_optimized = count_definitions(&self.module);
+        Ok(())
+    }
+
+    /// Stage 4b: write a native ELF object.
+    pub fn emit_object(&mut self, level: OptLevel, path: &Path) -> Result<(), PassError> {
+        let started = std::time::Instant::now();
+        codegen::emit_object(&self.module, level, path)?;
+        self.stats.codegen_ms = started.elapsed().as_millis();
+        Ok(())
+    }
+
+    /// Write the module as textual IR.
+    pub fn write_ir(&self, path: &Path) -> Result<(), PassError> {
+        self.module.print_to_file(path).map_err(|e| PassError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    fn verify(&self, stage: &'static str) -> Result<(), PassError> {
+        self.module
+            .verify()
+            .map_err(|e| PassError::Verify { stage, message: first_lines(&e.to_string(), 8) })
+    }
+}
+
+/// Function definitions (not declarations) in `module`.
+pub fn count_definitions(module: &Module<'_>) -> usize {
+    module.get_functions().filter(|f| f.count_basic_blocks() > 0).count()
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines().take(n).collect::<Vec<_>>().join("\n")
+}
