@@ -1,0 +1,121 @@
+//! Shared harness of the CLI tests: building the examples natively (glibc) and with
+//! cargo-unikernel, running them, and comparing what they print.
+//!
+//! Every build happens once per test process, whatever the number of tests using it:
+//! cargo serializes builds of one project anyway, and the outputs are shared.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn example_dir(name: &str) -> PathBuf {
+    repo().join("examples").join(name)
+}
+
+/// `cargo-unikernel unikernel ...` as cargo would start it.
+pub fn tool() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-unikernel"));
+    command.arg("unikernel");
+    command
+}
+
+/// The output of one run, with what varies between runs masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: mask_thread_ids(&String::from_utf8_lossy(&output.stderr)),
+        }
+    }
+}
+
+/// std's default panic hook prints the OS thread id (`thread 'main' (1234) panicked`),
+/// which differs on every run.
+fn mask_thread_ids(text: &str) -> String {
+    text.lines()
+        .map(|line| match (line.strip_prefix("thread '"), line.find("' (")) {
+            (Some(_), Some(at)) => match line[at..].find(") panicked") {
+                Some(end) => format!("{}' (N{}", &line[..at], &line[at + end..]),
+                None => line.to_owned(),
+            },
+            _ => line.to_owned(),
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// Run `binary` with `args` and exactly the environment `env` (plus PATH and TMPDIR).
+pub fn run(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(binary);
+    command.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command.env("TMPDIR", std::env::temp_dir());
+    command.envs(env.iter().copied());
+    Run::from(command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display())))
+}
+
+type Cache = Mutex<HashMap<String, Arc<OnceLock<PathBuf>>>>;
+
+fn once(key: String, build: impl FnOnce() -> PathBuf) -> PathBuf {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cell = CACHE.get_or_init(Default::default).lock().unwrap().entry(key).or_default().clone();
+    cell.get_or_init(build).clone()
+}
+
+/// The example built by plain `cargo build --release` (glibc, dynamic).
+pub fn native(example: &str) -> PathBuf {
+    once(format!("native/{example}"), || {
+        let dir = example_dir(example);
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .env_remove("RUSTFLAGS")
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "native build of {example} failed");
+        dir.join("target/release").join(example)
+    })
+}
+
+/// The example built by `cargo unikernel build --hosted --release`.
+pub fn hosted(example: &str) -> PathBuf {
+    once(format!("hosted/{example}"), || {
+        let dir = example_dir(example);
+        let output = tool()
+            .args(["build", "--hosted", "--release", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .output()
+            .expect("run cargo-unikernel");
+        assert!(
+            output.status.success(),
+            "hosted build of {example} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        dir.join("target/unikernel/hosted/release").join(example)
+    })
+}
+
+/// Assert that two runs of the same program agree, showing both if not.
+#[track_caller]
+pub fn assert_same(what: &str, expected: &Run, actual: &Run) {
+    assert_eq!(
+        expected, actual,
+        "{what}: outputs differ\n--- expected stdout\n{}--- actual stdout\n{}--- expected stderr\n{}--- actual stderr\n{}",
+        expected.stdout, actual.stdout, expected.stderr, actual.stderr
+    );
+}
