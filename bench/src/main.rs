@@ -1,0 +1,63 @@
+//! `cargo run -p unikernel-bench --release -- <suite>`: figures and ratios, one run.
+//!
+//! Suites:
+//! - `hosted`: for the hello and threads examples, the size and the start-to-exit time
+//!   of `cargo unikernel build --hosted --release` against a static glibc build of the
+//!   same program (`-C target-feature=+crt-static`).
+
+mod hosted;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks of cargo-unikernel builds")]
+struct Cli {
+    #[command(subcommand)]
+    suite: Suite,
+}
+
+#[derive(Debug, Subcommand)]
+enum Suite {
+    /// Hosted builds (our shim) against static glibc builds: size and start-to-exit time.
+    Hosted {
+        /// Runs per program and build; the median is reported.
+        #[arg(long, default_value_t = 300)]
+        runs: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().suite {
+        Suite::Hosted { runs } => hosted::run(runs),
+    }
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The cargo-unikernel binary of this checkout, built in release mode if needed.
+pub fn tool() -> anyhow::Result<PathBuf> {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "cargo-unikernel", "--manifest-path"])
+        .arg(repo().join("Cargo.toml"))
+        .status()?;
+    if !status.success() {
+        bail!("cannot build cargo-unikernel");
+    }
+    Ok(repo().join("target/release/cargo-unikernel"))
+}
+
+/// Run a command to completion, failing with its stderr.
+pub fn check(mut command: Command, what: &str) -> anyhow::Result<()> {
+    let output = command.output().with_context(|| format!("cannot start: {what}"))?;
+    if !output.status.success() {
+        bail!("{what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
