@@ -1,0 +1,335 @@
+//! POSIX threads on `clone`: creation, join, detach, exit, identity.
+//!
+//! A thread lives in one anonymous mapping: `[guard page(s) | stack | TLS + Tcb]`.
+//! `pthread_t` is the address of the thread's control block (`tls::Tcb`), which
+//! holds its [`Thread`] state. The kernel writes the thread id into
+//! `Thread::tid` at creation (`CLONE_PARENT_SETTID`) and clears it with a futex
+//! wake when the thread is gone (`CLONE_CHILD_CLEARTID`): `pthread_join` waits on
+//! that word, then unmaps the thread. A detached thread cannot unmap the stack it
+//! is running on, so it queues itself on a reap list; later thread creations
+//! unmap queued threads whose `tid` the kernel has cleared.
+
+mod attr;
+mod clone;
+mod dtors;
+mod key;
+mod name;
+
+use core::ffi::{c_int, c_void};
+use core::ptr;
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+pub use attr::PthreadAttr;
+pub use dtors::run_thread_local_dtors;
+
+use crate::errno::Errno;
+use crate::lock::{futex_wait_shared, Mutex};
+use crate::mman;
+use crate::start::{self, page_size};
+use crate::syscall::{nr, syscall1};
+use crate::tls::{self, Tcb};
+
+/// `pthread_t`: the address of the thread's control block.
+pub type PthreadT = usize;
+
+type StartFn = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
+
+const JOINABLE: u32 = 0;
+const DETACHED: u32 = 1;
+const EXITED: u32 = 2;
+
+/// Per-thread pthread state, stored in the thread's control block.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Thread {
+    /// Kernel thread id; zeroed by the kernel (with a futex wake) at thread exit.
+    tid: AtomicI32,
+    /// JOINABLE, DETACHED or EXITED.
+    state: AtomicU32,
+    /// The mapping that holds this thread (0 for the main thread).
+    map_base: usize,
+    map_len: usize,
+    /// Usable stack `[stack_lo, stack_lo + stack_size)` and the guard below it.
+    stack_lo: usize,
+    stack_size: usize,
+    guard_size: usize,
+    start: Option<StartFn>,
+    arg: *mut c_void,
+    result: *mut c_void,
+    /// `__cxa_thread_atexit_impl` destructors, most recent first.
+    tls_dtors: *mut dtors::Dtor,
+    /// `pthread_setspecific` values.
+    keys: [key::Value; key::KEYS_MAX],
+    /// Next thread on the reap list.
+    reap_next: *mut Tcb,
+}
+
+impl Thread {
+    fn new() -> Thread {
+        Thread {
+            tid: AtomicI32::new(0),
+            state: AtomicU32::new(JOINABLE),
+            map_base: 0,
+            map_len: 0,
+            stack_lo: 0,
+            stack_size: 0,
+            guard_size: 0,
+            start: None,
+            arg: ptr::null_mut(),
+            result: ptr::null_mut(),
+            tls_dtors: ptr::null_mut(),
+            keys: [key::Value::EMPTY; key::KEYS_MAX],
+            reap_next: ptr::null_mut(),
+        }
+    }
+}
+
+/// The calling thread's pthread state.
+fn current() -> *mut Thread {
+    // SAFETY: the control block of the running thread is live; no reference made.
+    unsafe { &raw mut (*tls::current()).thread }
+}
+
+/// Sets up the main thread's TLS and control block. Must run first at start-up.
+///
+/// # Safety
+/// Call once, on the main thread, before anything touches TLS or errno.
+pub unsafe fn init_main_thread() {
+    let (phdrs, base) = crate::dl::image_phdrs();
+    // SAFETY: these are the running image's program headers and load bias.
+    unsafe { tls::record_image(phdrs, base) };
+    let len = tls::block_size();
+    let Ok(mem) = mman::map_anonymous(len) else { crate::exit::exit_now(127) };
+    let mut thread = Thread::new();
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { syscall1(nr::GETTID, 0) };
+    thread.tid = AtomicI32::new(i32::try_from(tid).unwrap_or(0));
+    let (lo, size) = attr::main_thread_stack();
+    thread.stack_lo = lo;
+    thread.stack_size = size;
+    // Canary from AT_RANDOM with a zero low byte, as glibc does (stops string
+    // overflows from reproducing it).
+    let guard = start::auxv_lookup(start::AT_RANDOM)
+        // SAFETY: AT_RANDOM points at 16 random bytes on the initial stack.
+        .map_or(0, |p| unsafe { (p as *const usize).read_unaligned() })
+        & !0xff;
+    // SAFETY: `mem` is a fresh mapping of `block_size()` bytes; the new control
+    // block becomes the thread pointer and lives for the process.
+    unsafe {
+        let tcb = tls::init_block(mem, len, thread, guard);
+        if tls::set_thread_pointer(tcb).is_err() {
+            crate::exit::exit_now(127);
+        }
+    }
+}
+
+/// Runs in the new thread: calls the start routine and exits with its result.
+unsafe extern "C" fn thread_entry(tcb: *mut Tcb) -> ! {
+    // SAFETY: `tcb` is this thread's control block (also its thread pointer);
+    // `pthread_create` stored the start routine and its argument there.
+    let ret = unsafe {
+        let t = &raw mut (*tcb).thread;
+        let start = (*t).start.expect("thread without start routine");
+        start((*t).arg)
+    };
+    exit_thread(ret)
+}
+
+/// Queue of detached threads waiting to be unmapped.
+struct ReapList(*mut Tcb);
+// SAFETY: the list is only touched under `REAP`'s lock.
+unsafe impl Send for ReapList {}
+static REAP: Mutex<ReapList> = Mutex::new(ReapList(ptr::null_mut()));
+
+/// Unmaps queued detached threads that the kernel has finished with.
+fn reap_exited() {
+    let mut list = REAP.lock();
+    let mut link: *mut *mut Tcb = &mut list.0;
+    // SAFETY: queued control blocks stay mapped until unlinked and unmapped here.
+    unsafe {
+        while !(*link).is_null() {
+            let t = &raw mut (**link).thread;
+            if (*t).tid.load(Ordering::Acquire) == 0 {
+                *link = (*t).reap_next;
+                let _ = mman::unmap((*t).map_base as *mut u8, (*t).map_len);
+            } else {
+                link = &raw mut (*t).reap_next;
+            }
+        }
+    }
+}
+
+/// Ends the calling thread with `ret`: destructors, then `exit`.
+fn exit_thread(ret: *mut c_void) -> ! {
+    let t = current();
+    // glibc order (nptl/pthread_create.c): thread_local destructors, then key
+    // destructors.
+    run_thread_local_dtors();
+    key::run_key_destructors();
+    // SAFETY: `t` is this thread's live state.
+    unsafe {
+        (*t).result = ret;
+        let was = (*t).state.swap(EXITED, Ordering::AcqRel);
+        if was == DETACHED && (*t).map_len != 0 {
+            let mut list = REAP.lock();
+            (*t).reap_next = list.0;
+            list.0 = tls::current();
+        }
+    }
+    loop {
+        // SAFETY: SYS_exit ends only this thread; the kernel then clears `tid`.
+        unsafe { syscall1(nr::EXIT, 0) };
+    }
+}
+
+/// `pthread_create(3)`.
+///
+/// # Safety
+/// `out` must be writable; `attr` null or initialised; `start` callable with `arg`
+/// on another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_create(
+    out: *mut PthreadT,
+    attr: *const PthreadAttr,
+    start: StartFn,
+    arg: *mut c_void,
+) -> c_int {
+    reap_exited();
+    // SAFETY: per the caller, `attr` is null or initialised.
+    let (stack_size, guard_size, detached) = unsafe { attr::params(attr) };
+    let page = page_size();
+    let tls_len = tls::block_size().next_multiple_of(page);
+    let Some(map_len) = guard_size.checked_add(stack_size).and_then(|n| n.checked_add(tls_len))
+    else {
+        return Errno::EINVAL.0;
+    };
+    let base = match mman::map_anonymous_with(map_len, mman::MAP_STACK) {
+        Ok(p) => p,
+        Err(_) => return Errno::EAGAIN.0,
+    };
+    if guard_size != 0 && mman::protect(base, guard_size, mman::PROT_NONE).is_err() {
+        let _ = mman::unmap(base, map_len);
+        return Errno::EAGAIN.0;
+    }
+    let stack_lo = base as usize + guard_size;
+    let mut thread = Thread::new();
+    thread.map_base = base as usize;
+    thread.map_len = map_len;
+    thread.stack_lo = stack_lo;
+    thread.stack_size = stack_size;
+    thread.guard_size = guard_size;
+    thread.start = Some(start);
+    thread.arg = arg;
+    if detached {
+        thread.state = AtomicU32::new(DETACHED);
+    }
+    // SAFETY: the TLS area is the top `tls_len` bytes of our fresh mapping; the
+    // canary is inherited from the creating thread, as in glibc.
+    let tcb = unsafe {
+        let canary = (*tls::current()).stack_guard;
+        tls::init_block((stack_lo + stack_size) as *mut u8, tls_len, thread, canary)
+    };
+    const FLAGS: usize = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000
+        | 0x100000 | 0x200000;
+    // CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | SETTLS | PARENT_SETTID |
+    // CHILD_CLEARTID (linux/sched.h).
+    // SAFETY: the stack top is the 16-byte-aligned end of the stack part of the
+    // mapping (page-aligned); `tid` lives in the new control block, which stays
+    // mapped until join/reap observes the kernel clearing it.
+    let r = unsafe {
+        let tid = (&raw mut (*tcb).thread.tid).cast::<c_int>();
+        clone::spawn(FLAGS, (stack_lo + stack_size) as *mut usize, tid, tid, tcb, thread_entry)
+    };
+    match r {
+        Ok(_) => {
+            // SAFETY: per the caller.
+            unsafe { *out = tcb as PthreadT };
+            0
+        }
+        Err(e) => {
+            let _ = mman::unmap(base, map_len);
+            if e == Errno::ENOMEM { Errno::EAGAIN.0 } else { e.0 }
+        }
+    }
+}
+
+/// Waits until the kernel has cleared the thread's `tid` (it is gone).
+fn wait_gone(t: *mut Thread) {
+    // SAFETY: the thread's control block stays mapped until the caller unmaps it.
+    let tid = unsafe { &(*t).tid };
+    loop {
+        let v = tid.load(Ordering::Acquire);
+        if v == 0 {
+            return;
+        }
+        // SAFETY: AtomicI32 and AtomicU32 have the same size and alignment.
+        futex_wait_shared(unsafe { &*(tid as *const AtomicI32).cast::<AtomicU32>() }, v as u32);
+    }
+}
+
+/// `pthread_join(3)`.
+///
+/// # Safety
+/// `thread` must be a joinable, not yet joined thread; `retval` null or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_join(thread: PthreadT, retval: *mut *mut c_void) -> c_int {
+    if thread == tls::current() as PthreadT {
+        return Errno::EDEADLK.0;
+    }
+    // SAFETY: per the caller, `thread` names a live control block.
+    let t = unsafe { &raw mut (*(thread as *mut Tcb)).thread };
+    wait_gone(t);
+    // SAFETY: the thread has exited; its mapping is now ours to read and free.
+    unsafe {
+        if !retval.is_null() {
+            *retval = (*t).result;
+        }
+        let _ = mman::unmap((*t).map_base as *mut u8, (*t).map_len);
+    }
+    0
+}
+
+/// `pthread_detach(3)`.
+///
+/// # Safety
+/// `thread` must be a joinable thread not yet joined or detached.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_detach(thread: PthreadT) -> c_int {
+    // SAFETY: per the caller, `thread` names a live control block.
+    let t = unsafe { &raw mut (*(thread as *mut Tcb)).thread };
+    // SAFETY: as above.
+    let state = unsafe { &(*t).state };
+    match state.compare_exchange(JOINABLE, DETACHED, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => 0,
+        Err(EXITED) => {
+            // It already finished: reclaim it as a join would.
+            // SAFETY: as for join.
+            unsafe { pthread_join(thread, ptr::null_mut()) }
+        }
+        Err(_) => Errno::EINVAL.0,
+    }
+}
+
+/// `pthread_self(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pthread_self() -> PthreadT {
+    tls::current() as PthreadT
+}
+
+/// `pthread_equal(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pthread_equal(a: PthreadT, b: PthreadT) -> c_int {
+    c_int::from(a == b)
+}
+
+/// `pthread_exit(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pthread_exit(ret: *mut c_void) -> ! {
+    exit_thread(ret)
+}
+
+/// Kernel thread id of `thread` (for `pthread_setname_np`, `pthread_kill`).
+fn tid_of(thread: PthreadT) -> c_int {
+    // SAFETY: callers pass live threads.
+    unsafe { (*(thread as *mut Tcb)).thread.tid.load(Ordering::Relaxed) }
+}

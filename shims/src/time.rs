@@ -1,0 +1,82 @@
+//! Clocks and sleeping: `clock_gettime`, `clock_getres`, `nanosleep`,
+//! `clock_nanosleep`, `gettimeofday`, `time`.
+//!
+//! Hosted builds take the plain syscall (no vDSO): in the unikernel the pass turns
+//! it into a direct call, which is what the vDSO buys on Linux.
+
+use core::ffi::{c_int, c_void};
+
+use crate::errno::ret_zero;
+use crate::fs::fd::arg;
+use crate::syscall::{nr, result, syscall1, syscall2, syscall4};
+
+/// `clock_gettime(2)`.
+///
+/// # Safety
+/// `ts` writable for a `struct timespec`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn clock_gettime(clock: c_int, ts: *mut c_void) -> c_int {
+    // SAFETY: per the caller.
+    ret_zero(result(unsafe { syscall2(nr::CLOCK_GETTIME, arg(clock), ts as usize) }))
+}
+
+/// `clock_getres(2)`.
+///
+/// # Safety
+/// `ts` null or writable for a `struct timespec`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn clock_getres(clock: c_int, ts: *mut c_void) -> c_int {
+    // SAFETY: per the caller.
+    ret_zero(result(unsafe { syscall2(nr::CLOCK_GETRES, arg(clock), ts as usize) }))
+}
+
+/// `nanosleep(2)`.
+///
+/// # Safety
+/// `req` readable, `rem` null or writable (`struct timespec`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nanosleep(req: *const c_void, rem: *mut c_void) -> c_int {
+    // SAFETY: per the caller.
+    ret_zero(result(unsafe { syscall2(nr::NANOSLEEP, req as usize, rem as usize) }))
+}
+
+/// `clock_nanosleep(2)`: returns the error number (errno untouched), per POSIX.
+///
+/// # Safety
+/// `req` readable, `rem` null or writable (`struct timespec`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: c_int,
+    flags: c_int,
+    req: *const c_void,
+    rem: *mut c_void,
+) -> c_int {
+    // SAFETY: per the caller.
+    let r = unsafe { syscall4(nr::CLOCK_NANOSLEEP, arg(clock), arg(flags), req as usize, rem as usize) };
+    match result(r) {
+        Ok(_) => 0,
+        Err(e) => e.0,
+    }
+}
+
+/// `gettimeofday(2)`.
+///
+/// # Safety
+/// `tv` null or writable for a `struct timeval`; `tz` null or a `struct timezone`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gettimeofday(tv: *mut c_void, tz: *mut c_void) -> c_int {
+    // SAFETY: per the caller.
+    ret_zero(result(unsafe { syscall2(nr::GETTIMEOFDAY, tv as usize, tz as usize) }))
+}
+
+/// `time(2)`.
+///
+/// # Safety
+/// `t` null or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn time(t: *mut i64) -> i64 {
+    // SAFETY: per the caller.
+    let r = unsafe { syscall1(nr::TIME, t as usize) };
+    // time(2) cannot fail with a valid pointer; the value is the seconds.
+    r as i64
+}
