@@ -9,7 +9,7 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::start::{auxv_lookup, AT_PHDR, AT_PHNUM};
+use crate::start::{AT_PHDR, AT_PHNUM, auxv_lookup};
 
 /// `PT_TLS`: the thread-local storage template.
 pub const PT_TLS: u32 = 7;
@@ -83,7 +83,11 @@ pub unsafe extern "C" fn dl_iterate_phdr(
         dlpi_adds: 1,
         dlpi_subs: 0,
         dlpi_tls_modid: usize::from(has_tls),
-        dlpi_tls_data: if has_tls { crate::tls::current_tls_block().cast() } else { core::ptr::null_mut() },
+        dlpi_tls_data: if has_tls {
+            crate::tls::current_tls_block().cast()
+        } else {
+            core::ptr::null_mut()
+        },
     };
     // SAFETY: the caller vouches for `callback`; `info` is valid for the call.
     unsafe { callback(&mut info, size_of::<DlPhdrInfo>(), data) }

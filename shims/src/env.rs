@@ -8,7 +8,7 @@
 use core::ffi::{c_char, c_int};
 use core::ptr;
 
-use crate::errno::{set_errno, Errno};
+use crate::errno::{Errno, set_errno};
 use crate::lock::Mutex;
 use crate::malloc;
 use crate::string::{memcpy, strlen};
@@ -75,7 +75,9 @@ unsafe fn find(name: *const c_char, n: usize) -> (Option<usize>, usize) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
     // SAFETY: per the caller.
-    let Some(n) = (unsafe { name_len(name) }) else { return ptr::null_mut() };
+    let Some(n) = (unsafe { name_len(name) }) else {
+        return ptr::null_mut();
+    };
     // SAFETY: per the caller.
     match unsafe { find(name, n) } {
         // SAFETY: the entry is "NAME=value"; the value follows the '='.
@@ -89,7 +91,11 @@ pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
 /// # Safety
 /// `name` and `value` NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn setenv(name: *const c_char, value: *const c_char, overwrite: c_int) -> c_int {
+pub unsafe extern "C" fn setenv(
+    name: *const c_char,
+    value: *const c_char,
+    overwrite: c_int,
+) -> c_int {
     // SAFETY: per the caller.
     let Some(n) = (unsafe { name_len(name) }) else {
         set_errno(Errno::EINVAL);

@@ -50,7 +50,14 @@ pub unsafe extern "C" fn __cxa_atexit(
     }
     let mut list = HANDLERS.lock();
     // SAFETY: `node` is a fresh allocation large and aligned enough for a Handler.
-    unsafe { node.write(Handler { func, arg, dso, next: list.0 }) };
+    unsafe {
+        node.write(Handler {
+            func,
+            arg,
+            dso,
+            next: list.0,
+        })
+    };
     list.0 = node;
     0
 }
@@ -83,7 +90,7 @@ pub unsafe extern "C" fn __cxa_finalize(dso: *mut c_void) {
             let mut link: *mut *mut Handler = &mut list.0;
             // SAFETY: the list nodes are valid allocations owned by the list.
             unsafe {
-                while !(*link).is_null() && !(dso.is_null() || (**link).dso == dso) {
+                while !((*link).is_null() || dso.is_null() || (**link).dso == dso) {
                     link = &raw mut (**link).next;
                 }
                 let node = *link;

@@ -17,7 +17,13 @@ pub fn futex_wait(word: &AtomicU32, expected: u32) {
     // SAFETY: `word` is a valid, aligned u32 for the duration of the call; a null
     // timeout means "wait indefinitely".
     unsafe {
-        syscall4(nr::FUTEX, word.as_ptr() as usize, FUTEX_WAIT_PRIVATE, expected as usize, 0);
+        syscall4(
+            nr::FUTEX,
+            word.as_ptr() as usize,
+            FUTEX_WAIT_PRIVATE,
+            expected as usize,
+            0,
+        );
     }
 }
 
@@ -27,7 +33,13 @@ pub fn futex_wait(word: &AtomicU32, expected: u32) {
 pub fn futex_wait_shared(word: &AtomicU32, expected: u32) {
     // SAFETY: as in `futex_wait`.
     unsafe {
-        syscall4(nr::FUTEX, word.as_ptr() as usize, FUTEX_WAIT, expected as usize, 0);
+        syscall4(
+            nr::FUTEX,
+            word.as_ptr() as usize,
+            FUTEX_WAIT,
+            expected as usize,
+            0,
+        );
     }
 }
 
@@ -35,7 +47,13 @@ pub fn futex_wait_shared(word: &AtomicU32, expected: u32) {
 pub fn futex_wake(word: &AtomicU32, n: u32) {
     // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE only reads its address.
     unsafe {
-        syscall4(nr::FUTEX, word.as_ptr() as usize, FUTEX_WAKE_PRIVATE, n as usize, 0);
+        syscall4(
+            nr::FUTEX,
+            word.as_ptr() as usize,
+            FUTEX_WAKE_PRIVATE,
+            n as usize,
+            0,
+        );
     }
 }
 
@@ -53,12 +71,19 @@ unsafe impl<T: Send> Sync for Mutex<T> {}
 impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
     pub const fn new(value: T) -> Self {
-        Mutex { state: AtomicU32::new(0), value: UnsafeCell::new(value) }
+        Mutex {
+            state: AtomicU32::new(0),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Locks, blocking on the futex while another thread holds it.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        if self.state.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if self
+            .state
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             while self.state.swap(2, Ordering::Acquire) != 0 {
                 futex_wait(&self.state, 2);
             }

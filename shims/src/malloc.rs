@@ -10,7 +10,7 @@ use core::ptr;
 
 use dlmalloc::{Allocator, Dlmalloc};
 
-use crate::errno::{set_errno, Errno};
+use crate::errno::{Errno, set_errno};
 use crate::lock::Mutex;
 use crate::mman;
 
@@ -136,7 +136,7 @@ fn alloc_aligned(align: usize, size: usize) -> *mut u8 {
 /// `out` must be valid for a pointer write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
-    if !align.is_power_of_two() || align % size_of::<usize>() != 0 {
+    if !align.is_power_of_two() || !align.is_multiple_of(size_of::<usize>()) {
         return Errno::EINVAL.0;
     }
     let p = alloc_aligned(align, size);
@@ -186,5 +186,9 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     let size = head & !7;
     let mmapped = head & 3 == 0;
     // In-use chunk overhead: one word; mmapped chunks carry a second (footer).
-    size - if mmapped { 2 * size_of::<usize>() } else { size_of::<usize>() }
+    size - if mmapped {
+        2 * size_of::<usize>()
+    } else {
+        size_of::<usize>()
+    }
 }

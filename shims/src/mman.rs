@@ -3,7 +3,7 @@
 
 use core::ffi::{c_int, c_void};
 
-use crate::errno::{ret_zero, set_errno, Errno};
+use crate::errno::{Errno, ret_zero, set_errno};
 use crate::syscall::{nr, result, syscall2, syscall3, syscall5, syscall6};
 
 /// `PROT_*`, `MAP_*` (asm-generic/mman-common.h, x86 mman.h).
@@ -30,8 +30,15 @@ pub fn map_anonymous(len: usize) -> Result<*mut u8, Errno> {
 pub fn map_anonymous_with(len: usize, flags: usize) -> Result<*mut u8, Errno> {
     // SAFETY: an anonymous mapping at a kernel-chosen address aliases nothing.
     let r = unsafe {
-        syscall6(nr::MMAP, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags,
-            usize::MAX, 0)
+        syscall6(
+            nr::MMAP,
+            0,
+            len,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | flags,
+            usize::MAX,
+            0,
+        )
     };
     result(r).map(|p| p as *mut u8)
 }
@@ -70,8 +77,15 @@ pub unsafe extern "C" fn mmap(
 ) -> *mut c_void {
     // SAFETY: per the caller. Flags and fd are C ints the kernel reads as such.
     let r = unsafe {
-        syscall6(nr::MMAP, addr as usize, len, prot as usize, flags as usize, fd as usize,
-            off as usize)
+        syscall6(
+            nr::MMAP,
+            addr as usize,
+            len,
+            prot as usize,
+            flags as usize,
+            fd as usize,
+            off as usize,
+        )
     };
     match result(r) {
         Ok(p) => p as *mut c_void,
@@ -124,7 +138,9 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall3(nr::MADVISE, addr as usize, len, advice as usize) }))
+    ret_zero(result(unsafe {
+        syscall3(nr::MADVISE, addr as usize, len, advice as usize)
+    }))
 }
 
 /// `mremap(2)`, non-variadic: the fifth argument is read only with `MREMAP_FIXED`.
@@ -141,7 +157,14 @@ pub unsafe extern "C" fn mremap(
 ) -> *mut c_void {
     // SAFETY: per the caller.
     let r = unsafe {
-        syscall5(nr::MREMAP, old as usize, old_len, new_len, flags as usize, new_addr as usize)
+        syscall5(
+            nr::MREMAP,
+            old as usize,
+            old_len,
+            new_len,
+            flags as usize,
+            new_addr as usize,
+        )
     };
     match result(r) {
         Ok(p) => p as *mut c_void,

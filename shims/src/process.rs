@@ -2,7 +2,7 @@
 
 use core::ffi::{c_int, c_long, c_uint, c_void};
 
-use crate::errno::{ret_isize, ret_zero, set_errno, Errno};
+use crate::errno::{Errno, ret_isize, ret_zero, set_errno};
 use crate::fs::fd::arg;
 use crate::syscall::{nr, result, syscall0, syscall3, syscall4};
 
@@ -88,7 +88,11 @@ fn online_cpus() -> c_long {
     let mut mask = [0u64; 16];
     // SAFETY: `mask` is writable for its full size.
     let r = unsafe { sched_getaffinity(0, size_of_val(&mask), mask.as_mut_ptr().cast()) };
-    let n: u32 = if r == 0 { mask.iter().map(|w| w.count_ones()).sum() } else { 1 };
+    let n: u32 = if r == 0 {
+        mask.iter().map(|w| w.count_ones()).sum()
+    } else {
+        1
+    };
     c_long::from(n.max(1))
 }
 
@@ -113,7 +117,11 @@ pub extern "C" fn sysconf(name: c_int) -> c_long {
             let mut lim = [0u64; 2];
             // SAFETY: prlimit64(self, RLIMIT_NOFILE = 7, no new limit, &old).
             let r = unsafe { syscall4(nr::PRLIMIT64, 0, 7, 0, lim.as_mut_ptr() as usize) };
-            if r == 0 { c_long::try_from(lim[0]).unwrap_or(-1) } else { -1 }
+            if r == 0 {
+                c_long::try_from(lim[0]).unwrap_or(-1)
+            } else {
+                -1
+            }
         }
         _ => {
             set_errno(Errno::EINVAL);
@@ -129,5 +137,7 @@ pub extern "C" fn sysconf(name: c_int) -> c_long {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getrandom(buf: *mut c_void, len: usize, flags: c_uint) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall3(nr::GETRANDOM, buf as usize, len, flags as usize) }))
+    ret_isize(result(unsafe {
+        syscall3(nr::GETRANDOM, buf as usize, len, flags as usize)
+    }))
 }

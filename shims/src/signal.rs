@@ -10,7 +10,7 @@
 use core::ffi::{c_int, c_void};
 use core::ptr;
 
-use crate::errno::{ret_zero, set_errno, Errno};
+use crate::errno::{Errno, ret_zero, set_errno};
 use crate::fs::fd::arg;
 use crate::syscall::{nr, result, syscall0, syscall2, syscall3, syscall4};
 
@@ -59,7 +59,11 @@ unsafe extern "C" fn restore_rt() {
 /// # Safety
 /// `act` null or valid; `old` null or writable; handlers must be async-signal-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int {
+pub unsafe extern "C" fn sigaction(
+    sig: c_int,
+    act: *const SigAction,
+    old: *mut SigAction,
+) -> c_int {
     // SAFETY: per the caller.
     let new = unsafe { act.as_ref() }.map(|a| KernelSigAction {
         handler: a.handler,
@@ -68,10 +72,18 @@ pub unsafe extern "C" fn sigaction(sig: c_int, act: *const SigAction, old: *mut 
         mask: a.mask.0[0],
     });
     let mut prev = KernelSigAction::default();
-    let new_ptr = new.as_ref().map_or(0, |k| k as *const KernelSigAction as usize);
+    let new_ptr = new
+        .as_ref()
+        .map_or(0, |k| k as *const KernelSigAction as usize);
     // SAFETY: both structs are valid for the kernel's reads/writes.
     let r = result(unsafe {
-        syscall4(nr::RT_SIGACTION, arg(sig), new_ptr, &raw mut prev as usize, KERNEL_SIGSET)
+        syscall4(
+            nr::RT_SIGACTION,
+            arg(sig),
+            new_ptr,
+            &raw mut prev as usize,
+            KERNEL_SIGSET,
+        )
     });
     if r.is_ok() && !old.is_null() {
         let mut mask = SigSet([0; 16]);
@@ -95,10 +107,24 @@ pub unsafe extern "C" fn sigaction(sig: c_int, act: *const SigAction, old: *mut 
 /// `handler` must be SIG_DFL, SIG_IGN or an async-signal-safe function.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn signal(sig: c_int, handler: usize) -> usize {
-    let act = SigAction { handler, mask: SigSet([0; 16]), flags: SA_RESTART, restorer: 0 };
-    let mut old = SigAction { handler: 0, mask: SigSet([0; 16]), flags: 0, restorer: 0 };
+    let act = SigAction {
+        handler,
+        mask: SigSet([0; 16]),
+        flags: SA_RESTART,
+        restorer: 0,
+    };
+    let mut old = SigAction {
+        handler: 0,
+        mask: SigSet([0; 16]),
+        flags: 0,
+        restorer: 0,
+    };
     // SAFETY: both structs are valid; handler per the caller.
-    if unsafe { sigaction(sig, &act, &mut old) } < 0 { SIG_ERR } else { old.handler }
+    if unsafe { sigaction(sig, &act, &mut old) } < 0 {
+        SIG_ERR
+    } else {
+        old.handler
+    }
 }
 
 /// `sigaltstack(2)` (glibc's `stack_t` is the kernel's).
@@ -108,7 +134,9 @@ pub unsafe extern "C" fn signal(sig: c_int, handler: usize) -> usize {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sigaltstack(ss: *const c_void, old: *mut c_void) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall2(nr::SIGALTSTACK, ss as usize, old as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::SIGALTSTACK, ss as usize, old as usize)
+    }))
 }
 
 /// Bit of `sig` in a set, or EINVAL.
@@ -192,14 +220,24 @@ pub unsafe extern "C" fn sigismember(set: *const SigSet, sig: c_int) -> c_int {
 /// # Safety
 /// `set` null or valid; `old` null or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pthread_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet) -> c_int {
+pub unsafe extern "C" fn pthread_sigmask(
+    how: c_int,
+    set: *const SigSet,
+    old: *mut SigSet,
+) -> c_int {
     if !old.is_null() {
         // SAFETY: per the caller; the kernel fills only the first word.
         unsafe { old.write(SigSet([0; 16])) };
     }
     // SAFETY: per the caller; the kernel reads/writes 8 bytes of each set.
     let r = unsafe {
-        syscall4(nr::RT_SIGPROCMASK, arg(how), set as usize, old as usize, KERNEL_SIGSET)
+        syscall4(
+            nr::RT_SIGPROCMASK,
+            arg(how),
+            set as usize,
+            old as usize,
+            KERNEL_SIGSET,
+        )
     };
     match result(r) {
         Ok(_) => 0,
@@ -226,7 +264,9 @@ pub extern "C" fn raise(sig: c_int) -> c_int {
     let pid = crate::process::getpid();
     let tid = crate::process::gettid();
     // SAFETY: tgkill touches no memory of ours.
-    ret_zero(result(unsafe { syscall3(nr::TGKILL, arg(pid), arg(tid), arg(sig)) }))
+    ret_zero(result(unsafe {
+        syscall3(nr::TGKILL, arg(pid), arg(tid), arg(sig))
+    }))
 }
 
 /// `kill(2)`.
@@ -252,7 +292,12 @@ pub extern "C" fn abort() -> ! {
     // SAFETY: valid set; SIG_UNBLOCK = 1.
     unsafe { pthread_sigmask(1, &set, ptr::null_mut()) };
     raise(SIGABRT);
-    let dfl = SigAction { handler: SIG_DFL, mask: SigSet([0; 16]), flags: 0, restorer: 0 };
+    let dfl = SigAction {
+        handler: SIG_DFL,
+        mask: SigSet([0; 16]),
+        flags: 0,
+        restorer: 0,
+    };
     // SAFETY: resetting to the default action.
     unsafe { sigaction(SIGABRT, &dfl, ptr::null_mut()) };
     raise(SIGABRT);

@@ -132,7 +132,9 @@ pub fn auxv_lookup(kind: usize) -> Option<usize> {
 
 /// The page size (from `AT_PAGESZ`, 4 KiB if absent).
 pub fn page_size() -> usize {
-    auxv_lookup(AT_PAGESZ).filter(|p| p.is_power_of_two()).unwrap_or(4096)
+    auxv_lookup(AT_PAGESZ)
+        .filter(|p| p.is_power_of_two())
+        .unwrap_or(4096)
 }
 
 /// Returns the page size.

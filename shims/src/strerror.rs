@@ -2,7 +2,7 @@
 //! what std calls for `io::Error`'s Display). The texts are glibc's, so programs
 //! print the same messages as under glibc (e.g. "No such file or directory").
 
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{CStr, c_char, c_int};
 
 use crate::errno::Errno;
 
@@ -209,7 +209,11 @@ pub unsafe extern "C" fn __xpg_strerror_r(errnum: c_int, buf: *mut c_char, len: 
         }
     };
     // SAFETY: per the caller.
-    if unsafe { copy_message(msg, buf, len) } { status } else { Errno::ERANGE.0 }
+    if unsafe { copy_message(msg, buf, len) } {
+        status
+    } else {
+        Errno::ERANGE.0
+    }
 }
 
 /// GNU `strerror_r`: returns the message, static or written into `buf`.

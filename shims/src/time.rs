@@ -17,7 +17,9 @@ use crate::syscall::{nr, result, syscall1, syscall2, syscall4};
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn clock_gettime(clock: c_int, ts: *mut c_void) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall2(nr::CLOCK_GETTIME, arg(clock), ts as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::CLOCK_GETTIME, arg(clock), ts as usize)
+    }))
 }
 
 /// `clock_getres(2)`.
@@ -27,7 +29,9 @@ pub unsafe extern "C" fn clock_gettime(clock: c_int, ts: *mut c_void) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn clock_getres(clock: c_int, ts: *mut c_void) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall2(nr::CLOCK_GETRES, arg(clock), ts as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::CLOCK_GETRES, arg(clock), ts as usize)
+    }))
 }
 
 /// `nanosleep(2)`.
@@ -37,7 +41,9 @@ pub unsafe extern "C" fn clock_getres(clock: c_int, ts: *mut c_void) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nanosleep(req: *const c_void, rem: *mut c_void) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall2(nr::NANOSLEEP, req as usize, rem as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::NANOSLEEP, req as usize, rem as usize)
+    }))
 }
 
 /// `clock_nanosleep(2)`: returns the error number (errno untouched), per POSIX.
@@ -52,7 +58,15 @@ pub unsafe extern "C" fn clock_nanosleep(
     rem: *mut c_void,
 ) -> c_int {
     // SAFETY: per the caller.
-    let r = unsafe { syscall4(nr::CLOCK_NANOSLEEP, arg(clock), arg(flags), req as usize, rem as usize) };
+    let r = unsafe {
+        syscall4(
+            nr::CLOCK_NANOSLEEP,
+            arg(clock),
+            arg(flags),
+            req as usize,
+            rem as usize,
+        )
+    };
     match result(r) {
         Ok(_) => 0,
         Err(e) => e.0,
@@ -66,7 +80,9 @@ pub unsafe extern "C" fn clock_nanosleep(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gettimeofday(tv: *mut c_void, tz: *mut c_void) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall2(nr::GETTIMEOFDAY, tv as usize, tz as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::GETTIMEOFDAY, tv as usize, tz as usize)
+    }))
 }
 
 /// `time(2)`.

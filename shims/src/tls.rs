@@ -16,7 +16,7 @@ use core::mem::{align_of, size_of};
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::dl::{Phdr, PT_TLS};
+use crate::dl::{PT_TLS, Phdr};
 use crate::errno::Errno;
 use crate::pthread::Thread;
 use crate::syscall::{nr, result, syscall2};

@@ -6,8 +6,8 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::fd::{arg, close, openat, AT_FDCWD};
-use crate::errno::{set_errno, Errno};
+use super::fd::{AT_FDCWD, arg, close, openat};
+use crate::errno::{Errno, set_errno};
 use crate::malloc;
 use crate::syscall::{nr, result, syscall3};
 
@@ -81,7 +81,14 @@ pub unsafe extern "C" fn readdir64(d: *mut Dir) -> *mut c_void {
     let d = unsafe { &mut *d };
     if d.pos >= d.len {
         // SAFETY: the buffer is writable for BUF_LEN bytes.
-        let r = unsafe { syscall3(nr::GETDENTS64, arg(d.fd), d.buf.as_mut_ptr() as usize, BUF_LEN) };
+        let r = unsafe {
+            syscall3(
+                nr::GETDENTS64,
+                arg(d.fd),
+                d.buf.as_mut_ptr() as usize,
+                BUF_LEN,
+            )
+        };
         match result(r) {
             Ok(0) => return core::ptr::null_mut(),
             Ok(n) => {

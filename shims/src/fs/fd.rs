@@ -26,10 +26,21 @@ pub fn arg(v: c_int) -> usize {
 /// # Safety
 /// `path` must be NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+pub unsafe extern "C" fn openat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
     // SAFETY: per the caller.
     ret_int(result(unsafe {
-        syscall4(nr::OPENAT, arg(dirfd), path as usize, arg(flags), mode as usize)
+        syscall4(
+            nr::OPENAT,
+            arg(dirfd),
+            path as usize,
+            arg(flags),
+            mode as usize,
+        )
     }))
 }
 
@@ -38,7 +49,12 @@ pub unsafe extern "C" fn openat(dirfd: c_int, path: *const c_char, flags: c_int,
 /// # Safety
 /// As for [`openat`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+pub unsafe extern "C" fn openat64(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
     // SAFETY: per the caller.
     unsafe { openat(dirfd, path, flags, mode) }
 }
@@ -77,7 +93,9 @@ pub extern "C" fn close(fd: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall3(nr::READ, arg(fd), buf as usize, n) }))
+    ret_isize(result(unsafe {
+        syscall3(nr::READ, arg(fd), buf as usize, n)
+    }))
 }
 
 /// `write(2)`.
@@ -87,7 +105,9 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: usize) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall3(nr::WRITE, arg(fd), buf as usize, n) }))
+    ret_isize(result(unsafe {
+        syscall3(nr::WRITE, arg(fd), buf as usize, n)
+    }))
 }
 
 /// `readv(2)`.
@@ -97,7 +117,9 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: usize) -> isize
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const c_void, cnt: c_int) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall3(nr::READV, arg(fd), iov as usize, arg(cnt)) }))
+    ret_isize(result(unsafe {
+        syscall3(nr::READV, arg(fd), iov as usize, arg(cnt))
+    }))
 }
 
 /// `writev(2)`.
@@ -107,7 +129,9 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const c_void, cnt: c_int) -> isi
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const c_void, cnt: c_int) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall3(nr::WRITEV, arg(fd), iov as usize, arg(cnt)) }))
+    ret_isize(result(unsafe {
+        syscall3(nr::WRITEV, arg(fd), iov as usize, arg(cnt))
+    }))
 }
 
 /// `pread64(2)`.
@@ -117,7 +141,9 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const c_void, cnt: c_int) -> is
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pread64(fd: c_int, buf: *mut c_void, n: usize, off: i64) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall4(nr::PREAD64, arg(fd), buf as usize, n, off as usize) }))
+    ret_isize(result(unsafe {
+        syscall4(nr::PREAD64, arg(fd), buf as usize, n, off as usize)
+    }))
 }
 
 /// `pwrite64(2)`.
@@ -127,7 +153,9 @@ pub unsafe extern "C" fn pread64(fd: c_int, buf: *mut c_void, n: usize, off: i64
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pwrite64(fd: c_int, buf: *const c_void, n: usize, off: i64) -> isize {
     // SAFETY: per the caller.
-    ret_isize(result(unsafe { syscall4(nr::PWRITE64, arg(fd), buf as usize, n, off as usize) }))
+    ret_isize(result(unsafe {
+        syscall4(nr::PWRITE64, arg(fd), buf as usize, n, off as usize)
+    }))
 }
 
 /// `lseek64(2)`.
@@ -162,7 +190,9 @@ pub extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     // SAFETY: dup3 touches no memory of ours.
-    ret_int(result(unsafe { syscall3(nr::DUP3, arg(old), arg(new), arg(flags)) }))
+    ret_int(result(unsafe {
+        syscall3(nr::DUP3, arg(old), arg(new), arg(flags))
+    }))
 }
 
 /// `pipe2(2)`.
@@ -172,7 +202,9 @@ pub extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall2(nr::PIPE2, fds as usize, arg(flags)) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::PIPE2, fds as usize, arg(flags))
+    }))
 }
 
 /// `pipe(2)`.
@@ -212,7 +244,9 @@ pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, a: usize) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, a: usize) -> c_int {
     // SAFETY: per the caller.
-    ret_int(result(unsafe { syscall3(nr::IOCTL, arg(fd), req as usize, a) }))
+    ret_int(result(unsafe {
+        syscall3(nr::IOCTL, arg(fd), req as usize, a)
+    }))
 }
 
 /// `isatty(3)`: 1 if `fd` is a terminal (TCGETS succeeds), else 0 with errno.
@@ -232,7 +266,9 @@ pub extern "C" fn isatty(fd: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut c_void, n: c_ulong, timeout: c_int) -> c_int {
     // SAFETY: per the caller.
-    ret_int(result(unsafe { syscall3(nr::POLL, fds as usize, n as usize, arg(timeout)) }))
+    ret_int(result(unsafe {
+        syscall3(nr::POLL, fds as usize, n as usize, arg(timeout))
+    }))
 }
 
 /// `fsync(2)`.
@@ -253,7 +289,9 @@ pub extern "C" fn fdatasync(fd: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn ftruncate64(fd: c_int, len: i64) -> c_int {
     // SAFETY: ftruncate touches no memory of ours.
-    ret_zero(result(unsafe { syscall2(nr::FTRUNCATE, arg(fd), len as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::FTRUNCATE, arg(fd), len as usize)
+    }))
 }
 
 /// `ftruncate(2)`.
@@ -266,5 +304,7 @@ pub extern "C" fn ftruncate(fd: c_int, len: i64) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn fchmod(fd: c_int, mode: c_uint) -> c_int {
     // SAFETY: fchmod touches no memory of ours.
-    ret_zero(result(unsafe { syscall2(nr::FCHMOD, arg(fd), mode as usize) }))
+    ret_zero(result(unsafe {
+        syscall2(nr::FCHMOD, arg(fd), mode as usize)
+    }))
 }

@@ -3,8 +3,8 @@
 
 use core::ffi::{c_char, c_int, c_uint};
 
-use super::fd::{arg, AT_FDCWD};
-use crate::errno::{ret_isize, ret_zero, set_errno, Errno};
+use super::fd::{AT_FDCWD, arg};
+use crate::errno::{Errno, ret_isize, ret_zero, set_errno};
 use crate::syscall::{nr, result, syscall1, syscall2, syscall3, syscall4, syscall5};
 
 const AT_REMOVEDIR: c_int = 0x200;
@@ -16,7 +16,9 @@ const AT_REMOVEDIR: c_int = 0x200;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall3(nr::UNLINKAT, arg(dirfd), path as usize, arg(flags)) }))
+    ret_zero(result(unsafe {
+        syscall3(nr::UNLINKAT, arg(dirfd), path as usize, arg(flags))
+    }))
 }
 
 /// `unlink(2)`.
@@ -52,7 +54,13 @@ pub unsafe extern "C" fn renameat(
 ) -> c_int {
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
-        syscall4(nr::RENAMEAT, arg(olddir), old as usize, arg(newdir), new as usize)
+        syscall4(
+            nr::RENAMEAT,
+            arg(olddir),
+            old as usize,
+            arg(newdir),
+            new as usize,
+        )
     }))
 }
 
@@ -70,7 +78,14 @@ pub unsafe extern "C" fn renameat2(
 ) -> c_int {
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
-        syscall5(nr::RENAMEAT2, arg(olddir), old as usize, arg(newdir), new as usize, flags as usize)
+        syscall5(
+            nr::RENAMEAT2,
+            arg(olddir),
+            old as usize,
+            arg(newdir),
+            new as usize,
+            flags as usize,
+        )
     }))
 }
 
@@ -91,7 +106,9 @@ pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: c_uint) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall3(nr::MKDIRAT, arg(dirfd), path as usize, mode as usize) }))
+    ret_zero(result(unsafe {
+        syscall3(nr::MKDIRAT, arg(dirfd), path as usize, mode as usize)
+    }))
 }
 
 /// `mkdir(2)`.
@@ -130,7 +147,14 @@ pub unsafe extern "C" fn linkat(
 ) -> c_int {
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
-        syscall5(nr::LINKAT, arg(olddir), old as usize, arg(newdir), new as usize, arg(flags))
+        syscall5(
+            nr::LINKAT,
+            arg(olddir),
+            old as usize,
+            arg(newdir),
+            new as usize,
+            arg(flags),
+        )
     }))
 }
 
@@ -149,7 +173,12 @@ pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
 /// # Safety
 /// `path` NUL-terminated; `buf` writable for `len` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, len: usize) -> isize {
+pub unsafe extern "C" fn readlinkat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_char,
+    len: usize,
+) -> isize {
     // SAFETY: per the caller.
     ret_isize(result(unsafe {
         syscall4(nr::READLINKAT, arg(dirfd), path as usize, buf as usize, len)
@@ -208,9 +237,7 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
     match result(unsafe { syscall2(nr::GETCWD, target as usize, len) }) {
         // Linux prefixes unreachable working directories with "(unreachable)".
         // SAFETY: the kernel wrote a NUL-terminated path of at least one byte.
-        Ok(_) if unsafe { *target } != b'/' as c_char => {
-            fail_getcwd(buf, target, Errno::ENOENT)
-        }
+        Ok(_) if unsafe { *target } != b'/' as c_char => fail_getcwd(buf, target, Errno::ENOENT),
         Ok(_) => target,
         Err(e) => fail_getcwd(buf, target, e),
     }
@@ -232,7 +259,9 @@ fn fail_getcwd(buf: *mut c_char, target: *mut c_char, e: Errno) -> *mut c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn chmod(path: *const c_char, mode: c_uint) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall3(nr::FCHMODAT, arg(AT_FDCWD), path as usize, mode as usize) }))
+    ret_zero(result(unsafe {
+        syscall3(nr::FCHMODAT, arg(AT_FDCWD), path as usize, mode as usize)
+    }))
 }
 
 /// `access(2)`.
@@ -242,5 +271,7 @@ pub unsafe extern "C" fn chmod(path: *const c_char, mode: c_uint) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn access(path: *const c_char, mode: c_int) -> c_int {
     // SAFETY: per the caller.
-    ret_zero(result(unsafe { syscall3(nr::FACCESSAT, arg(AT_FDCWD), path as usize, arg(mode)) }))
+    ret_zero(result(unsafe {
+        syscall3(nr::FACCESSAT, arg(AT_FDCWD), path as usize, arg(mode))
+    }))
 }

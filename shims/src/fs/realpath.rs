@@ -6,7 +6,7 @@ use core::ffi::c_char;
 
 use super::path::readlink;
 use super::stat::lstat64;
-use crate::errno::{set_errno, Errno};
+use crate::errno::{Errno, set_errno};
 use crate::string::strlen;
 
 const PATH_MAX: usize = 4096;
@@ -97,7 +97,13 @@ unsafe fn resolve(path: *const c_char, out: &mut [u8; PATH_MAX]) -> Result<usize
             }
             let mut target = [0u8; PATH_MAX];
             // SAFETY: `out` is NUL-terminated; `target` has PATH_MAX - 1 bytes.
-            let n = unsafe { readlink(out.as_ptr().cast(), target.as_mut_ptr().cast(), PATH_MAX - 1) };
+            let n = unsafe {
+                readlink(
+                    out.as_ptr().cast(),
+                    target.as_mut_ptr().cast(),
+                    PATH_MAX - 1,
+                )
+            };
             let n = usize::try_from(n).map_err(|_| {
                 // SAFETY: errno of this thread was just set by readlink.
                 Errno(unsafe { *crate::errno::__errno_location() })
@@ -150,4 +156,3 @@ pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) ->
     }
     dst
 }
-

@@ -5,7 +5,7 @@
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-use super::fd::{arg, AT_FDCWD};
+use super::fd::{AT_FDCWD, arg};
 use crate::errno::ret_zero;
 use crate::syscall::{nr, result, syscall4, syscall5};
 
@@ -17,10 +17,21 @@ const AT_EMPTY_PATH: c_int = 0x1000;
 /// # Safety
 /// `path` NUL-terminated; `buf` writable for a `struct stat` (144 bytes).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut c_void, flags: c_int) -> c_int {
+pub unsafe extern "C" fn fstatat64(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_void,
+    flags: c_int,
+) -> c_int {
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
-        syscall4(nr::NEWFSTATAT, arg(dirfd), path as usize, buf as usize, arg(flags))
+        syscall4(
+            nr::NEWFSTATAT,
+            arg(dirfd),
+            path as usize,
+            buf as usize,
+            arg(flags),
+        )
     }))
 }
 
@@ -29,7 +40,12 @@ pub unsafe extern "C" fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut 
 /// # Safety
 /// As for [`fstatat64`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut c_void, flags: c_int) -> c_int {
+pub unsafe extern "C" fn fstatat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_void,
+    flags: c_int,
+) -> c_int {
     // SAFETY: per the caller.
     unsafe { fstatat64(dirfd, path, buf, flags) }
 }
@@ -108,6 +124,13 @@ pub unsafe extern "C" fn statx(
 ) -> c_int {
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
-        syscall5(nr::STATX, arg(dirfd), path as usize, arg(flags), mask as usize, buf as usize)
+        syscall5(
+            nr::STATX,
+            arg(dirfd),
+            path as usize,
+            arg(flags),
+            mask as usize,
+            buf as usize,
+        )
     }))
 }

@@ -37,12 +37,20 @@ pub unsafe fn params(attr: *const PthreadAttr) -> (usize, usize, bool) {
     // SAFETY: per the caller.
     let (stack, guard, detached) = match unsafe { attr.as_ref() } {
         Some(a) => {
-            let stack = if a.stack_size == 0 { DEFAULT_STACK } else { a.stack_size };
+            let stack = if a.stack_size == 0 {
+                DEFAULT_STACK
+            } else {
+                a.stack_size
+            };
             (stack, a.guard_size, a.detached != 0)
         }
         None => (DEFAULT_STACK, page, false),
     };
-    (stack.next_multiple_of(page), guard.next_multiple_of(page), detached)
+    (
+        stack.next_multiple_of(page),
+        guard.next_multiple_of(page),
+        detached,
+    )
 }
 
 /// Bounds `(lowest address, size)` of the main thread's stack.
@@ -117,9 +125,18 @@ pub unsafe extern "C" fn pthread_attr_setstacksize(attr: *mut PthreadAttr, size:
 /// # Safety
 /// `attr` initialised, `size` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pthread_attr_getstacksize(attr: *const PthreadAttr, size: *mut usize) -> c_int {
+pub unsafe extern "C" fn pthread_attr_getstacksize(
+    attr: *const PthreadAttr,
+    size: *mut usize,
+) -> c_int {
     // SAFETY: per the caller.
-    unsafe { *size = if (*attr).stack_size == 0 { DEFAULT_STACK } else { (*attr).stack_size } };
+    unsafe {
+        *size = if (*attr).stack_size == 0 {
+            DEFAULT_STACK
+        } else {
+            (*attr).stack_size
+        }
+    };
     0
 }
 
@@ -139,7 +156,10 @@ pub unsafe extern "C" fn pthread_attr_setguardsize(attr: *mut PthreadAttr, size:
 /// # Safety
 /// `attr` initialised, `size` writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pthread_attr_getguardsize(attr: *const PthreadAttr, size: *mut usize) -> c_int {
+pub unsafe extern "C" fn pthread_attr_getguardsize(
+    attr: *const PthreadAttr,
+    size: *mut usize,
+) -> c_int {
     // SAFETY: per the caller.
     unsafe { *size = (*attr).guard_size };
     0
@@ -168,8 +188,13 @@ pub unsafe extern "C" fn pthread_attr_getstack(
 /// # Safety
 /// `attr` must be initialised.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pthread_attr_setdetachstate(attr: *mut PthreadAttr, state: c_int) -> c_int {
-    let Ok(detached @ (0 | 1)) = u32::try_from(state) else { return Errno::EINVAL.0 };
+pub unsafe extern "C" fn pthread_attr_setdetachstate(
+    attr: *mut PthreadAttr,
+    state: c_int,
+) -> c_int {
+    let Ok(detached @ (0 | 1)) = u32::try_from(state) else {
+        return Errno::EINVAL.0;
+    };
     // SAFETY: per the caller.
     unsafe { (*attr).detached = detached };
     0
@@ -183,7 +208,11 @@ pub unsafe extern "C" fn pthread_attr_setdetachstate(attr: *mut PthreadAttr, sta
 pub unsafe extern "C" fn pthread_getattr_np(thread: PthreadT, attr: *mut PthreadAttr) -> c_int {
     // SAFETY: per the caller, `thread` names a live control block.
     let t: &Thread = unsafe { &(*(thread as *mut Tcb)).thread };
-    let guard = if t.map_len == 0 { page_size() } else { t.guard_size };
+    let guard = if t.map_len == 0 {
+        page_size()
+    } else {
+        t.guard_size
+    };
     // SAFETY: per the caller.
     unsafe {
         attr.write(PthreadAttr {

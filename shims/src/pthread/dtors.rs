@@ -36,7 +36,11 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
     // SAFETY: `node` is a fresh allocation for a Dtor; the list belongs to the
     // calling thread only.
     unsafe {
-        node.write(Dtor { func, obj, next: (*t).tls_dtors });
+        node.write(Dtor {
+            func,
+            obj,
+            next: (*t).tls_dtors,
+        });
         (*t).tls_dtors = node;
     }
     0

@@ -26,7 +26,10 @@ pub struct Value {
 
 impl Value {
     /// No value.
-    pub const EMPTY: Value = Value { ptr: ptr::null_mut(), seq: 0 };
+    pub const EMPTY: Value = Value {
+        ptr: ptr::null_mut(),
+        seq: 0,
+    };
 }
 
 struct Slot {
@@ -34,8 +37,12 @@ struct Slot {
     dtor: AtomicUsize,
 }
 
-static SLOTS: [Slot; KEYS_MAX] =
-    [const { Slot { seq: AtomicU32::new(0), dtor: AtomicUsize::new(0) } }; KEYS_MAX];
+static SLOTS: [Slot; KEYS_MAX] = [const {
+    Slot {
+        seq: AtomicU32::new(0),
+        dtor: AtomicUsize::new(0),
+    }
+}; KEYS_MAX];
 
 type Dtor = unsafe extern "C" fn(*mut c_void);
 
@@ -48,9 +55,13 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut c_uint, dtor: Option<Dtor>
     for (i, slot) in SLOTS.iter().enumerate() {
         let seq = slot.seq.load(Ordering::Relaxed);
         if seq % 2 == 0
-            && slot.seq.compare_exchange(seq, seq + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            && slot
+                .seq
+                .compare_exchange(seq, seq + 1, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
         {
-            slot.dtor.store(dtor.map_or(0, |f| f as usize), Ordering::Release);
+            slot.dtor
+                .store(dtor.map_or(0, |f| f as usize), Ordering::Release);
             // SAFETY: per the caller; `i < KEYS_MAX` fits a c_uint.
             unsafe { *key = i as c_uint };
             return 0;
@@ -62,10 +73,15 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut c_uint, dtor: Option<Dtor>
 /// `pthread_key_delete(3)`: the key's values are abandoned, no destructor runs.
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_key_delete(key: c_uint) -> c_int {
-    let Some(slot) = SLOTS.get(key as usize) else { return Errno::EINVAL.0 };
+    let Some(slot) = SLOTS.get(key as usize) else {
+        return Errno::EINVAL.0;
+    };
     let seq = slot.seq.load(Ordering::Relaxed);
     if seq % 2 == 1
-        && slot.seq.compare_exchange(seq, seq + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        && slot
+            .seq
+            .compare_exchange(seq, seq + 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     {
         0
     } else {
@@ -76,10 +92,16 @@ pub extern "C" fn pthread_key_delete(key: c_uint) -> c_int {
 /// `pthread_getspecific(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_getspecific(key: c_uint) -> *mut c_void {
-    let Some(slot) = SLOTS.get(key as usize) else { return ptr::null_mut() };
+    let Some(slot) = SLOTS.get(key as usize) else {
+        return ptr::null_mut();
+    };
     // SAFETY: the value table belongs to the calling thread.
     let v = unsafe { (*current()).keys[key as usize] };
-    if v.seq == slot.seq.load(Ordering::Acquire) { v.ptr } else { ptr::null_mut() }
+    if v.seq == slot.seq.load(Ordering::Acquire) {
+        v.ptr
+    } else {
+        ptr::null_mut()
+    }
 }
 
 /// `pthread_setspecific(3)`.
@@ -88,13 +110,20 @@ pub extern "C" fn pthread_getspecific(key: c_uint) -> *mut c_void {
 /// `value` must be acceptable to the key's destructor.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_setspecific(key: c_uint, value: *const c_void) -> c_int {
-    let Some(slot) = SLOTS.get(key as usize) else { return Errno::EINVAL.0 };
+    let Some(slot) = SLOTS.get(key as usize) else {
+        return Errno::EINVAL.0;
+    };
     let seq = slot.seq.load(Ordering::Acquire);
     if seq % 2 == 0 {
         return Errno::EINVAL.0;
     }
     // SAFETY: the value table belongs to the calling thread.
-    unsafe { (*current()).keys[key as usize] = Value { ptr: value.cast_mut(), seq } };
+    unsafe {
+        (*current()).keys[key as usize] = Value {
+            ptr: value.cast_mut(),
+            seq,
+        }
+    };
     0
 }
 

@@ -23,7 +23,7 @@ pub use attr::PthreadAttr;
 pub use dtors::run_thread_local_dtors;
 
 use crate::errno::Errno;
-use crate::lock::{futex_wait_shared, Mutex};
+use crate::lock::{Mutex, futex_wait_shared};
 use crate::mman;
 use crate::start::{self, page_size};
 use crate::syscall::{nr, syscall1};
@@ -99,7 +99,9 @@ pub unsafe fn init_main_thread() {
     // SAFETY: these are the running image's program headers and load bias.
     unsafe { tls::record_image(phdrs, base) };
     let len = tls::block_size();
-    let Ok(mem) = mman::map_anonymous(len) else { crate::exit::exit_now(127) };
+    let Ok(mem) = mman::map_anonymous(len) else {
+        crate::exit::exit_now(127)
+    };
     let mut thread = Thread::new();
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { syscall1(nr::GETTID, 0) };
@@ -199,7 +201,9 @@ pub unsafe extern "C" fn pthread_create(
     let (stack_size, guard_size, detached) = unsafe { attr::params(attr) };
     let page = page_size();
     let tls_len = tls::block_size().next_multiple_of(page);
-    let Some(map_len) = guard_size.checked_add(stack_size).and_then(|n| n.checked_add(tls_len))
+    let Some(map_len) = guard_size
+        .checked_add(stack_size)
+        .and_then(|n| n.checked_add(tls_len))
     else {
         return Errno::EINVAL.0;
     };
@@ -229,8 +233,8 @@ pub unsafe extern "C" fn pthread_create(
         let canary = (*tls::current()).stack_guard;
         tls::init_block((stack_lo + stack_size) as *mut u8, tls_len, thread, canary)
     };
-    const FLAGS: usize = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000
-        | 0x100000 | 0x200000;
+    const FLAGS: usize =
+        0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000 | 0x100000 | 0x200000;
     // CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | SETTLS | PARENT_SETTID |
     // CHILD_CLEARTID (linux/sched.h).
     // SAFETY: the stack top is the 16-byte-aligned end of the stack part of the
@@ -238,7 +242,14 @@ pub unsafe extern "C" fn pthread_create(
     // mapped until join/reap observes the kernel clearing it.
     let r = unsafe {
         let tid = (&raw mut (*tcb).thread.tid).cast::<c_int>();
-        clone::spawn(FLAGS, (stack_lo + stack_size) as *mut usize, tid, tid, tcb, thread_entry)
+        clone::spawn(
+            FLAGS,
+            (stack_lo + stack_size) as *mut usize,
+            tid,
+            tid,
+            tcb,
+            thread_entry,
+        )
     };
     match r {
         Ok(_) => {
@@ -248,7 +259,11 @@ pub unsafe extern "C" fn pthread_create(
         }
         Err(e) => {
             let _ = mman::unmap(base, map_len);
-            if e == Errno::ENOMEM { Errno::EAGAIN.0 } else { e.0 }
+            if e == Errno::ENOMEM {
+                Errno::EAGAIN.0
+            } else {
+                e.0
+            }
         }
     }
 }
@@ -263,7 +278,10 @@ fn wait_gone(t: *mut Thread) {
             return;
         }
         // SAFETY: AtomicI32 and AtomicU32 have the same size and alignment.
-        futex_wait_shared(unsafe { &*(tid as *const AtomicI32).cast::<AtomicU32>() }, v as u32);
+        futex_wait_shared(
+            unsafe { &*(tid as *const AtomicI32).cast::<AtomicU32>() },
+            v as u32,
+        );
     }
 }
 

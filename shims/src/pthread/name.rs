@@ -2,7 +2,7 @@
 
 use core::ffi::{c_char, c_int};
 
-use super::{tid_of, PthreadT};
+use super::{PthreadT, tid_of};
 use crate::errno::Errno;
 use crate::string::strlen;
 use crate::syscall::{nr, result, syscall1, syscall2, syscall3, syscall4};
@@ -52,7 +52,13 @@ pub unsafe extern "C" fn pthread_setname_np(thread: PthreadT, name: *const c_cha
     const O_WRONLY_CLOEXEC: usize = 0o1 | 0o2000000;
     // SAFETY: `path` is NUL-terminated; AT_FDCWD is -100.
     let fd = match result(unsafe {
-        syscall4(nr::OPENAT, -100isize as usize, path.as_ptr() as usize, O_WRONLY_CLOEXEC, 0)
+        syscall4(
+            nr::OPENAT,
+            -100isize as usize,
+            path.as_ptr() as usize,
+            O_WRONLY_CLOEXEC,
+            0,
+        )
     }) {
         Ok(fd) => fd,
         Err(e) => return e.0,
