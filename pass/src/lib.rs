@@ -17,6 +17,7 @@
 pub mod codegen;
 pub mod internalize;
 pub mod merge;
+pub mod syscalls;
 pub mod varargs;
 
 use std::path::Path;
@@ -69,8 +70,13 @@ pub struct Stats {
     pub varargs_calls_fixed: usize,
     /// Definitions made internal.
     pub internalized: usize,
+    /// One entry per run of the syscall rewrite, in order (the first before any
+    /// optimization, later ones after it); empty for hosted builds.
+    pub syscall_rewrites: Vec<syscalls::SyscallRewriteStats>,
     /// Wall-clock time of each stage, in milliseconds.
     pub merge_ms: u128,
+    /// All runs of the syscall rewrite together.
+    pub rewrite_syscalls_ms: u128,
     pub optimize_ms: u128,
     pub codegen_ms: u128,
 }
@@ -114,6 +120,18 @@ impl<'ctx> WholeProgram<'ctx> {
     pub fn fix_varargs_calls(&mut self) -> Result<(), PassError> {
         self.stats.varargs_calls_fixed = varargs::fix_varargs_calls(&self.module);
         self.verify("the variadic call fix-up")
+    }
+
+    /// The syscall rewrite (unikernel builds): see [`syscalls`]. Run it after the
+    /// variadic fix-up and again after a first optimization; each run's counters are
+    /// appended to [`Stats::syscall_rewrites`] and returned.
+    pub fn rewrite_syscalls(&mut self) -> Result<&syscalls::SyscallRewriteStats, PassError> {
+        let started = std::time::Instant::now();
+        let run = syscalls::rewrite_syscalls(&self.module);
+        self.stats.rewrite_syscalls_ms += started.elapsed().as_millis();
+        self.stats.syscall_rewrites.push(run);
+        self.verify("the syscall rewrite")?;
+        Ok(self.stats.syscall_rewrites.last().expect("just pushed"))
     }
 
     /// Stage 3: see [`internalize`]. `keep` are the symbols that must stay external.
