@@ -42,6 +42,7 @@ pub mod nr {
     pub const PAUSE: usize = 34;
     pub const NANOSLEEP: usize = 35;
     pub const GETPID: usize = 39;
+    pub const SENDFILE: usize = 40;
     pub const CLONE: usize = 56;
     pub const EXIT: usize = 60;
     pub const KILL: usize = 62;
@@ -91,6 +92,8 @@ pub mod nr {
     pub const FCHMOD: usize = 91;
     pub const FCHOWN: usize = 93;
     pub const UTIMENSAT: usize = 280;
+    pub const SPLICE: usize = 275;
+    pub const COPY_FILE_RANGE: usize = 326;
     pub const PRCTL: usize = 157;
 }
 

@@ -1,5 +1,6 @@
 //! Files and directories.
 
+pub mod copy;
 pub mod dir;
 pub mod fd;
 pub mod path;
