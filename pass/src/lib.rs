@@ -17,6 +17,7 @@
 pub mod codegen;
 pub mod internalize;
 pub mod merge;
+pub mod noredzone;
 pub mod syscalls;
 pub mod varargs;
 
@@ -138,6 +139,11 @@ impl<'ctx> WholeProgram<'ctx> {
     pub fn internalize(&mut self, keep: &internalize::KeepSet) -> Result<(), PassError> {
         self.stats.internalized = internalize::internalize(&self.module, keep);
         self.verify("internalization")
+    }
+
+    /// For kernel-mode code: see [`noredzone`].
+    pub fn disable_red_zone(&mut self) -> usize {
+        noredzone::disable_red_zone(&self.module)
     }
 
     /// Stage 4a: the optimization pipeline.

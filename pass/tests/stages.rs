@@ -48,3 +48,14 @@ fn corrupted_bitcode_names_the_input() {
     let error = WholeProgram::merge(&context, &[BitcodeInput { name: "broken.o".into(), bytes }]).unwrap_err();
     assert!(error.to_string().starts_with("`broken.o` is not valid LLVM bitcode"), "{error}");
 }
+
+#[test]
+fn every_definition_loses_the_red_zone() {
+    let context = Context::create();
+    let mut program = WholeProgram::merge(&context, &[fixture("internalize.ll")]).unwrap();
+    assert_eq!(program.disable_red_zone(), 8, "all eight definitions, no declaration");
+    assert_eq!(program.disable_red_zone(), 0, "idempotent");
+    let text = ir(&program);
+    assert!(text.contains("attributes #0 = { noredzone }"), "{text}");
+    assert!(text.contains("declare void @external_fn()\n"), "declarations untouched: {text}");
+}
