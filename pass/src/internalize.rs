@@ -14,9 +14,9 @@ use inkwell::values::{AsValueRef, GlobalValue};
 
 /// Functions LLVM code generation may call without any reference in the IR: the
 /// `llvm.mem*` intrinsics lower to the C functions, `frem` to `fmod`, the math
-/// intrinsics to libm. Their definitions (in the shim) must survive internalization.
+/// intrinsics to libm, and a landing pad's `resume` to `_Unwind_Resume`. Their definitions (in the shim) must survive internalization.
 pub const LIBCALLS: &[&str] = &[
-    "memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen", "fmod", "fmodf", "sin", "sinf",
+    "_Unwind_Resume", "memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen", "fmod", "fmodf", "sin", "sinf",
     "cos", "cosf", "tan", "tanf", "pow", "powf", "exp", "expf", "exp2", "exp2f", "exp10",
     "exp10f", "log", "logf", "log2", "log2f", "log10", "log10f", "fma", "fmaf", "sqrt", "sqrtf",
     "floor", "floorf", "ceil", "ceilf", "trunc", "truncf", "round", "roundf", "roundeven",
