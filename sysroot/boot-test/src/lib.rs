@@ -1,0 +1,25 @@
+//! Test-only stand-in for std + the libc shim, to boot the kernel on its own.
+//!
+//! It provides what the real program would: `__unikernel_libc_start`, a panic handler,
+//! `mem*` functions and the unwinding symbols the prebuilt `core` refers to. The
+//! scenario is chosen by `argv[1]` (kernel command line `-- SCENARIO`); `run.sh` boots
+//! each one in QEMU and checks the console output and the exit status.
+//!
+//! | scenario         | expected                                                |
+//! |------------------|---------------------------------------------------------|
+//! | `hello` (default)| direct calls into syscall entries; exit_group(3)        |
+//! | `trap`           | raw `syscall` instructions through LSTAR; exit_group(4) |
+//! | `null`           | read of address 0: #PF report, EXIT_CPU_EXCEPTION       |
+//! | `write-text`     | write to code: #PF (W^X), EXIT_CPU_EXCEPTION            |
+//! | `exec-data`      | jump into the stack: #PF (NX), EXIT_CPU_EXCEPTION       |
+//! | `stack-overflow` | unbounded recursion: guard page #PF, EXIT_CPU_EXCEPTION |
+//! | `deadlock`       | futex wait with no waker: EXIT_DEADLOCK                 |
+#![no_std]
+#![allow(clippy::missing_safety_doc, reason = "test-only runtime")]
+
+mod runtime;
+mod scenarios;
+
+// The kernel is reached through its exported C symbols, like the real program does;
+// this keeps it in the dependency graph so cargo builds it.
+extern crate unikernel_kernel;

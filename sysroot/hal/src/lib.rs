@@ -1,0 +1,47 @@
+//! Hardware layer of the cargo-unikernel kernel.
+//!
+//! Every line of `unsafe` code of the kernel lives in this crate; the kernel proper
+//! (`unikernel-kernel`) is `#![deny(unsafe_code)]` and only sees the safe interfaces
+//! below. The crate owns:
+//!
+//! - [`boot`]: the PVH entry (32-bit protected mode), the switch to long mode and the
+//!   hand-over to the kernel's `__unikernel_kernel_main` with a [`BootInfo`];
+//! - the CPU tables: GDT/TSS with IST stacks (`gdt`), the IDT and the crash reports of
+//!   CPU exceptions (`exceptions`);
+//! - [`paging`]: identity-mapped page tables with W^X for the image and guard pages;
+//! - [`memory`]: ownership tokens for the RAM the kernel hands out;
+//! - [`uaccess`]: checked copies from and to memory named by system-call arguments;
+//! - devices reached through port I/O: [`console`] (COM1), [`tsc`] calibration with the
+//!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`);
+//! - [`cpu`]: small CPU services (random numbers, FS base, CPUID);
+//! - `syscall_entry`: the `LSTAR` target for `syscall` instructions executed in ring 0;
+//! - [`process`]: the jump onto the application's initial stack.
+//!
+//! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
+//! in the same LLVM module as the application; it defines no panic handler, allocator
+//! or lang item of its own.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod boot;
+pub mod console;
+pub mod cpu;
+mod exceptions;
+pub mod exit;
+mod gdt;
+pub mod image;
+pub mod memory;
+pub mod paging;
+pub mod process;
+mod pvh;
+pub mod rtc;
+mod stacks;
+mod syscall_entry;
+pub mod tsc;
+pub mod uaccess;
+
+pub use boot::BootInfo;
+
+/// Size of a base page.
+pub const PAGE_SIZE: usize = 4096;

@@ -1,0 +1,28 @@
+//! The cargo-unikernel kernel: boot flow, memory, and Linux system calls.
+//!
+//! This crate holds no `unsafe` code (`#![deny(unsafe_code)]`; the one exception is
+//! the `#[unsafe(no_mangle)]`/`export_name` attributes of the exported C symbols, in
+//! `entry.rs` and `syscall/table.rs`). Hardware access goes through `unikernel-hal`.
+//!
+//! It is a `no_std` rlib for `x86_64-unknown-linux-gnu`, merged as LLVM bitcode with
+//! the application, std and the libc shim into one module; so it defines no panic
+//! handler, allocator or lang item (std brings them). It exports:
+//!
+//! - `__unikernel_kernel_main(BootInfo) -> !` (called by the hal after bring-up);
+//! - `__unikernel_sys_NAME(a0..a5) -> isize` for each implemented system call, and the
+//!   dispatcher `__unikernel_syscall(nr, a0..a5) -> isize` (see `syscall`);
+//!
+//! and needs `__unikernel_libc_start(sp) -> !` from the libc shim.
+#![no_std]
+#![deny(unsafe_code)]
+
+mod boot;
+pub mod cmdline;
+mod entry;
+pub mod errno;
+mod log;
+pub mod memory;
+pub mod process;
+pub mod random;
+pub mod syscall;
+pub mod time;

@@ -1,0 +1,169 @@
+//! Linux system calls (x86-64 numbering and semantics).
+//!
+//! `table.rs` is the one declarative table: number, name, handler. It generates the
+//! C-ABI entry `__unikernel_sys_NAME` of every implemented call (the build pass turns
+//! `syscall` instructions with a constant number into direct calls of these) and the
+//! dispatcher `__unikernel_syscall` (non-constant numbers and the `LSTAR` trap path).
+//!
+//! Handlers take the raw [`SyscallArgs`], convert each argument to its type with
+//! [`SyscallArgs::get`] (a checked conversion: never a silent truncation) and return
+//! `Result<usize, Errno>`; the table turns errors into `-errno`. One file per family.
+
+mod fs;
+mod futex;
+mod io;
+mod mm;
+mod names;
+mod process;
+mod random;
+mod sched;
+mod signal;
+mod table;
+mod time;
+
+pub use table::IMPLEMENTED;
+
+use crate::errno::Errno;
+
+/// What every handler returns.
+pub type SysResult = Result<usize, Errno>;
+
+/// The six raw argument registers of a system call (`rdi, rsi, rdx, r10, r8, r9`).
+#[derive(Clone, Copy, Debug)]
+pub struct SyscallArgs(pub [usize; 6]);
+
+impl SyscallArgs {
+    /// Argument `index` converted to `T` (fails with `T`'s errno, usually `EINVAL`).
+    pub fn get<T: FromArg>(&self, index: usize) -> Result<T, Errno> {
+        T::from_arg(self.0[index])
+    }
+}
+
+/// Conversion of a raw argument register to a typed argument.
+pub trait FromArg: Sized {
+    fn from_arg(raw: usize) -> Result<Self, Errno>;
+}
+
+impl FromArg for usize {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        Ok(raw)
+    }
+}
+
+impl FromArg for u64 {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        Ok(raw as u64) // usize is u64 on x86-64
+    }
+}
+
+impl FromArg for isize {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        Ok(raw.cast_signed())
+    }
+}
+
+/// The low 32 bits of a register holding a C `int`/`unsigned`: the upper half must be
+/// its zero or sign extension. (The C ABI leaves it undefined, but every libc widens
+/// syscall arguments to `long`; anything else is garbage, reported as `EINVAL`.)
+fn low32(raw: usize) -> Result<u32, Errno> {
+    let high = raw >> 32;
+    let low = (raw & 0xffff_ffff) as u32;
+    if high == 0 || (high == 0xffff_ffff && low & 0x8000_0000 != 0) {
+        Ok(low)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+impl FromArg for u32 {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        low32(raw)
+    }
+}
+
+impl FromArg for i32 {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        low32(raw).map(u32::cast_signed)
+    }
+}
+
+/// An address in the application's memory (may be NULL; checked on use by
+/// `unikernel_hal::uaccess`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserAddr(pub usize);
+
+impl UserAddr {
+    pub fn is_null(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `self + offset`, or `EFAULT` on overflow.
+    pub fn offset(self, offset: usize) -> Result<UserAddr, Errno> {
+        self.0.checked_add(offset).map(UserAddr).ok_or(Errno::EFAULT)
+    }
+}
+
+impl FromArg for UserAddr {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        Ok(UserAddr(raw))
+    }
+}
+
+/// A file descriptor (a non-negative `int`; negative ones fail with `EBADF`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fd(pub u32);
+
+impl FromArg for Fd {
+    fn from_arg(raw: usize) -> Result<Self, Errno> {
+        let fd = i32::from_arg(raw).map_err(|_| Errno::EBADF)?;
+        u32::try_from(fd).map(Fd).map_err(|_| Errno::EBADF)
+    }
+}
+
+/// The console file descriptors every process starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdFd {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+impl TryFrom<Fd> for StdFd {
+    type Error = Errno;
+
+    fn try_from(fd: Fd) -> Result<Self, Errno> {
+        match fd.0 {
+            0 => Ok(StdFd::Stdin),
+            1 => Ok(StdFd::Stdout),
+            2 => Ok(StdFd::Stderr),
+            _ => Err(Errno::EBADF),
+        }
+    }
+}
+
+/// Reads a `struct timespec` (`{ i64 tv_sec; i64 tv_nsec; }`), validated as Linux's
+/// `timespec64_valid`: non-negative seconds, nanoseconds below 10^9.
+pub fn read_timespec(addr: UserAddr) -> Result<(u64, u64), Errno> {
+    let mut bytes = [0u8; 16];
+    unikernel_hal::uaccess::copy_from(addr.0, &mut bytes)?;
+    let (sec, nsec) = bytes.split_at(8);
+    let sec = i64::from_ne_bytes(sec.try_into().map_err(|_| Errno::EFAULT)?);
+    let nsec = i64::from_ne_bytes(nsec.try_into().map_err(|_| Errno::EFAULT)?);
+    let sec = u64::try_from(sec).map_err(|_| Errno::EINVAL)?;
+    let nsec = u64::try_from(nsec).ok().filter(|&n| n < 1_000_000_000).ok_or(Errno::EINVAL)?;
+    Ok((sec, nsec))
+}
+
+/// Writes a `struct timespec` for `ns` nanoseconds.
+pub fn write_timespec(addr: UserAddr, ns: u64) -> Result<(), Errno> {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&((ns / 1_000_000_000) as i64).to_ne_bytes());
+    bytes[8..].copy_from_slice(&((ns % 1_000_000_000) as i64).to_ne_bytes());
+    unikernel_hal::uaccess::copy_to(addr.0, &bytes)?;
+    Ok(())
+}
+
+/// Nanoseconds in a validated timespec, saturating.
+pub fn timespec_ns((sec, nsec): (u64, u64)) -> u64 {
+    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
+}

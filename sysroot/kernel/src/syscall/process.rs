@@ -1,0 +1,162 @@
+//! Process identity and lifetime: `exit`, `exit_group`, the id getters, `uname`,
+//! `arch_prctl`, `set_tid_address`, `set_robust_list`, `getrlimit`, `prlimit64`.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use unikernel_hal::{cpu, uaccess};
+
+use super::{SysResult, SyscallArgs, UserAddr};
+use crate::errno::Errno;
+use crate::process::{self as proc, PID};
+
+/// `exit(status)`: with one thread, the end of the program.
+pub fn exit(args: SyscallArgs) -> SysResult {
+    proc::exit(args.get(0)?)
+}
+
+/// `exit_group(status)`.
+pub fn exit_group(args: SyscallArgs) -> SysResult {
+    proc::exit(args.get(0)?)
+}
+
+pub fn getpid(_: SyscallArgs) -> SysResult {
+    Ok(PID)
+}
+
+pub fn gettid(_: SyscallArgs) -> SysResult {
+    Ok(PID)
+}
+
+/// The parent of the only process is nobody (like init's).
+pub fn getppid(_: SyscallArgs) -> SysResult {
+    Ok(0)
+}
+
+pub fn getuid(_: SyscallArgs) -> SysResult {
+    Ok(0)
+}
+
+pub fn geteuid(_: SyscallArgs) -> SysResult {
+    Ok(0)
+}
+
+pub fn getgid(_: SyscallArgs) -> SysResult {
+    Ok(0)
+}
+
+pub fn getegid(_: SyscallArgs) -> SysResult {
+    Ok(0)
+}
+
+/// `uname(buf)`: `struct utsname`, six 65-byte NUL-terminated fields. The system
+/// reports itself as Linux so that version checks in libraries take Linux paths.
+pub fn uname(args: SyscallArgs) -> SysResult {
+    let buf: UserAddr = args.get(0)?;
+    const FIELD: usize = 65;
+    let fields = ["Linux", "unikernel", "6.1.0-unikernel", "#1 cargo-unikernel", "x86_64", "(none)"];
+    let mut bytes = [0u8; FIELD * 6];
+    for (i, field) in fields.iter().enumerate() {
+        bytes[i * FIELD..i * FIELD + field.len()].copy_from_slice(field.as_bytes());
+    }
+    uaccess::copy_to(buf.0, &bytes)?;
+    Ok(0)
+}
+
+const ARCH_SET_FS: u32 = 0x1002;
+const ARCH_GET_FS: u32 = 0x1003;
+
+/// `arch_prctl(code, addr)`: the FS base (the thread pointer of the TLS ABI).
+pub fn arch_prctl(args: SyscallArgs) -> SysResult {
+    let code: u32 = args.get(0)?;
+    let addr: UserAddr = args.get(1)?;
+    match code {
+        ARCH_SET_FS => {
+            if cpu::set_fs_base(addr.0 as u64) {
+                Ok(0)
+            } else {
+                Err(Errno::EPERM)
+            }
+        }
+        ARCH_GET_FS => {
+            uaccess::copy_to(addr.0, &cpu::fs_base().to_ne_bytes())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+static CLEAR_CHILD_TID: AtomicUsize = AtomicUsize::new(0);
+static ROBUST_LIST: AtomicUsize = AtomicUsize::new(0);
+
+/// `set_tid_address(tidptr)`: recorded (used at thread exit once there are threads).
+pub fn set_tid_address(args: SyscallArgs) -> SysResult {
+    let tidptr: UserAddr = args.get(0)?;
+    CLEAR_CHILD_TID.store(tidptr.0, Ordering::Relaxed);
+    Ok(PID)
+}
+
+/// `set_robust_list(head, len)`: recorded; `len` must be `sizeof(struct
+/// robust_list_head)` as on Linux.
+pub fn set_robust_list(args: SyscallArgs) -> SysResult {
+    let head: UserAddr = args.get(0)?;
+    let len: usize = args.get(1)?;
+    if len != 24 {
+        return Err(Errno::EINVAL);
+    }
+    ROBUST_LIST.store(head.0, Ordering::Relaxed);
+    Ok(0)
+}
+
+const RLIMIT_STACK: u32 = 3;
+const RLIMIT_NOFILE: u32 = 7;
+const RLIM_NLIMITS: u32 = 16;
+const RLIM_INFINITY: u64 = u64::MAX;
+
+fn limit(resource: u32) -> Result<(u64, u64), Errno> {
+    match resource {
+        RLIMIT_STACK => {
+            let size = proc::main_stack_size() as u64;
+            Ok((size, size))
+        }
+        RLIMIT_NOFILE => Ok((1024, 1024)),
+        r if r < RLIM_NLIMITS => Ok((RLIM_INFINITY, RLIM_INFINITY)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn write_limit(addr: UserAddr, (cur, max): (u64, u64)) -> Result<(), Errno> {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&cur.to_ne_bytes());
+    bytes[8..].copy_from_slice(&max.to_ne_bytes());
+    uaccess::copy_to(addr.0, &bytes)?;
+    Ok(())
+}
+
+/// `getrlimit(resource, rlim)`.
+pub fn getrlimit(args: SyscallArgs) -> SysResult {
+    let resource: u32 = args.get(0)?;
+    let rlim: UserAddr = args.get(1)?;
+    write_limit(rlim, limit(resource)?)?;
+    Ok(0)
+}
+
+/// `prlimit64(pid, resource, new, old)`: limits are fixed; setting one is accepted and
+/// has no effect (nothing here enforces limits yet).
+pub fn prlimit64(args: SyscallArgs) -> SysResult {
+    let pid: i32 = args.get(0)?;
+    let resource: u32 = args.get(1)?;
+    let new: UserAddr = args.get(2)?;
+    let old: UserAddr = args.get(3)?;
+    if pid != 0 && pid != PID as i32 {
+        return Err(Errno::ESRCH);
+    }
+    let current = limit(resource)?;
+    if !new.is_null() {
+        let mut bytes = [0u8; 16];
+        uaccess::copy_from(new.0, &mut bytes)?;
+    }
+    if !old.is_null() {
+        write_limit(old, current)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,125 @@
+//! The system-call table and the ABI edge.
+//!
+//! Each line `NR => NAME: HANDLER` exports
+//! `extern "C" fn __unikernel_sys_NAME(a0, a1, a2, a3, a4, a5: usize) -> isize` and adds
+//! the number to the dispatcher `__unikernel_syscall`. This module is the only place
+//! where `Result<_, Errno>` becomes the raw `-errno` convention.
+// Exporting unmangled C symbols needs `#[unsafe(no_mangle)]`/`export_name`, which the
+// crate-wide `deny(unsafe_code)` flags; these attributes are the whole of it here.
+#![allow(unsafe_code)]
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::{fs, futex, io, mm, names, process, random, sched, signal, time};
+use super::{SysResult, SyscallArgs};
+use crate::errno::Errno;
+use crate::log::kinfo;
+
+/// Turns a handler's result into the value the caller sees in `rax`.
+fn abi_return(result: SysResult) -> isize {
+    match result {
+        Ok(value) => isize::try_from(value).unwrap_or(Errno::EOVERFLOW.to_return_value()),
+        Err(errno) => errno.to_return_value(),
+    }
+}
+
+macro_rules! syscall_table {
+    ($($nr:literal => $name:ident: $handler:path,)*) => {
+        /// The C-ABI entries, one per implemented system call.
+        pub mod entries {
+            use super::*;
+            $(
+                #[unsafe(export_name = concat!("__unikernel_sys_", stringify!($name)))]
+                pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+                    abi_return($handler(SyscallArgs([a0, a1, a2, a3, a4, a5])))
+                }
+            )*
+        }
+
+        fn dispatch(nr: usize, args: SyscallArgs) -> isize {
+            match nr {
+                $($nr => abi_return($handler(args)),)*
+                _ => unimplemented(nr),
+            }
+        }
+
+        /// Number and name of every implemented system call (for tools and reports).
+        pub const IMPLEMENTED: &[(usize, &str)] = &[$(($nr, stringify!($name)),)*];
+    };
+}
+
+syscall_table! {
+    0 => read: io::read,
+    1 => write: io::write,
+    2 => open: fs::open,
+    3 => close: io::close,
+    7 => poll: io::poll,
+    9 => mmap: mm::mmap,
+    10 => mprotect: mm::mprotect,
+    11 => munmap: mm::munmap,
+    12 => brk: mm::brk,
+    13 => rt_sigaction: signal::rt_sigaction,
+    14 => rt_sigprocmask: signal::rt_sigprocmask,
+    16 => ioctl: io::ioctl,
+    19 => readv: io::readv,
+    20 => writev: io::writev,
+    24 => sched_yield: sched::sched_yield,
+    28 => madvise: mm::madvise,
+    35 => nanosleep: time::nanosleep,
+    39 => getpid: process::getpid,
+    60 => exit: process::exit,
+    63 => uname: process::uname,
+    72 => fcntl: io::fcntl,
+    97 => getrlimit: process::getrlimit,
+    102 => getuid: process::getuid,
+    104 => getgid: process::getgid,
+    107 => geteuid: process::geteuid,
+    108 => getegid: process::getegid,
+    110 => getppid: process::getppid,
+    131 => sigaltstack: signal::sigaltstack,
+    158 => arch_prctl: process::arch_prctl,
+    186 => gettid: process::gettid,
+    202 => futex: futex::futex,
+    204 => sched_getaffinity: sched::sched_getaffinity,
+    218 => set_tid_address: process::set_tid_address,
+    228 => clock_gettime: time::clock_gettime,
+    229 => clock_getres: time::clock_getres,
+    230 => clock_nanosleep: time::clock_nanosleep,
+    231 => exit_group: process::exit_group,
+    257 => openat: fs::openat,
+    273 => set_robust_list: process::set_robust_list,
+    302 => prlimit64: process::prlimit64,
+    318 => getrandom: random::getrandom,
+}
+
+/// Numbers already reported as unimplemented (one bit each, 0..512).
+static REPORTED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+fn unimplemented(nr: usize) -> isize {
+    let first_time = match REPORTED.get(nr / 64) {
+        Some(word) => word.fetch_or(1 << (nr % 64), Ordering::Relaxed) & (1 << (nr % 64)) == 0,
+        None => true,
+    };
+    if first_time {
+        match names::name(nr) {
+            Some(name) => kinfo!("unimplemented system call {name} ({nr}): returning ENOSYS"),
+            None => kinfo!("unknown system call {nr}: returning ENOSYS"),
+        }
+    }
+    Errno::ENOSYS.to_return_value()
+}
+
+/// The dispatcher: system calls whose number is not a compile-time constant, and the
+/// `syscall`-instruction trap path (hal `syscall_entry`).
+#[unsafe(no_mangle)]
+pub extern "C" fn __unikernel_syscall(
+    nr: usize,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> isize {
+    dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]))
+}

@@ -1,0 +1,94 @@
+//! Clocks and sleeping: `clock_gettime`, `clock_getres`, `nanosleep`,
+//! `clock_nanosleep`. Sleeping busy-waits on the TSC (one thread, no timer interrupt
+//! yet), so it is never interrupted and never writes a remaining time.
+
+use super::{read_timespec, timespec_ns, write_timespec, SysResult, SyscallArgs, UserAddr};
+use crate::errno::Errno;
+use crate::time;
+
+/// Clock ids (`include/uapi/linux/time.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClockId {
+    Realtime,
+    Monotonic,
+    ProcessCputime,
+    ThreadCputime,
+    MonotonicRaw,
+    RealtimeCoarse,
+    MonotonicCoarse,
+    Boottime,
+}
+
+impl TryFrom<i32> for ClockId {
+    type Error = Errno;
+
+    fn try_from(id: i32) -> Result<Self, Errno> {
+        Ok(match id {
+            0 => ClockId::Realtime,
+            1 => ClockId::Monotonic,
+            2 => ClockId::ProcessCputime,
+            3 => ClockId::ThreadCputime,
+            4 => ClockId::MonotonicRaw,
+            5 => ClockId::RealtimeCoarse,
+            6 => ClockId::MonotonicCoarse,
+            7 => ClockId::Boottime,
+            _ => return Err(Errno::EINVAL),
+        })
+    }
+}
+
+impl ClockId {
+    fn now_ns(self) -> u64 {
+        match self {
+            ClockId::Realtime | ClockId::RealtimeCoarse => time::realtime_ns(),
+            // One CPU that never idles: CPU time is time since boot.
+            ClockId::Monotonic
+            | ClockId::MonotonicRaw
+            | ClockId::MonotonicCoarse
+            | ClockId::Boottime
+            | ClockId::ProcessCputime
+            | ClockId::ThreadCputime => time::monotonic_ns(),
+        }
+    }
+}
+
+/// `clock_gettime(clockid, tp)`.
+pub fn clock_gettime(args: SyscallArgs) -> SysResult {
+    let clock = ClockId::try_from(args.get::<i32>(0)?)?;
+    let tp: UserAddr = args.get(1)?;
+    write_timespec(tp, clock.now_ns())?;
+    Ok(0)
+}
+
+/// `clock_getres(clockid, res)`: 1 ns, as Linux reports for high-resolution clocks.
+pub fn clock_getres(args: SyscallArgs) -> SysResult {
+    ClockId::try_from(args.get::<i32>(0)?)?;
+    let res: UserAddr = args.get(1)?;
+    if !res.is_null() {
+        write_timespec(res, 1)?;
+    }
+    Ok(0)
+}
+
+/// `nanosleep(req, rem)`.
+pub fn nanosleep(args: SyscallArgs) -> SysResult {
+    let duration = timespec_ns(read_timespec(args.get(0)?)?);
+    time::wait_until_monotonic(time::monotonic_ns().saturating_add(duration));
+    Ok(0)
+}
+
+const TIMER_ABSTIME: u32 = 1;
+
+/// `clock_nanosleep(clockid, flags, req, rem)`.
+pub fn clock_nanosleep(args: SyscallArgs) -> SysResult {
+    let clock = ClockId::try_from(args.get::<i32>(0)?)?;
+    let flags: u32 = args.get(1)?;
+    let request = timespec_ns(read_timespec(args.get(2)?)?);
+    if matches!(clock, ClockId::ThreadCputime) {
+        return Err(Errno::EINVAL);
+    }
+    let now = clock.now_ns();
+    let duration = if flags & TIMER_ABSTIME != 0 { request.saturating_sub(now) } else { request };
+    time::wait_until_monotonic(time::monotonic_ns().saturating_add(duration));
+    Ok(0)
+}
