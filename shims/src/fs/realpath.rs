@@ -108,15 +108,15 @@ unsafe fn resolve(path: *const c_char, out: &mut [u8; PATH_MAX]) -> Result<usize
                 // SAFETY: errno of this thread was just set by readlink.
                 Errno(unsafe { *crate::errno::__errno_location() })
             })?;
+            // New remaining path: the link target, then what followed the link
+            // (which, if anything, starts with its '/').
             let tail = rlen - rpos;
-            if n + 1 + tail >= PATH_MAX {
+            if n + tail >= PATH_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
-            // New remaining path: the link target, then what followed the link.
-            target[n] = b'/';
-            target[n + 1..n + 1 + tail].copy_from_slice(&rest[rpos..rlen]);
-            rest[..n + 1 + tail].copy_from_slice(&target[..n + 1 + tail]);
-            (rpos, rlen) = (0, n + 1 + tail);
+            target[n..n + tail].copy_from_slice(&rest[rpos..rlen]);
+            rest[..n + tail].copy_from_slice(&target[..n + tail]);
+            (rpos, rlen) = (0, n + tail);
             olen = if n > 0 && target[0] == b'/' { 1 } else { prev };
         } else if mode & S_IFMT != S_IFDIR && rpos < rlen {
             return Err(Errno::ENOTDIR);
