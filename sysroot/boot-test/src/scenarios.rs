@@ -11,6 +11,55 @@ const AT_PHNUM: usize = 5;
 const AT_PAGESZ: usize = 6;
 const AT_RANDOM: usize = 25;
 
+// A thread-local word, read through FS with the local-exec TLS model, to check that
+// PT_TLS survives the link and describes the template.
+core::arch::global_asm!(
+    ".pushsection .tdata.boot_test, \"awT\", @progbits",
+    ".p2align 3",
+    "boot_test_tls_word: .quad 0x1122334455667788",
+    ".popsection",
+    ".pushsection .text.boot_test_tls_read, \"ax\", @progbits",
+    "boot_test_tls_read:",
+    "mov rax, qword ptr fs:[boot_test_tls_word@tpoff]",
+    "ret",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    fn boot_test_tls_read() -> u64;
+}
+
+/// Builds a TLS block from the PT_TLS template (x86-64 variant II: the block ends at
+/// the thread pointer, which points at itself) and reads the word through FS.
+fn check_tls(phdr: usize, phnum: usize) {
+    let tls = (0..phnum).map(|i| phdr + i * 56).find(|&p| {
+        // SAFETY: AT_PHDR points at AT_PHNUM loaded Elf64_Phdr entries.
+        unsafe { (p as *const u32).read() == 7 }
+    });
+    let tls = tls.expect("no PT_TLS program header");
+    // SAFETY: as above; p_vaddr at 16, p_filesz at 32, p_memsz at 40, p_align at 48.
+    let (vaddr, filesz, memsz, align) = unsafe {
+        let f = |off: usize| ((tls + off) as *const usize).read();
+        (f(16), f(32), f(40), f(48))
+    };
+    assert!(filesz >= 8 && memsz >= filesz && align <= 64, "PT_TLS {vaddr:#x} {filesz} {memsz} {align}");
+    let mut area = [0u64; 64];
+    let block = memsz.next_multiple_of(align.max(8));
+    let tp = (area.as_mut_ptr() as usize + block).next_multiple_of(64);
+    assert!(tp + 8 <= area.as_ptr() as usize + size_of_val(&area));
+    // SAFETY: the template is filesz loaded bytes; the block [tp - block, tp) and the
+    // self pointer at tp lie inside `area`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(vaddr as *const u8, (tp - block) as *mut u8, filesz);
+        (tp as *mut usize).write(tp);
+    }
+    assert_eq!(sys!(__unikernel_sys_arch_prctl, 0x1002, tp), 0);
+    // SAFETY: FS now points at a valid TLS block for this module's only TLS word.
+    let value = unsafe { boot_test_tls_read() };
+    assert_eq!(value, 0x1122_3344_5566_7788, "TLS word through FS");
+    println!("TLS ok: PT_TLS at {vaddr:#x}, {filesz}/{memsz} bytes");
+}
+
 unsafe fn cstr<'a>(ptr: usize) -> &'a str {
     // SAFETY: the kernel puts NUL-terminated strings on the initial stack.
     unsafe { CStr::from_ptr(ptr as *const core::ffi::c_char) }.to_str().unwrap_or("<non-utf8>")
@@ -61,6 +110,7 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         unsafe { ((phdr + i * 56) as *const u32).read() == 7 }
     });
     println!("auxv ok: {phnum} program headers at {phdr:#x}, PT_TLS {has_tls}");
+    check_tls(phdr, phnum);
 
     match scenario {
         "hello" => hello(),
@@ -114,6 +164,20 @@ fn hello() -> ! {
     assert!(bytes.iter().all(|&b| b == 0), "reused mmap memory is not zeroed");
     assert_eq!(sys!(__unikernel_sys_mmap, 0, 0, prot_rw, flags, -1isize, 0), -22); // EINVAL
     println!("mmap ok: {first:#x} then {second:#x}");
+
+    // mremap: grow a dirty 8 KiB mapping to 1 MiB; contents kept, the rest zero.
+    let small = sys!(__unikernel_sys_mmap, 0, 8192, prot_rw, flags, -1isize, 0);
+    let blocker = sys!(__unikernel_sys_mmap, 0, 4096, prot_rw, flags, -1isize, 0); // forces a move
+    // SAFETY: 8 KiB mapped read-write at `small`.
+    unsafe { core::slice::from_raw_parts_mut(small as *mut u8, 8192).fill(0x5a) };
+    let grown = sys!(__unikernel_sys_mremap, small, 8192, 1 << 20, 1);
+    assert!(grown > 0, "mremap returned {grown}");
+    // SAFETY: 1 MiB mapped read-write at `grown`.
+    let bytes = unsafe { core::slice::from_raw_parts(grown as *const u8, 1 << 20) };
+    assert!(bytes[..8192].iter().all(|&b| b == 0x5a) && bytes[8192..].iter().all(|&b| b == 0));
+    assert_eq!(sys!(__unikernel_sys_munmap, grown, 1 << 20), 0);
+    assert_eq!(sys!(__unikernel_sys_munmap, blocker, 4096), 0);
+    println!("mremap ok: {small:#x} -> {grown:#x}");
 
     let mut random = [0u8; 16];
     assert_eq!(sys!(__unikernel_sys_getrandom, random.as_mut_ptr(), 16, 0), 16);

@@ -364,3 +364,67 @@ pub fn alloc_stack(len: usize, owner: &'static str) -> Result<Region, Errno> {
         }
     }
 }
+
+/// `mremap`: resizes the mapping at `start` (`old_len` bytes, entirely mapped) to
+/// `new_len` bytes. Grows in place when the memory after it is free, otherwise moves
+/// (copying) if `may_move`. Returns the new address.
+pub fn remap(start: usize, old_len: usize, new_len: usize, may_move: bool) -> Result<usize, Errno> {
+    let old_end = checked_range(start, old_len)?;
+    let new_len = page_align_up(new_len).filter(|&len| len > 0).ok_or(Errno::EINVAL)?;
+    let old_len = old_end - start;
+    let mut memory = MEMORY.lock();
+    if old_len == 0 || memory.covered(start, old_end) != old_len {
+        return Err(Errno::EFAULT);
+    }
+    if new_len <= old_len {
+        if new_len < old_len {
+            memory.unmap_range(start + new_len, old_end)?;
+        }
+        return Ok(start);
+    }
+    let access = memory
+        .mapped
+        .iter()
+        .flatten()
+        .find(|m| m.region.start() <= start && start < m.region.end())
+        .map(|m| m.region.access())
+        .ok_or(Errno::EFAULT)?;
+    // In place: the pages right after the mapping are free.
+    if let Ok(tail) = memory.take_at(old_end, new_len - old_len) {
+        memory.add_mapping(prepare(tail, access), Use::Anonymous)?;
+        return Ok(start);
+    }
+    if !may_move {
+        return Err(Errno::ENOMEM);
+    }
+    let mut target = memory.take(new_len)?;
+    target.zero();
+    let Some(bytes) = target.as_mut_slice() else {
+        memory.insert_free(target);
+        return Err(Errno::ENOMEM);
+    };
+    for mapping in memory.mapped.iter_mut().flatten() {
+        let (lo, hi) = (mapping.region.start().max(start), mapping.region.end().min(old_end));
+        if lo >= hi {
+            continue;
+        }
+        let base = mapping.region.start();
+        let Some(source) = mapping.region.as_mut_slice() else {
+            // Not readable as bytes (PROT_NONE or read-only after mprotect): its
+            // contents cannot be copied through a slice. Rare; report it.
+            memory.insert_free(target);
+            return Err(Errno::EFAULT);
+        };
+        bytes[lo - start..hi - start].copy_from_slice(&source[lo - base..hi - base]);
+    }
+    memory.unmap_range(start, old_end)?;
+    let new_start = memory.add_mapping(prepare_moved(target, access), Use::Anonymous)?;
+    Ok(new_start)
+}
+
+fn prepare_moved(mut region: Region, access: Access) -> Region {
+    if access != Access::ReadWrite {
+        let _ = paging::protect(&mut region, access);
+    }
+    region
+}

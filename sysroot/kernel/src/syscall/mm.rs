@@ -107,3 +107,19 @@ pub fn brk(args: SyscallArgs) -> SysResult {
     let _addr: UserAddr = args.get(0)?;
     Err(Errno::ENOMEM)
 }
+
+const MREMAP_MAYMOVE: u32 = 1;
+
+/// `mremap(old_address, old_size, new_size, flags, new_address)`: grows in place when
+/// possible, else moves with `MREMAP_MAYMOVE`. `MREMAP_FIXED`/`MREMAP_DONTUNMAP` are
+/// not supported (`EINVAL`).
+pub fn mremap(args: SyscallArgs) -> SysResult {
+    let addr: UserAddr = args.get(0)?;
+    let old_len: usize = args.get(1)?;
+    let new_len: usize = args.get(2)?;
+    let flags: u32 = args.get(3)?;
+    if flags & !MREMAP_MAYMOVE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    memory::remap(addr.0, old_len, new_len, flags & MREMAP_MAYMOVE != 0)
+}

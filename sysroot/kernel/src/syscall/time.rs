@@ -92,3 +92,31 @@ pub fn clock_nanosleep(args: SyscallArgs) -> SysResult {
     time::wait_until_monotonic(time::monotonic_ns().saturating_add(duration));
     Ok(0)
 }
+
+/// `gettimeofday(tv, tz)`: `struct timeval { i64 tv_sec; i64 tv_usec; }`; the time
+/// zone is always UTC (zeroes).
+pub fn gettimeofday(args: SyscallArgs) -> SysResult {
+    let tv: UserAddr = args.get(0)?;
+    let tz: UserAddr = args.get(1)?;
+    if !tv.is_null() {
+        let ns = time::realtime_ns();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&(ns / 1_000_000_000).to_ne_bytes());
+        bytes[8..].copy_from_slice(&(ns % 1_000_000_000 / 1000).to_ne_bytes());
+        unikernel_hal::uaccess::copy_to(tv.0, &bytes)?;
+    }
+    if !tz.is_null() {
+        unikernel_hal::uaccess::copy_to(tz.0, &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+/// `time(tloc)`: seconds since the epoch.
+pub fn time(args: SyscallArgs) -> SysResult {
+    let tloc: UserAddr = args.get(0)?;
+    let seconds = time::realtime_ns() / 1_000_000_000;
+    if !tloc.is_null() {
+        unikernel_hal::uaccess::copy_to(tloc.0, &seconds.to_ne_bytes())?;
+    }
+    usize::try_from(seconds).map_err(|_| Errno::EOVERFLOW)
+}
