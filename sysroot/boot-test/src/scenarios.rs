@@ -102,7 +102,7 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         }
         i += 2;
     }
-    assert!(sp as usize % 16 == 0, "initial stack pointer not 16-byte aligned");
+    assert!((sp as usize).is_multiple_of(16), "initial stack pointer not 16-byte aligned");
     assert!(phdr != 0 && phnum >= 4 && pagesz == 4096 && random != 0, "bad auxv");
     // PT_TLS must be among the program headers (type 7).
     let has_tls = (0..phnum).any(|i| {

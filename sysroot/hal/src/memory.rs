@@ -40,7 +40,7 @@ impl Region {
     /// `start..start + len` must be page-aligned, non-empty RAM mapped read-write that
     /// nothing else uses or will use, and no other `Region` may cover any of it.
     pub(crate) unsafe fn new(start: usize, len: usize) -> Region {
-        debug_assert!(start % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0);
+        debug_assert!(start.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0);
         Region { start, len, access: Access::ReadWrite }
     }
 
@@ -76,7 +76,7 @@ impl Region {
     /// Splits into `[start, start + offset)` and the rest. `offset` must be a non-zero
     /// multiple of the page size below `len`; otherwise the region comes back unchanged.
     pub fn split_at(self, offset: usize) -> Result<(Region, Region), Region> {
-        if offset == 0 || offset >= self.len || offset % PAGE_SIZE != 0 {
+        if offset == 0 || offset >= self.len || !offset.is_multiple_of(PAGE_SIZE) {
             return Err(self);
         }
         let head = Region { start: self.start, len: offset, access: self.access };

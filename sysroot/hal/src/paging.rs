@@ -61,7 +61,7 @@ fn alloc_table() -> Result<usize, PagingError> {
     }
     // SAFETY: each pool index is handed out once (the atomic counter above), so this
     // is the only reference to that table ever created outside `table_mut`.
-    let table = unsafe { &mut (*(&raw mut POOL)).0[index] };
+    let table = unsafe { &mut POOL.0[index] };
     table.zero();
     Ok(table as *mut PageTable as usize)
 }
@@ -128,7 +128,7 @@ impl AddressSpace {
         let mut va = start;
         while va < end {
             let huge_end = (va & !(HUGE_PAGE_SIZE - 1)) + HUGE_PAGE_SIZE;
-            let whole = va % HUGE_PAGE_SIZE == 0 && end - va >= HUGE_PAGE_SIZE;
+            let whole = va.is_multiple_of(HUGE_PAGE_SIZE) && end - va >= HUGE_PAGE_SIZE;
             let Some(pde) = self.pd_entry(va, leaf.is_some())? else {
                 va = huge_end;
                 continue;

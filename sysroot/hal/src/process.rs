@@ -5,19 +5,26 @@
 //! a System V initial process stack (argc, argv, envp, auxv) built by the kernel.
 
 use core::arch::asm;
+use core::convert::Infallible;
+
+use crate::memory::{Access, Region};
 
 unsafe extern "C" {
     fn __unikernel_libc_start(sp: *const usize) -> !;
 }
 
-/// Switches to the stack at `sp` and calls `__unikernel_libc_start(sp)`.
+/// `sp` does not lie 16-byte aligned inside a read-write stack region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadStackPointer;
+
+/// Switches to the stack at `sp` and calls `__unikernel_libc_start(sp)`; the stack
+/// region is given to the application's main thread for good.
 ///
 /// `sp` must be 16-byte aligned (the System V process-entry alignment); the call then
 /// pushes the return address, so the shim sees the C ABI's entry alignment.
-/// Returns `Err(())` only if `sp` is not 16-byte aligned.
-pub fn enter_libc_start(sp: usize, stack: crate::memory::Region) -> Result<core::convert::Infallible, ()> {
-    if sp % 16 != 0 || sp <= stack.start() || sp > stack.end() || stack.access() != crate::memory::Access::ReadWrite {
-        return Err(());
+pub fn enter_libc_start(sp: usize, stack: Region) -> Result<Infallible, BadStackPointer> {
+    if !sp.is_multiple_of(16) || sp <= stack.start() || sp > stack.end() || stack.access() != Access::ReadWrite {
+        return Err(BadStackPointer);
     }
     // SAFETY: `sp` lies in `stack`, a read-write region the caller owns and gives to
     // the application's main thread for good (it is borrowed mutably here and this

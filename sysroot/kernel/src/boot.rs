@@ -50,7 +50,7 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     }
     match unikernel_hal::process::enter_libc_start(sp, stack) {
         Ok(never) => match never {},
-        Err(()) => fail("main-thread stack pointer out of its stack"),
+        Err(_) => fail("main-thread stack pointer out of its stack"),
     }
 }
 

@@ -84,8 +84,8 @@ impl Memory {
             let _ = paging::protect(&mut region, Access::ReadWrite);
         }
         // The free list stays coalesced, so there is at most one neighbour per side.
-        if let Some(slot) = self.free.iter_mut().find(|s| s.as_ref().is_some_and(|r| r.end() == region.start())) {
-            if let Some(low) = slot.take() {
+        if let Some(slot) = self.free.iter_mut().find(|s| s.as_ref().is_some_and(|r| r.end() == region.start()))
+            && let Some(low) = slot.take() {
                 region = match low.merge(region) {
                     Ok(merged) => merged,
                     Err((low, region)) => {
@@ -94,9 +94,8 @@ impl Memory {
                     }
                 };
             }
-        }
-        if let Some(slot) = self.free.iter_mut().find(|s| s.as_ref().is_some_and(|r| r.start() == region.end())) {
-            if let Some(high) = slot.take() {
+        if let Some(slot) = self.free.iter_mut().find(|s| s.as_ref().is_some_and(|r| r.start() == region.end()))
+            && let Some(high) = slot.take() {
                 region = match region.merge(high) {
                     Ok(merged) => merged,
                     Err((region, high)) => {
@@ -105,11 +104,9 @@ impl Memory {
                     }
                 };
             }
-        }
         if let Err(region) = put(&mut self.free, region) {
-            // The free list is full: the memory is lost until a neighbour frees up.
-            crate::log::kdebug!("memory: free list full, {} bytes leaked", region.len());
-            core::mem::forget(region);
+            // The free list is full: the memory is lost (the token is dropped).
+            crate::log::kinfo!("memory: free list full, {} bytes lost", region.len());
         }
     }
 
@@ -233,7 +230,7 @@ impl Memory {
 }
 
 fn checked_range(start: usize, len: usize) -> Result<usize, Errno> {
-    if start % PAGE_SIZE != 0 {
+    if !start.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
@@ -318,11 +315,10 @@ pub fn protect(start: usize, len: usize, access: Access) -> Result<(), Errno> {
     }
     memory.isolate(start, end)?;
     for slot in memory.inside(start, end) {
-        if let Some(mapping) = slot.as_mut() {
-            if mapping.usage == Use::Anonymous {
+        if let Some(mapping) = slot.as_mut()
+            && mapping.usage == Use::Anonymous {
                 paging::protect(&mut mapping.region, access).map_err(|_| Errno::ENOMEM)?;
             }
-        }
     }
     Ok(())
 }

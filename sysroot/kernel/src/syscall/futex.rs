@@ -25,7 +25,7 @@ pub fn futex(args: SyscallArgs) -> SysResult {
     let op: u32 = args.get(1)?;
     let val: u32 = args.get(2)?;
     let timeout: UserAddr = args.get(3)?;
-    if uaddr.0 % 4 != 0 {
+    if !uaddr.0.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;

@@ -57,7 +57,7 @@ pub fn mmap(args: SyscallArgs) -> SysResult {
         args.get::<Fd>(4)?;
         return Err(Errno::ENODEV);
     }
-    if offset % unikernel_hal::PAGE_SIZE != 0 {
+    if !offset.is_multiple_of(unikernel_hal::PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     // MAP_SHARED|MAP_ANONYMOUS is private memory too, with one process and no fork.
@@ -93,7 +93,7 @@ pub fn madvise(args: SyscallArgs) -> SysResult {
     let addr: UserAddr = args.get(0)?;
     let len: usize = args.get(1)?;
     let advice: i32 = args.get(2)?;
-    if addr.0 % unikernel_hal::PAGE_SIZE != 0 {
+    if !addr.0.is_multiple_of(unikernel_hal::PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     if advice == MADV_DONTNEED {

@@ -22,7 +22,7 @@ pub fn sched_getaffinity(args: SyscallArgs) -> SysResult {
     if pid != 0 && pid != PID as i32 {
         return Err(Errno::ESRCH);
     }
-    if len < CPUMASK_SIZE || len % CPUMASK_SIZE != 0 {
+    if len < CPUMASK_SIZE || !len.is_multiple_of(CPUMASK_SIZE) {
         return Err(Errno::EINVAL);
     }
     uaccess::copy_to(mask.0, &1u64.to_ne_bytes())?;
