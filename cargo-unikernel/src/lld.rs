@@ -17,10 +17,33 @@ pub enum LinkKind {
     Image { script: PathBuf, entry: String },
 }
 
+/// What to strip from the output, as the cargo profile asked rustc to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strip {
+    Nothing,
+    Debuginfo,
+    Symbols,
+}
+
+impl Strip {
+    /// The profile's `strip` setting, read back from the link command rustc gave.
+    pub fn from_command_line(args: &[String]) -> Self {
+        let has = |flag: &str| args.iter().any(|a| a == flag || a.split(',').any(|p| p == flag));
+        if has("--strip-all") || has("-s") {
+            Strip::Symbols
+        } else if has("--strip-debug") || has("-S") {
+            Strip::Debuginfo
+        } else {
+            Strip::Nothing
+        }
+    }
+}
+
 /// Link `object` (the whole-program module) and the native inputs into `output`.
 pub fn link(
     lld: &Path,
     kind: &LinkKind,
+    strip: Strip,
     object: &Path,
     native: &[NativeInput],
     output: &Path,
@@ -33,6 +56,15 @@ pub fn link(
         }
         LinkKind::Image { script, entry } => {
             command.arg("-T").arg(script).args(["-e", entry]);
+        }
+    }
+    match strip {
+        Strip::Nothing => {}
+        Strip::Debuginfo => {
+            command.arg("--strip-debug");
+        }
+        Strip::Symbols => {
+            command.arg("--strip-all");
         }
     }
     command.arg("-o").arg(output).arg(object);

@@ -61,6 +61,7 @@ impl Job<'_> {
         lld::link(
             &self.toolchain.rust_lld()?,
             &self.kind,
+            lld::Strip::from_command_line(&manifest.command_line),
             &self.work_dir.join("whole-program.o"),
             &inputs.native,
             &self.output,
