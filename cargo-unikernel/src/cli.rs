@@ -11,11 +11,12 @@ use crate::cargo_build::{self, Artifact};
 use crate::error::{self, Failure};
 use crate::lld::LinkKind;
 use crate::project::{Project, Selection};
+use crate::qemu::{Accel, Boot};
 use crate::report::BuildReport;
 use crate::roles::{self, RoleLinks};
 use crate::runtime;
 use crate::toolchain::{TARGET, Toolchain};
-use crate::whole_program::Job;
+use crate::whole_program::{Job, Mode};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", version)]
@@ -29,6 +30,32 @@ enum Cargo {
 enum Command {
     /// Build the app into a unikernel image, or with --hosted a static Linux executable.
     Build(BuildArgs),
+    /// Build the image and boot it under QEMU; the app's exit code becomes ours.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Accelerator (default: KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG).
+    #[arg(long, value_enum)]
+    pub accel: Option<Accel>,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub memory: u32,
+    /// Stop the guest after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Set an environment variable in the guest (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Guest time counts guest instructions (QEMU `-icount shift=0`; TCG only).
+    #[arg(long)]
+    pub icount: bool,
+    /// Arguments for the app.
+    #[arg(last = true)]
+    pub args: Vec<String>,
 }
 
 /// Flags shared by every command that builds.
@@ -67,6 +94,10 @@ pub struct BuildArgs {
     /// Directory for all generated artifacts.
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
+    /// Leave system calls on the trap path (the `syscall` instruction into the kernel)
+    /// instead of rewriting them into direct calls: for comparison.
+    #[arg(long)]
+    pub no_syscall_rewrite: bool,
     /// Print more: the build report summary and where files went.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -107,6 +138,7 @@ pub fn main() -> ExitCode {
     };
     let result = match command {
         Command::Build(args) => build(&args).map(|_| ExitCode::SUCCESS),
+        Command::Run(args) => run(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));
@@ -128,29 +160,46 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     let dir = project.unikernel_dir();
     let (profile, profile_dir) = args.profile();
 
-    status("Runtime", "libc shim (bitcode)");
-    let home = runtime::source_root();
-    let shim = runtime::build(&toolchain, &home.join("Cargo.toml"), "unikernel-shim", &dir.join("runtime"))?;
+    status("Runtime", if args.hosted { "libc shim (bitcode)" } else { "libc shim and kernel (bitcode)" });
+    let runtime_dir = dir.join("runtime");
+    let shim = runtime::shim(&toolchain, &runtime_dir)?;
+    let kernel = if args.hosted { None } else { Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?) };
 
     status("Compiling", &format!("{} ({profile}, bitcode)", project.target_name));
     let manifest = build_app(args, &project, &toolchain, &profile)?;
 
-    let (mode, kind, output) = if args.hosted {
-        ("hosted", LinkKind::Hosted, dir.join("hosted").join(&profile_dir).join(&project.target_name))
-    } else {
-        return Err(anyhow::anyhow!(
-            "unikernel images are not built yet; use --hosted for a static Linux executable"
-        ));
+    let name = &project.target_name;
+    let (label, mode, kind, entry, output, rlibs) = match &kernel {
+        None => (
+            "hosted",
+            Mode::Hosted,
+            LinkKind::Hosted,
+            "_start",
+            dir.join("hosted").join(&profile_dir).join(name),
+            shim.rlibs.clone(),
+        ),
+        Some(kernel) => {
+            let (label, file) = if args.no_syscall_rewrite { ("trap", format!("{name}.trap")) } else { ("image", name.clone()) };
+            (
+                label,
+                Mode::Unikernel { rewrite: !args.no_syscall_rewrite },
+                LinkKind::Image { script: runtime::image_linker_script(), entry: KERNEL_ENTRY.into() },
+                KERNEL_ENTRY,
+                dir.join(&profile_dir).join(file),
+                runtime::union(&[&shim, kernel]),
+            )
+        }
     };
-    status("Linking", &format!("{} ({mode}, whole program, {})", project.target_name, args.opt_level().pipeline()));
+    status("Linking", &format!("{name} ({label}, whole program, {})", args.opt_level().pipeline()));
     let job = Job {
+        mode,
         toolchain: &toolchain,
         manifest: &manifest,
-        runtime_rlibs: &shim.rlibs,
+        runtime_rlibs: &rlibs,
         level: args.opt_level(),
         kind,
-        entry_points: vec!["_start".into()],
-        work_dir: dir.join("work").join(mode).join(&profile_dir).join(&project.target_name),
+        entry_points: vec![entry.into()],
+        work_dir: dir.join("work").join(label).join(&profile_dir).join(name),
         output: output.clone(),
     };
     let report = job.run()?;
@@ -164,6 +213,50 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     }
     status("Finished", &relative(&output));
     Ok(Built { output, report })
+}
+
+/// The image's entry point: the kernel's PVH entry (sysroot/hal, `pvh.rs`).
+const KERNEL_ENTRY: &str = "__unikernel_pvh_start";
+
+/// `cargo unikernel run`.
+fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if args.build.hosted {
+        anyhow::bail!("`run` boots an image; run a --hosted build directly");
+    }
+    let built = build(&args.build)?;
+    let env = args
+        .env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("--env `{kv}`: expected KEY=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let accel = args.accel.unwrap_or_else(Accel::detect);
+    if args.icount && accel != Accel::Tcg {
+        anyhow::bail!("--icount needs software emulation (--accel tcg)");
+    }
+    let boot = Boot {
+        image: &built.output,
+        accel,
+        memory_mib: args.memory,
+        argv0: built.output.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+        args: args.args.clone(),
+        env,
+        verbose: args.build.verbose,
+        timeout: std::time::Duration::from_secs(args.timeout),
+        icount: args.icount,
+    };
+    if args.build.verbose {
+        status("Booting", &format!("{} ({:?}, {} KiB image, {} KiB loaded)", relative(&built.output), accel,
+            built.report.size.file_bytes / 1024, built.report.size.loaded_bytes / 1024));
+    }
+    let outcome = boot.run()?;
+    if args.build.verbose {
+        status("Exited", &format!("code {} after {:.0} ms (whole QEMU process)", outcome.exit_code, outcome.wall.as_secs_f64() * 1e3));
+    }
+    Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
 }
 
 /// Build the app with cargo; returns the link manifest of the selected target.

@@ -8,6 +8,7 @@ pub mod link_capture;
 pub mod link_inputs;
 pub mod lld;
 pub mod project;
+pub mod qemu;
 pub mod report;
 pub mod roles;
 pub mod runtime;

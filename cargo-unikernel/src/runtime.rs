@@ -27,8 +27,36 @@ pub struct RuntimeLibs {
     pub rlibs: Vec<PathBuf>,
 }
 
+/// The libc shim, from this repository's workspace.
+pub fn shim(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
+    build(toolchain, &source_root().join("Cargo.toml"), "unikernel-shim", target_dir)
+}
+
+/// The kernel, from its own workspace under `sysroot/`.
+pub fn kernel(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
+    build(toolchain, &source_root().join("sysroot/Cargo.toml"), "unikernel-kernel", target_dir)
+}
+
+/// The kernel's linker script.
+pub fn image_linker_script() -> PathBuf {
+    source_root().join("sysroot/image.ld")
+}
+
+/// The rlibs of several runtimes, each crate build once. Two builds of the same crate
+/// with the same configuration get the same file name (cargo's metadata hash) and the
+/// same symbol names, so merging both would define every symbol twice.
+pub fn union(runtimes: &[&RuntimeLibs]) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    runtimes
+        .iter()
+        .flat_map(|r| r.rlibs.iter())
+        .filter(|p| seen.insert(p.file_name().map(|n| n.to_os_string())))
+        .cloned()
+        .collect()
+}
+
 /// Build `package` of the workspace at `manifest` into `target_dir`.
-pub fn build(
+fn build(
     toolchain: &Toolchain,
     manifest: &Path,
     package: &str,
@@ -51,7 +79,7 @@ pub fn build(
         .arg("--target-dir")
         .arg(target_dir)
         .env("RUSTC", &toolchain.rustc)
-        .env("RUSTFLAGS", "-Clinker-plugin-lto -Crelocation-model=static");
+        .env("RUSTFLAGS", "-Clinker-plugin-lto -Crelocation-model=static -Ccode-model=small");
     let artifacts = cargo_build::run_json(command, &format!("the runtime crate `{package}`"))
         .with_context(|| format!("building the runtime crate `{package}`"))?;
     Ok(RuntimeLibs { package: package.into(), rlibs: rlibs(&artifacts) })

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use inkwell::context::Context as LlvmContext;
 use unikernel_pass::internalize::KeepSet;
-use unikernel_pass::{OptLevel, WholeProgram};
+use unikernel_pass::{OptLevel, WholeProgram, syscalls};
 
 use crate::error::Failure;
 use crate::link_capture::LinkManifest;
@@ -15,9 +15,20 @@ use crate::lld::{self, LinkKind};
 use crate::report::{BuildReport, ImageSize};
 use crate::toolchain::Toolchain;
 
+/// What the module becomes.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// A static Linux executable: real system calls.
+    Hosted,
+    /// A bootable image with the kernel; `rewrite` turns system calls into direct calls
+    /// (off: every site stays on the trap path, for comparison).
+    Unikernel { rewrite: bool },
+}
+
 /// One whole-program build to run.
 #[derive(Debug)]
 pub struct Job<'a> {
+    pub mode: Mode,
     pub toolchain: &'a Toolchain,
     /// The link manifest cargo produced for the app.
     pub manifest: &'a Path,
@@ -32,6 +43,44 @@ pub struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// The LLVM stages, in order (DESIGN.md, "Pipeline", step 5).
+    fn whole_program(
+        &self,
+        context: &LlvmContext,
+        inputs: &Inputs,
+    ) -> Result<unikernel_pass::Stats, unikernel_pass::PassError> {
+        let mut program = WholeProgram::merge(context, &inputs.bitcode)?;
+        program.fix_varargs_calls()?;
+        let mut keep = KeepSet::new(self.entry_points.iter().cloned());
+        keep.extend(inputs.native_undefined.iter().cloned());
+        match self.mode {
+            Mode::Hosted => {
+                program.internalize(&keep)?;
+                program.optimize(self.level)?;
+            }
+            Mode::Unikernel { rewrite } => {
+                if rewrite {
+                    program.rewrite_syscalls()?;
+                }
+                // The kernel's entries stay reachable until the second rewrite, which
+                // finds the numbers that only inlining made constant.
+                let mut keep_entries = keep.clone();
+                keep_entries.extend(syscalls::kernel_entry_points(program.module()));
+                program.internalize(&keep_entries)?;
+                program.disable_red_zone();
+                program.optimize(self.level)?;
+                if rewrite {
+                    program.rewrite_syscalls()?;
+                    // Now the unused entries can go.
+                    program.internalize(&keep)?;
+                    program.optimize(OptLevel::Quick)?;
+                }
+            }
+        }
+        program.emit_object(self.level, &self.work_dir.join("whole-program.o"))?;
+        Ok(program.stats().clone())
+    }
+
     pub fn run(&self) -> anyhow::Result<BuildReport> {
         let started = Instant::now();
         let manifest = LinkManifest::read(self.manifest).context(Failure::WholeProgram)?;
@@ -41,19 +90,9 @@ impl Job<'_> {
             .map_err(|e| e.context(Failure::WholeProgram))?;
 
         let context = LlvmContext::create();
-        let stats = {
-            let whole = || -> Result<_, unikernel_pass::PassError> {
-                let mut program = WholeProgram::merge(&context, &inputs.bitcode)?;
-                program.fix_varargs_calls()?;
-                let mut keep = KeepSet::new(self.entry_points.iter().cloned());
-                keep.extend(inputs.native_undefined.iter().cloned());
-                program.internalize(&keep)?;
-                program.optimize(self.level)?;
-                program.emit_object(self.level, &self.work_dir.join("whole-program.o"))?;
-                Ok(program.stats().clone())
-            };
-            whole().map_err(|e| anyhow::Error::new(e).context(Failure::WholeProgram))?
-        };
+        let stats = self
+            .whole_program(&context, &inputs)
+            .map_err(|e| anyhow::Error::new(e).context(Failure::WholeProgram))?;
 
         if let Some(dir) = self.output.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -137,7 +137,7 @@ impl<'ctx> WholeProgram<'ctx> {
 
     /// Stage 3: see [`internalize`]. `keep` are the symbols that must stay external.
     pub fn internalize(&mut self, keep: &internalize::KeepSet) -> Result<(), PassError> {
-        self.stats.internalized = internalize::internalize(&self.module, keep);
+        self.stats.internalized += internalize::internalize(&self.module, keep);
         self.verify("internalization")
     }
 
@@ -150,7 +150,7 @@ impl<'ctx> WholeProgram<'ctx> {
     pub fn optimize(&mut self, level: OptLevel) -> Result<(), PassError> {
         let started = std::time::Instant::now();
         codegen::optimize(&self.module, level)?;
-        self.stats.optimize_ms = started.elapsed().as_millis();
+        self.stats.optimize_ms += started.elapsed().as_millis();
         self.stats.functions_optimized = count_definitions(&self.module);
         Ok(())
     }

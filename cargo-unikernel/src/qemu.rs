@@ -1,0 +1,166 @@
+//! Booting an image under QEMU: accelerator choice, the kernel command line, the
+//! console, the exit code.
+//!
+//! microvm boots a PVH ELF directly in tens of milliseconds (`-M pc` spends seconds in
+//! firmware). The kernel ends the VM through QEMU's isa-debug-exit device: writing `v`
+//! to port 0xf4 makes QEMU exit with `(v << 1) | 1`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+
+use crate::error::Failure;
+
+/// Which accelerator runs the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl Accel {
+    /// KVM only where the CPU offers hardware virtualization and /dev/kvm opens: some
+    /// hosts (kvm-pvm) expose /dev/kvm but run a guest that is not PVM-aware in an
+    /// instruction emulator far slower than TCG (DESIGN.md, "Facts").
+    pub fn detect() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let hardware = cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("flags"))
+            .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
+        let opens = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+        if hardware && opens { Accel::Kvm } else { Accel::Tcg }
+    }
+}
+
+/// One boot.
+#[derive(Debug, Clone)]
+pub struct Boot<'a> {
+    pub image: &'a Path,
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub argv0: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub verbose: bool,
+    pub timeout: Duration,
+    /// `-icount shift=0`: guest time counts guest instructions (TCG only).
+    pub icount: bool,
+}
+
+/// How the guest ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub exit_code: i32,
+    pub wall: Duration,
+}
+
+impl Boot<'_> {
+    /// The kernel command line (sysroot/README.md): options, `KEY=VALUE` environment,
+    /// then `--` and the arguments. Double quotes group words; there are no escapes.
+    pub fn command_line(&self) -> anyhow::Result<String> {
+        let mut words = vec![format!("unikernel.argv0={}", quote(&self.argv0)?)];
+        if self.verbose {
+            words.push("unikernel.verbose".into());
+        }
+        for (key, value) in &self.env {
+            if key.is_empty() || key.contains(['=', ' ', '"']) {
+                bail!("environment variable name `{key}` cannot be passed on the kernel command line");
+            }
+            words.push(format!("{key}={}", quote(value)?));
+        }
+        words.push("--".into());
+        for arg in &self.args {
+            words.push(quote(arg)?);
+        }
+        Ok(words.join(" "))
+    }
+
+    /// Boot, forward the console to stdout, and return the guest's exit code.
+    pub fn run(&self) -> anyhow::Result<Outcome> {
+        let mut command = Command::new("qemu-system-x86_64");
+        command.args(["-M", "microvm", "-nodefaults", "-no-user-config", "-nographic"]);
+        command.args(["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        command.arg("-m").arg(format!("{}M", self.memory_mib));
+        match self.accel {
+            Accel::Kvm => command.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
+            Accel::Tcg if self.icount => command.args(["-accel", "tcg", "-cpu", "max", "-icount", "shift=0"]),
+            Accel::Tcg => command.args(["-accel", "tcg", "-cpu", "max"]),
+        };
+        command.arg("-kernel").arg(self.image).arg("-append").arg(self.command_line()?);
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(|e| {
+            anyhow!("cannot start qemu-system-x86_64 ({e}); install it, e.g. `apt-get install qemu-system-x86`")
+                .context(Failure::Run)
+        })?;
+        let stdout = child.stdout.take().context("QEMU's stdout")?;
+        let console = std::thread::spawn(move || forward_console(stdout));
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if started.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = console.join();
+                return Err(anyhow!("the guest did not finish within {:?}; stopped it", self.timeout)
+                    .context(Failure::Run));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let wall = started.elapsed();
+        let _ = console.join();
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        match status.code() {
+            // isa-debug-exit: (v << 1) | 1.
+            Some(code) if code % 2 == 1 => Ok(Outcome { exit_code: (code - 1) / 2, wall }),
+            code => Err(anyhow!(
+                "QEMU failed ({}) without the guest's exit code: {}",
+                code.map_or("killed by a signal".into(), |c| format!("exit status {c}")),
+                stderr.lines().next().unwrap_or("no message")
+            )
+            .context(Failure::Run)),
+        }
+    }
+}
+
+/// Copy the serial console to stdout, turning the UART's CRLF back into LF.
+fn forward_console(mut from: impl Read) {
+    let mut out = std::io::stdout().lock();
+    let mut buf = [0u8; 4096];
+    let mut pending_cr = false;
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let mut text = Vec::with_capacity(n + 1);
+        for &b in &buf[..n] {
+            if pending_cr && b != b'\n' {
+                text.push(b'\r');
+            }
+            pending_cr = b == b'\r';
+            if !pending_cr {
+                text.push(b);
+            }
+        }
+        let _ = out.write_all(&text);
+        let _ = out.flush();
+    }
+    if pending_cr {
+        let _ = out.write_all(b"\r");
+    }
+}
+
+fn quote(word: &str) -> anyhow::Result<String> {
+    if word.contains('"') {
+        bail!("`{word}` contains a double quote, which the kernel command line cannot carry");
+    }
+    Ok(if word.is_empty() || word.contains(char::is_whitespace) { format!("\"{word}\"") } else { word.to_owned() })
+}
