@@ -119,3 +119,36 @@ pub fn assert_same(what: &str, expected: &Run, actual: &Run) {
         expected.stdout, actual.stdout, expected.stderr, actual.stderr
     );
 }
+
+/// Run `binary` as [`run`] does, with stderr going to the same pipe as stdout: the
+/// unikernel has one console, so its output is compared with this interleaving.
+pub fn run_merged(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg("exec \"$0\" \"$@\" 2>&1").arg(binary).args(args);
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command.env("TMPDIR", std::env::temp_dir());
+    command.envs(env.iter().copied());
+    Run::from(command.output().expect("run sh"))
+}
+
+/// `cargo unikernel run --release` of an example, under software emulation unless the
+/// host offers hardware virtualization (the tool decides).
+pub fn boot(example: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = tool();
+    command.args(["run", "--release", "--timeout", "120", "--manifest-path"]);
+    command.arg(example_dir(example).join("Cargo.toml"));
+    for (key, value) in env {
+        command.arg("--env").arg(format!("{key}={value}"));
+    }
+    command.arg("--").args(args);
+    let output = command.output().expect("run cargo-unikernel");
+    let mut run = Run::from(output);
+    // The tool's own status lines (cargo-style, right-aligned verbs) are not the app's.
+    run.stderr = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    run
+}
