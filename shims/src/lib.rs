@@ -8,7 +8,8 @@
 //!
 //! Layout by family: `start` (entry, auxv), `tls` (static TLS, thread control
 //! block), `syscall` (the only syscall door), `errno`, `malloc`, `mman`,
-//! `pthread`, `fs`, `time`, `env`, `process`, `signal`, `string`, `strerror`,
+//! `pthread`, `fs`, `net`, `event`, `time`, `env`, `process`, `signal`, `string`,
+//! `strerror`,
 //! `math`, `dl`, `exit`, `unwind`.
 //!
 //! A libc function the program needs and the shim lacks is a link error naming
@@ -18,12 +19,14 @@
 pub mod dl;
 pub mod env;
 pub mod errno;
+pub mod event;
 pub mod exit;
 pub mod fs;
 pub mod lock;
 pub mod malloc;
 pub mod math;
 pub mod mman;
+pub mod net;
 pub mod process;
 pub mod pthread;
 pub mod signal;

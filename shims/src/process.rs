@@ -141,3 +141,11 @@ pub unsafe extern "C" fn getrandom(buf: *mut c_void, len: usize, flags: c_uint) 
         syscall3(nr::GETRANDOM, buf as usize, len, flags as usize)
     }))
 }
+
+/// `gnu_get_libc_version(3)`: the glibc ABI level the shim implements (that of
+/// Debian 12's glibc). std consults it to decide on resolver workarounds that
+/// only very old glibc versions need.
+#[unsafe(no_mangle)]
+pub extern "C" fn gnu_get_libc_version() -> *const core::ffi::c_char {
+    c"2.36".as_ptr()
+}

@@ -44,8 +44,9 @@ const _: () = assert!(core::mem::offset_of!(Tcb, stack_guard) == 0x28);
 
 /// `PT_TLS` of the running image, recorded once at start-up.
 static TLS_INIT: AtomicUsize = AtomicUsize::new(0);
+/// Distance from the start of the TLS block to the thread pointer.
+static TLS_OFFSET: AtomicUsize = AtomicUsize::new(0);
 static TLS_FILESZ: AtomicUsize = AtomicUsize::new(0);
-static TLS_MEMSZ: AtomicUsize = AtomicUsize::new(0);
 static TLS_ALIGN: AtomicUsize = AtomicUsize::new(1);
 
 /// Records the image's `PT_TLS` segment (if any) from its program headers.
@@ -54,11 +55,23 @@ static TLS_ALIGN: AtomicUsize = AtomicUsize::new(1);
 /// `phdrs` must be the running image's program headers and `base` its load bias.
 pub unsafe fn record_image(phdrs: &[Phdr], base: usize) {
     if let Some(tls) = phdrs.iter().find(|p| p.p_type == PT_TLS) {
-        let align = usize::try_from(tls.p_align).unwrap_or(1).max(1);
+        let align = usize::try_from(tls.p_align)
+            .unwrap_or(1)
+            .max(1)
+            .next_power_of_two();
         TLS_INIT.store(base.wrapping_add(tls.p_vaddr as usize), Ordering::Relaxed);
         TLS_FILESZ.store(tls.p_filesz as usize, Ordering::Relaxed);
-        TLS_MEMSZ.store(tls.p_memsz as usize, Ordering::Relaxed);
-        TLS_ALIGN.store(align.next_power_of_two(), Ordering::Relaxed);
+        TLS_ALIGN.store(align, Ordering::Relaxed);
+        // The block ends at the thread pointer, and its start must be congruent to
+        // p_vaddr modulo p_align: memsz plus the padding that achieves that (the
+        // formula lld uses to compute the offsets baked into the code, and glibc's
+        // static TLS layout).
+        let memsz = tls.p_memsz as usize;
+        let pad = (0usize
+            .wrapping_sub(tls.p_vaddr as usize)
+            .wrapping_sub(memsz))
+            & (align - 1);
+        TLS_OFFSET.store(memsz + pad, Ordering::Relaxed);
     }
 }
 
@@ -69,8 +82,7 @@ fn tp_align() -> usize {
 
 /// Distance from the start of the static TLS block to the thread pointer.
 fn tls_offset() -> usize {
-    let align = TLS_ALIGN.load(Ordering::Relaxed);
-    TLS_MEMSZ.load(Ordering::Relaxed).next_multiple_of(align)
+    TLS_OFFSET.load(Ordering::Relaxed)
 }
 
 /// Bytes a thread's TLS block plus control block need, alignment slack included.
