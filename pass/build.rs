@@ -22,9 +22,16 @@ fn main() {
     let name = lib.trim_start_matches("lib").trim_end_matches(".so");
     // The major version the pass is built against; the driver refuses a rustc whose
     // LLVM differs (`LLVM_MAJOR` in lib.rs).
-    let major = name.trim_start_matches("LLVM-").split('-').next().unwrap_or("");
+    let major = name
+        .trim_start_matches("LLVM-")
+        .split('-')
+        .next()
+        .unwrap_or("");
     println!("cargo:rustc-env=UNIKERNEL_LLVM_MAJOR={major}");
-    println!("cargo:rustc-env=UNIKERNEL_LLVM_LIB={}", libdir.join(&lib).display());
+    println!(
+        "cargo:rustc-env=UNIKERNEL_LLVM_LIB={}",
+        libdir.join(&lib).display()
+    );
     println!("cargo:rustc-link-search=native={}", libdir.display());
     println!("cargo:rustc-link-lib=dylib={name}");
     // Every binary that links the pass finds libLLVM without LD_LIBRARY_PATH.

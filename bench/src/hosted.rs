@@ -18,7 +18,10 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
     for program in PROGRAMS {
         let hosted = build_hosted(&tool, program)?;
         let glibc = build_glibc_static(program)?;
-        let (size_h, size_g) = (std::fs::metadata(&hosted)?.len(), std::fs::metadata(&glibc)?.len());
+        let (size_h, size_g) = (
+            std::fs::metadata(&hosted)?.len(),
+            std::fs::metadata(&glibc)?.len(),
+        );
         let (time_h, time_g) = (median_run(&hosted, runs)?, median_run(&glibc, runs)?);
         println!(
             "{:<8} {:>12} {:>12} {:>7.2}   {:>10} {:>10} {:>7.2}",
@@ -41,23 +44,40 @@ fn example(program: &str) -> PathBuf {
 
 fn build_hosted(tool: &Path, program: &str) -> anyhow::Result<PathBuf> {
     let mut command = Command::new(tool);
-    command.args(["unikernel", "build", "--hosted", "--release", "--manifest-path"]);
+    command.args([
+        "unikernel",
+        "build",
+        "--hosted",
+        "--release",
+        "--manifest-path",
+    ]);
     command.arg(example(program).join("Cargo.toml"));
     check(command, &format!("hosted build of {program}"))?;
-    Ok(example(program).join("target/unikernel/hosted/release").join(program))
+    Ok(example(program)
+        .join("target/unikernel/hosted/release")
+        .join(program))
 }
 
 fn build_glibc_static(program: &str) -> anyhow::Result<PathBuf> {
     let target_dir = example(program).join("target/glibc-static");
     let mut command = Command::new(env!("CARGO"));
     command
-        .args(["build", "--release", "--quiet", "--target", "x86_64-unknown-linux-gnu", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--manifest-path",
+        ])
         .arg(example(program).join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static");
     check(command, &format!("static glibc build of {program}"))?;
-    Ok(target_dir.join("x86_64-unknown-linux-gnu/release").join(program))
+    Ok(target_dir
+        .join("x86_64-unknown-linux-gnu/release")
+        .join(program))
 }
 
 /// Median wall-clock time from spawn to exit, output discarded.

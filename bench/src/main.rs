@@ -44,7 +44,14 @@ pub fn repo() -> PathBuf {
 /// The cargo-unikernel binary of this checkout, built in release mode if needed.
 pub fn tool() -> anyhow::Result<PathBuf> {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "cargo-unikernel", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "cargo-unikernel",
+            "--manifest-path",
+        ])
         .arg(repo().join("Cargo.toml"))
         .status()?;
     if !status.success() {
@@ -55,9 +62,14 @@ pub fn tool() -> anyhow::Result<PathBuf> {
 
 /// Run a command to completion, failing with its stderr.
 pub fn check(mut command: Command, what: &str) -> anyhow::Result<()> {
-    let output = command.output().with_context(|| format!("cannot start: {what}"))?;
+    let output = command
+        .output()
+        .with_context(|| format!("cannot start: {what}"))?;
     if !output.status.success() {
-        bail!("{what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "{what} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(())
 }

@@ -29,7 +29,9 @@ pub struct Artifact {
 /// return its compiler artifacts in build order. Diagnostics go to the user's stderr.
 pub fn run_json(mut command: Command, what: &str) -> anyhow::Result<Vec<Artifact>> {
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut child = command.spawn().with_context(|| format!("cannot run cargo to build {what}"))?;
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run cargo to build {what}"))?;
     let stdout = child.stdout.take().context("cargo's stdout")?;
     let mut artifacts = Vec::new();
     for message in Message::parse_stream(BufReader::new(stdout)) {
@@ -52,9 +54,16 @@ pub fn run_json(mut command: Command, what: &str) -> anyhow::Result<Vec<Artifact
 
 /// Leave the environment of a nested cargo free of flags meant for another build.
 pub fn clear_flag_env(command: &mut Command) {
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"]
-    {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+    ] {
         command.env_remove(var);
     }
 }

@@ -124,7 +124,11 @@ impl BuildArgs {
     }
 
     fn opt_level(&self) -> OptLevel {
-        if self.profile().0 == "dev" { OptLevel::Quick } else { OptLevel::Full }
+        if self.profile().0 == "dev" {
+            OptLevel::Quick
+        } else {
+            OptLevel::Full
+        }
     }
 }
 
@@ -160,12 +164,26 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     let dir = project.unikernel_dir();
     let (profile, profile_dir) = args.profile();
 
-    status("Runtime", if args.hosted { "libc shim (bitcode)" } else { "libc shim and kernel (bitcode)" });
+    status(
+        "Runtime",
+        if args.hosted {
+            "libc shim (bitcode)"
+        } else {
+            "libc shim and kernel (bitcode)"
+        },
+    );
     let runtime_dir = dir.join("runtime");
     let shim = runtime::shim(&toolchain, &runtime_dir)?;
-    let kernel = if args.hosted { None } else { Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?) };
+    let kernel = if args.hosted {
+        None
+    } else {
+        Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?)
+    };
 
-    status("Compiling", &format!("{} ({profile}, bitcode)", project.target_name));
+    status(
+        "Compiling",
+        &format!("{} ({profile}, bitcode)", project.target_name),
+    );
     let manifest = build_app(args, &project, &toolchain, &profile)?;
 
     let name = &project.target_name;
@@ -179,18 +197,33 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
             shim.rlibs.clone(),
         ),
         Some(kernel) => {
-            let (label, file) = if args.no_syscall_rewrite { ("trap", format!("{name}.trap")) } else { ("image", name.clone()) };
+            let (label, file) = if args.no_syscall_rewrite {
+                ("trap", format!("{name}.trap"))
+            } else {
+                ("image", name.clone())
+            };
             (
                 label,
-                Mode::Unikernel { rewrite: !args.no_syscall_rewrite },
-                LinkKind::Image { script: runtime::image_linker_script(), entry: KERNEL_ENTRY.into() },
+                Mode::Unikernel {
+                    rewrite: !args.no_syscall_rewrite,
+                },
+                LinkKind::Image {
+                    script: runtime::image_linker_script(),
+                    entry: KERNEL_ENTRY.into(),
+                },
                 KERNEL_ENTRY,
                 dir.join(&profile_dir).join(file),
                 runtime::union(&[&shim, kernel]),
             )
         }
     };
-    status("Linking", &format!("{name} ({label}, whole program, {})", args.opt_level().pipeline()));
+    status(
+        "Linking",
+        &format!(
+            "{name} ({label}, whole program, {})",
+            args.opt_level().pipeline()
+        ),
+    );
     let job = Job {
         mode,
         toolchain: &toolchain,
@@ -207,7 +240,14 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     if args.verbose {
         status("Report", &report.summary_line());
         for native in report.native_inputs() {
-            status("Native", &format!("{}: {}", native.name, native.native.as_deref().unwrap_or("")));
+            status(
+                "Native",
+                &format!(
+                    "{}: {}",
+                    native.name,
+                    native.native.as_deref().unwrap_or("")
+                ),
+            );
         }
         status("Report", &report_path.display().to_string());
     }
@@ -241,7 +281,12 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         image: &built.output,
         accel,
         memory_mib: args.memory,
-        argv0: built.output.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+        argv0: built
+            .output
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
         args: args.args.clone(),
         env,
         verbose: args.build.verbose,
@@ -249,23 +294,48 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         icount: args.icount,
     };
     if args.build.verbose {
-        status("Booting", &format!("{} ({:?}, {} KiB image, {} KiB loaded)", relative(&built.output), accel,
-            built.report.size.file_bytes / 1024, built.report.size.loaded_bytes / 1024));
+        status(
+            "Booting",
+            &format!(
+                "{} ({:?}, {} KiB image, {} KiB loaded)",
+                relative(&built.output),
+                accel,
+                built.report.size.file_bytes / 1024,
+                built.report.size.loaded_bytes / 1024
+            ),
+        );
     }
     let outcome = boot.run()?;
     if args.build.verbose {
-        status("Exited", &format!("code {} after {:.0} ms (whole QEMU process)", outcome.exit_code, outcome.wall.as_secs_f64() * 1e3));
+        status(
+            "Exited",
+            &format!(
+                "code {} after {:.0} ms (whole QEMU process)",
+                outcome.exit_code,
+                outcome.wall.as_secs_f64() * 1e3
+            ),
+        );
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
 }
 
 /// Build the app with cargo; returns the link manifest of the selected target.
-fn build_app(args: &BuildArgs, project: &Project, toolchain: &Toolchain, profile: &str) -> anyhow::Result<PathBuf> {
+fn build_app(
+    args: &BuildArgs,
+    project: &Project,
+    toolchain: &Toolchain,
+    profile: &str,
+) -> anyhow::Result<PathBuf> {
     let dir = project.unikernel_dir();
     let links = RoleLinks::create(&dir.join("bin"))?;
     let mut command = cargo_build::cargo();
     command
-        .args(["build", "--message-format=json-render-diagnostics", "--target", TARGET])
+        .args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "--target",
+            TARGET,
+        ])
         .args(["--profile", profile])
         .arg("--manifest-path")
         .arg(&project.manifest_path)

@@ -46,12 +46,19 @@ pub struct Library {
 impl LinkManifest {
     /// Read a manifest, with a clear error if `path` is something else.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let manifest: Self = serde_json::from_slice(&bytes).with_context(|| {
-            format!("{} is not a link manifest of cargo-unikernel", path.display())
+            format!(
+                "{} is not a link manifest of cargo-unikernel",
+                path.display()
+            )
         })?;
         if manifest.magic != MANIFEST_MAGIC {
-            bail!("{} is a link manifest of another cargo-unikernel version", path.display());
+            bail!(
+                "{} is a link manifest of another cargo-unikernel version",
+                path.display()
+            );
         }
         Ok(manifest)
     }
@@ -93,18 +100,25 @@ fn capture(args: &[OsString]) -> anyhow::Result<()> {
     let output = output.context("rustc passed no `-o` output")?;
     let saved = PathBuf::from(format!("{}.unikernel-inputs", output.display()));
     let _ = std::fs::remove_dir_all(&saved);
-    std::fs::create_dir_all(&saved).with_context(|| format!("cannot create {}", saved.display()))?;
+    std::fs::create_dir_all(&saved)
+        .with_context(|| format!("cannot create {}", saved.display()))?;
 
     let mut inputs = Vec::new();
     for (index, path) in objects_and_archives.into_iter().enumerate() {
         if is_archive(&path)? {
             inputs.push(LinkInput::Archive { path });
         } else {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let copy = saved.join(format!("{index:03}-{name}"));
             std::fs::copy(&path, &copy)
                 .with_context(|| format!("cannot save {} to {}", path.display(), copy.display()))?;
-            inputs.push(LinkInput::Object { path: copy, original: path });
+            inputs.push(LinkInput::Object {
+                path: copy,
+                original: path,
+            });
         }
     }
     let libraries = libraries
@@ -160,12 +174,20 @@ fn unescape_response_line(line: &str) -> String {
 fn is_archive(path: &Path) -> anyhow::Result<bool> {
     use std::io::Read;
     let mut magic = [0u8; 8];
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let n = file.read(&mut magic)?;
     Ok(n == 8 && &magic == b"!<arch>\n")
 }
 
 fn find_static_library(name: &str, search_paths: &[PathBuf]) -> Option<PathBuf> {
-    let file = if name.ends_with(".a") { name.to_owned() } else { format!("lib{name}.a") };
-    search_paths.iter().map(|dir| dir.join(&file)).find(|p| p.is_file())
+    let file = if name.ends_with(".a") {
+        name.to_owned()
+    } else {
+        format!("lib{name}.a")
+    };
+    search_paths
+        .iter()
+        .map(|dir| dir.join(&file))
+        .find(|p| p.is_file())
 }

@@ -58,8 +58,15 @@ pub struct InputSummary {
 impl Inputs {
     /// Inputs of a captured link plus the runtime rlibs.
     /// Native members of mixed archives are extracted under `scratch`.
-    pub fn gather(manifest: &LinkManifest, runtime: &[PathBuf], scratch: &Path) -> anyhow::Result<Self> {
-        let mut inputs = Self { scratch: scratch.to_path_buf(), ..Self::default() };
+    pub fn gather(
+        manifest: &LinkManifest,
+        runtime: &[PathBuf],
+        scratch: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut inputs = Self {
+            scratch: scratch.to_path_buf(),
+            ..Self::default()
+        };
         for input in &manifest.inputs {
             match input {
                 LinkInput::Object { path, original } => inputs.add_object(path, original)?,
@@ -78,23 +85,42 @@ impl Inputs {
     }
 
     fn add_object(&mut self, path: &Path, original: &Path) -> anyhow::Result<()> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let name = original.display().to_string();
         if is_rustc_symbols_object(original) {
             // rustc's `symbols.o` only holds undefined references that keep exported
             // symbols alive through --gc-sections; the whole-program module decides
             // liveness itself.
-            self.summary.push(InputSummary { name, bitcode_modules: 0, bitcode_bytes: 0, native: Some("rustc's symbols.o, not needed".into()) });
+            self.summary.push(InputSummary {
+                name,
+                bitcode_modules: 0,
+                bitcode_bytes: 0,
+                native: Some("rustc's symbols.o, not needed".into()),
+            });
             return Ok(());
         }
         match bitcode_of(&bytes).with_context(|| format!("cannot read the object {name}"))? {
             Some(bitcode) => {
-                self.summary.push(InputSummary { name: name.clone(), bitcode_modules: 1, bitcode_bytes: bitcode.len(), native: None });
-                self.bitcode.push(BitcodeInput { name, bytes: bitcode });
+                self.summary.push(InputSummary {
+                    name: name.clone(),
+                    bitcode_modules: 1,
+                    bitcode_bytes: bitcode.len(),
+                    native: None,
+                });
+                self.bitcode.push(BitcodeInput {
+                    name,
+                    bytes: bitcode,
+                });
             }
             None => {
                 self.note_undefined(&bytes);
-                self.summary.push(InputSummary { name, bitcode_modules: 0, bitcode_bytes: 0, native: Some("object without bitcode".into()) });
+                self.summary.push(InputSummary {
+                    name,
+                    bitcode_modules: 0,
+                    bitcode_bytes: 0,
+                    native: Some("object without bitcode".into()),
+                });
                 self.native.push(NativeInput::Object(path.to_path_buf()));
             }
         }
@@ -102,21 +128,40 @@ impl Inputs {
     }
 
     fn add_archive(&mut self, path: &Path) -> anyhow::Result<()> {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if name.starts_with("libcompiler_builtins-") {
             self.note_archive_undefined(&data, path)?;
-            self.summary.push(InputSummary { name, bitcode_modules: 0, bitcode_bytes: 0, native: Some("compiler_builtins: code generation calls it implicitly".into()) });
+            self.summary.push(InputSummary {
+                name,
+                bitcode_modules: 0,
+                bitcode_bytes: 0,
+                native: Some("compiler_builtins: code generation calls it implicitly".into()),
+            });
             self.native.push(NativeInput::Archive(path.to_path_buf()));
             return Ok(());
         }
-        let archive = ArchiveFile::parse(&*data).with_context(|| format!("{} is not a valid archive", path.display()))?;
-        let mut summary = InputSummary { name: name.clone(), bitcode_modules: 0, bitcode_bytes: 0, native: None };
+        let archive = ArchiveFile::parse(&*data)
+            .with_context(|| format!("{} is not a valid archive", path.display()))?;
+        let mut summary = InputSummary {
+            name: name.clone(),
+            bitcode_modules: 0,
+            bitcode_bytes: 0,
+            native: None,
+        };
         let mut native_members = Vec::new();
         for member in archive.members() {
-            let member = member.with_context(|| format!("{} is a corrupted archive", path.display()))?;
+            let member =
+                member.with_context(|| format!("{} is a corrupted archive", path.display()))?;
             let member_name = String::from_utf8_lossy(member.name()).into_owned();
-            if member_name == "lib.rmeta" || member_name.starts_with("lib.rmeta") || member_name == "/" {
+            if member_name == "lib.rmeta"
+                || member_name.starts_with("lib.rmeta")
+                || member_name == "/"
+            {
                 continue;
             }
             // Archive members are only 2-byte aligned; the ELF reader needs the natural
@@ -128,7 +173,10 @@ impl Inputs {
                 Some(bitcode) => {
                     summary.bitcode_modules += 1;
                     summary.bitcode_bytes += bitcode.len();
-                    self.bitcode.push(BitcodeInput { name: input_name, bytes: bitcode });
+                    self.bitcode.push(BitcodeInput {
+                        name: input_name,
+                        bytes: bitcode,
+                    });
                 }
                 None if object::File::parse(bytes).is_ok() => {
                     self.note_undefined(bytes);
@@ -144,11 +192,13 @@ impl Inputs {
                 self.native.push(NativeInput::Archive(path.to_path_buf()));
             } else {
                 let dir = self.scratch.join(&name);
-                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
                 let mut paths = Vec::new();
                 for (index, (member_name, bytes)) in native_members.iter().enumerate() {
                     let file = dir.join(format!("{index:03}-{member_name}"));
-                    std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+                    std::fs::write(&file, bytes)
+                        .with_context(|| format!("cannot write {}", file.display()))?;
                     paths.push(file);
                 }
                 self.native.push(NativeInput::Members(paths));
@@ -171,10 +221,11 @@ impl Inputs {
     }
 
     fn note_archive_undefined(&mut self, data: &[u8], path: &Path) -> anyhow::Result<()> {
-        let archive = ArchiveFile::parse(data).with_context(|| format!("{} is not a valid archive", path.display()))?;
+        let archive = ArchiveFile::parse(data)
+            .with_context(|| format!("{} is not a valid archive", path.display()))?;
         for member in archive.members() {
             let member = member?;
-            self.note_undefined(&member.data(data)?.to_vec());
+            self.note_undefined(member.data(data)?);
         }
         Ok(())
     }
@@ -198,5 +249,8 @@ pub fn bitcode_of(bytes: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
 
 fn is_rustc_symbols_object(original: &Path) -> bool {
     original.file_name().is_some_and(|n| n == "symbols.o")
-        && original.parent().and_then(Path::file_name).is_some_and(|d| d.to_string_lossy().starts_with("rustc"))
+        && original
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|d| d.to_string_lossy().starts_with("rustc"))
 }

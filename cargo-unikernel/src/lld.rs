@@ -28,7 +28,10 @@ pub enum Strip {
 impl Strip {
     /// The profile's `strip` setting, read back from the link command rustc gave.
     pub fn from_command_line(args: &[String]) -> Self {
-        let has = |flag: &str| args.iter().any(|a| a == flag || a.split(',').any(|p| p == flag));
+        let has = |flag: &str| {
+            args.iter()
+                .any(|a| a == flag || a.split(',').any(|p| p == flag))
+        };
         if has("--strip-all") || has("-s") {
             Strip::Symbols
         } else if has("--strip-debug") || has("-S") {
@@ -49,7 +52,16 @@ pub fn link(
     output: &Path,
 ) -> anyhow::Result<()> {
     let mut command = Command::new(lld);
-    command.args(["-flavor", "gnu", "-static", "--no-pie", "--gc-sections", "--eh-frame-hdr", "-z", "noexecstack"]);
+    command.args([
+        "-flavor",
+        "gnu",
+        "-static",
+        "--no-pie",
+        "--gc-sections",
+        "--eh-frame-hdr",
+        "-z",
+        "noexecstack",
+    ]);
     match kind {
         LinkKind::Hosted => {
             command.args(["-e", "_start"]);
@@ -78,7 +90,9 @@ pub fn link(
             }
         }
     }
-    let out = command.output().with_context(|| format!("cannot run {}", lld.display()))?;
+    let out = command
+        .output()
+        .with_context(|| format!("cannot run {}", lld.display()))?;
     if out.status.success() {
         return Ok(());
     }
@@ -88,11 +102,18 @@ pub fn link(
         .filter_map(|l| l.split_once("undefined symbol: ").map(|(_, s)| s.trim()))
         .collect();
     let error = if undefined.is_empty() {
-        anyhow!("rust-lld failed: {}", stderr.lines().take(10).collect::<Vec<_>>().join("\n"))
+        anyhow!(
+            "rust-lld failed: {}",
+            stderr.lines().take(10).collect::<Vec<_>>().join("\n")
+        )
     } else {
         anyhow!(
             "the program needs {} the libc shim does not provide: {}",
-            if undefined.len() == 1 { "a symbol" } else { "symbols" },
+            if undefined.len() == 1 {
+                "a symbol"
+            } else {
+                "symbols"
+            },
             dedup(undefined).join(", ")
         )
     };

@@ -80,7 +80,10 @@ fn metadata(selection: &Selection) -> anyhow::Result<Metadata> {
     command.exec().map_err(|e| match e {
         cargo_metadata::Error::CargoMetadata { stderr } => anyhow!(
             "cargo metadata failed: {}",
-            stderr.lines().find(|l| l.starts_with("error")).unwrap_or(stderr.trim())
+            stderr
+                .lines()
+                .find(|l| l.starts_with("error"))
+                .unwrap_or(stderr.trim())
         ),
         other => anyhow!(other).context("cannot run cargo metadata"),
     })
@@ -89,50 +92,87 @@ fn metadata(selection: &Selection) -> anyhow::Result<Metadata> {
 fn select_package<'m>(metadata: &'m Metadata, name: Option<&str>) -> anyhow::Result<&'m Package> {
     let members = metadata.workspace_packages();
     if let Some(name) = name {
-        return members.into_iter().find(|p| p.name.as_str() == name).with_context(|| {
-            format!("package `{name}` is not a member of the workspace at {}", metadata.workspace_root)
-        });
+        return members
+            .into_iter()
+            .find(|p| p.name.as_str() == name)
+            .with_context(|| {
+                format!(
+                    "package `{name}` is not a member of the workspace at {}",
+                    metadata.workspace_root
+                )
+            });
     }
     if let Some(root) = metadata.root_package() {
         return Ok(root);
     }
-    let with_bins: Vec<_> =
-        members.into_iter().filter(|p| p.targets.iter().any(Target::is_bin)).collect();
+    let with_bins: Vec<_> = members
+        .into_iter()
+        .filter(|p| p.targets.iter().any(Target::is_bin))
+        .collect();
     match with_bins.as_slice() {
         [one] => Ok(one),
-        [] => Err(anyhow!("the workspace at {} has no package with a binary", metadata.workspace_root)),
+        [] => Err(anyhow!(
+            "the workspace at {} has no package with a binary",
+            metadata.workspace_root
+        )),
         many => Err(anyhow!(
             "the workspace has several packages with binaries ({}); choose one with -p",
-            many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
 
-fn select_target<'p>(package: &'p Package, selection: &Selection) -> anyhow::Result<(&'p Target, bool)> {
+fn select_target<'p>(
+    package: &'p Package,
+    selection: &Selection,
+) -> anyhow::Result<(&'p Target, bool)> {
     let names = |pred: fn(&Target) -> bool| {
-        package.targets.iter().filter(|t| pred(t)).map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        package
+            .targets
+            .iter()
+            .filter(|t| pred(t))
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     if let Some(example) = &selection.example {
-        let target = package.targets.iter().find(|t| t.is_example() && &t.name == example);
+        let target = package
+            .targets
+            .iter()
+            .find(|t| t.is_example() && &t.name == example);
         return target.map(|t| (t, true)).with_context(|| {
-            format!("package `{}` has no example `{example}` (examples: {})", package.name, or_none(names(Target::is_example)))
+            format!(
+                "package `{}` has no example `{example}` (examples: {})",
+                package.name,
+                or_none(names(Target::is_example))
+            )
         });
     }
     let bins: Vec<&Target> = package.targets.iter().filter(|t| t.is_bin()).collect();
     if let Some(bin) = &selection.bin {
         let target = bins.iter().find(|t| &t.name == bin);
         return target.map(|t| (*t, false)).with_context(|| {
-            format!("package `{}` has no bin `{bin}` (bins: {})", package.name, or_none(names(Target::is_bin)))
+            format!(
+                "package `{}` has no bin `{bin}` (bins: {})",
+                package.name,
+                or_none(names(Target::is_bin))
+            )
         });
     }
-    if let Some(default) = &package.default_run {
-        if let Some(t) = bins.iter().find(|t| &t.name == default) {
-            return Ok((t, false));
-        }
+    if let Some(default) = &package.default_run
+        && let Some(t) = bins.iter().find(|t| &t.name == default)
+    {
+        return Ok((t, false));
     }
     match bins.as_slice() {
         [one] => Ok((one, false)),
-        [] => Err(anyhow!("package `{}` has no bin target; use --example", package.name)),
+        [] => Err(anyhow!(
+            "package `{}` has no bin target; use --example",
+            package.name
+        )),
         _ => Err(anyhow!(
             "package `{}` has several bins ({}); choose one with --bin",
             package.name,

@@ -31,8 +31,16 @@ impl Accel {
             .lines()
             .filter(|l| l.starts_with("flags"))
             .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
-        let opens = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
-        if hardware && opens { Accel::Kvm } else { Accel::Tcg }
+        let opens = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+            .is_ok();
+        if hardware && opens {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        }
     }
 }
 
@@ -68,7 +76,9 @@ impl Boot<'_> {
         }
         for (key, value) in &self.env {
             if key.is_empty() || key.contains(['=', ' ', '"']) {
-                bail!("environment variable name `{key}` cannot be passed on the kernel command line");
+                bail!(
+                    "environment variable name `{key}` cannot be passed on the kernel command line"
+                );
             }
             words.push(format!("{key}={}", quote(value)?));
         }
@@ -82,16 +92,36 @@ impl Boot<'_> {
     /// Boot, forward the console to stdout, and return the guest's exit code.
     pub fn run(&self) -> anyhow::Result<Outcome> {
         let mut command = Command::new("qemu-system-x86_64");
-        command.args(["-M", "microvm", "-nodefaults", "-no-user-config", "-nographic"]);
-        command.args(["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        command.args([
+            "-M",
+            "microvm",
+            "-nodefaults",
+            "-no-user-config",
+            "-nographic",
+        ]);
+        command.args([
+            "-serial",
+            "stdio",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]);
         command.arg("-m").arg(format!("{}M", self.memory_mib));
         match self.accel {
             Accel::Kvm => command.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
-            Accel::Tcg if self.icount => command.args(["-accel", "tcg", "-cpu", "max", "-icount", "shift=0"]),
+            Accel::Tcg if self.icount => {
+                command.args(["-accel", "tcg", "-cpu", "max", "-icount", "shift=0"])
+            }
             Accel::Tcg => command.args(["-accel", "tcg", "-cpu", "max"]),
         };
-        command.arg("-kernel").arg(self.image).arg("-append").arg(self.command_line()?);
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .arg("-kernel")
+            .arg(self.image)
+            .arg("-append")
+            .arg(self.command_line()?);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = command.spawn().map_err(|e| {
             anyhow!("cannot start qemu-system-x86_64 ({e}); install it, e.g. `apt-get install qemu-system-x86`")
@@ -107,8 +137,11 @@ impl Boot<'_> {
                 let _ = child.kill();
                 let _ = child.wait();
                 let _ = console.join();
-                return Err(anyhow!("the guest did not finish within {:?}; stopped it", self.timeout)
-                    .context(Failure::Run));
+                return Err(anyhow!(
+                    "the guest did not finish within {:?}; stopped it",
+                    self.timeout
+                )
+                .context(Failure::Run));
             }
             std::thread::sleep(Duration::from_millis(2));
         };
@@ -120,7 +153,10 @@ impl Boot<'_> {
         }
         match status.code() {
             // isa-debug-exit: (v << 1) | 1.
-            Some(code) if code % 2 == 1 => Ok(Outcome { exit_code: (code - 1) / 2, wall }),
+            Some(code) if code % 2 == 1 => Ok(Outcome {
+                exit_code: (code - 1) / 2,
+                wall,
+            }),
             code => Err(anyhow!(
                 "QEMU failed ({}) without the guest's exit code: {}",
                 code.map_or("killed by a signal".into(), |c| format!("exit status {c}")),
@@ -162,5 +198,9 @@ fn quote(word: &str) -> anyhow::Result<String> {
     if word.contains('"') {
         bail!("`{word}` contains a double quote, which the kernel command line cannot carry");
     }
-    Ok(if word.is_empty() || word.contains(char::is_whitespace) { format!("\"{word}\"") } else { word.to_owned() })
+    Ok(if word.is_empty() || word.contains(char::is_whitespace) {
+        format!("\"{word}\"")
+    } else {
+        word.to_owned()
+    })
 }

@@ -33,10 +33,15 @@ pub struct ImageSize {
 
 impl ImageSize {
     pub fn of(path: &Path) -> anyhow::Result<Self> {
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let file = object::File::parse(&*data).with_context(|| format!("{} is not an ELF file", path.display()))?;
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = object::File::parse(&*data)
+            .with_context(|| format!("{} is not an ELF file", path.display()))?;
         let loaded_bytes = file.segments().map(|s| s.size()).sum();
-        Ok(Self { file_bytes: data.len() as u64, loaded_bytes })
+        Ok(Self {
+            file_bytes: data.len() as u64,
+            loaded_bytes,
+        })
     }
 }
 

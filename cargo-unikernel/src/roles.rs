@@ -36,6 +36,9 @@ impl RoleLinks {
                 .with_context(|| format!("cannot create {}", path.display()))?;
             Ok(path)
         };
-        Ok(Self { wrapper: link(WRAPPER_NAME)?, linker: link(LINKER_NAME)? })
+        Ok(Self {
+            wrapper: link(WRAPPER_NAME)?,
+            linker: link(LINKER_NAME)?,
+        })
     }
 }

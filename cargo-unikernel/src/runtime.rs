@@ -29,12 +29,22 @@ pub struct RuntimeLibs {
 
 /// The libc shim, from this repository's workspace.
 pub fn shim(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
-    build(toolchain, &source_root().join("Cargo.toml"), "unikernel-shim", target_dir)
+    build(
+        toolchain,
+        &source_root().join("Cargo.toml"),
+        "unikernel-shim",
+        target_dir,
+    )
 }
 
 /// The kernel, from its own workspace under `sysroot/`.
 pub fn kernel(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
-    build(toolchain, &source_root().join("sysroot/Cargo.toml"), "unikernel-kernel", target_dir)
+    build(
+        toolchain,
+        &source_root().join("sysroot/Cargo.toml"),
+        "unikernel-kernel",
+        target_dir,
+    )
 }
 
 /// The kernel's linker script.
@@ -72,17 +82,29 @@ fn build(
     let mut command = cargo_build::cargo();
     cargo_build::clear_flag_env(&mut command);
     command
-        .args(["build", "--release", "--message-format=json-render-diagnostics", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+            "--target",
+            TARGET,
+        ])
         .args(["-p", package])
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
         .env("RUSTC", &toolchain.rustc)
-        .env("RUSTFLAGS", "-Clinker-plugin-lto -Crelocation-model=static -Ccode-model=small");
+        .env(
+            "RUSTFLAGS",
+            "-Clinker-plugin-lto -Crelocation-model=static -Ccode-model=small",
+        );
     let artifacts = cargo_build::run_json(command, &format!("the runtime crate `{package}`"))
         .with_context(|| format!("building the runtime crate `{package}`"))?;
-    Ok(RuntimeLibs { package: package.into(), rlibs: rlibs(&artifacts) })
+    Ok(RuntimeLibs {
+        package: package.into(),
+        rlibs: rlibs(&artifacts),
+    })
 }
 
 fn rlibs(artifacts: &[Artifact]) -> Vec<PathBuf> {

@@ -35,7 +35,9 @@ pub fn main(args: &[OsString]) -> ExitCode {
         eprintln!("error: unikernel-rustc: expected the rustc command to wrap");
         return ExitCode::from(2);
     };
-    let for_target = rest.windows(2).any(|w| w[0] == "--target" && w[1] == TARGET)
+    let for_target = rest
+        .windows(2)
+        .any(|w| w[0] == "--target" && w[1] == TARGET)
         || rest.iter().any(|a| a == &*format!("--target={TARGET}"));
     let mut command = match std::env::var_os(INNER_WRAPPER_ENV).filter(|w| !w.is_empty()) {
         Some(inner) => {
@@ -46,13 +48,14 @@ pub fn main(args: &[OsString]) -> ExitCode {
         None => Command::new(rustc),
     };
     command.args(rest);
-    if for_target {
-        if let Some(linker) = std::env::var_os(LINKER_ENV) {
-            command.args(target_flags(&linker));
-        }
+    if for_target && let Some(linker) = std::env::var_os(LINKER_ENV) {
+        command.args(target_flags(&linker));
     }
     // `exec` returns only on failure.
     let error = command.exec();
-    eprintln!("error: unikernel-rustc: cannot run {}: {error}", rustc.to_string_lossy());
+    eprintln!(
+        "error: unikernel-rustc: cannot run {}: {error}",
+        rustc.to_string_lossy()
+    );
     ExitCode::from(1)
 }

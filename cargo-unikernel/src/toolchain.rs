@@ -22,7 +22,9 @@ pub struct Toolchain {
 impl Toolchain {
     /// The toolchain of the project in `dir`, checked against the pass's LLVM.
     pub fn for_project(dir: &Path) -> anyhow::Result<Self> {
-        let rustc = std::env::var_os("RUSTC").map(PathBuf::from).unwrap_or_else(|| "rustc".into());
+        let rustc = std::env::var_os("RUSTC")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "rustc".into());
         let output = Command::new(&rustc)
             .arg("-vV")
             .current_dir(dir)
@@ -31,13 +33,19 @@ impl Toolchain {
             .map_err(|e| e.context(Failure::Toolchain))?;
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         let field = |key: &str| {
-            text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_owned())
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_owned())
         };
         let version = field("release:").unwrap_or_default();
         let llvm = field("LLVM version:").unwrap_or_default();
         let llvm_major = llvm.split('.').next().unwrap_or_default().to_owned();
         if llvm_major != unikernel_pass::LLVM_MAJOR {
-            let found = if llvm.is_empty() { "no LLVM version".to_owned() } else { format!("LLVM {llvm}") };
+            let found = if llvm.is_empty() {
+                "no LLVM version".to_owned()
+            } else {
+                format!("LLVM {llvm}")
+            };
             return Err(anyhow::anyhow!(
                 "`{}` reports {found}, but cargo-unikernel was built against LLVM {}; \
                  use the toolchain pinned in rust-toolchain.toml or rebuild cargo-unikernel",
@@ -55,8 +63,17 @@ impl Toolchain {
         // Pin the exact rustc for every nested cargo, so the runtime crates are compiled
         // against the same prebuilt core/alloc as the app.
         let exact = sysroot.join("bin/rustc");
-        let rustc = if exact.is_file() && std::env::var_os("RUSTC").is_none() { exact } else { rustc };
-        Ok(Self { rustc, sysroot, version, llvm_major })
+        let rustc = if exact.is_file() && std::env::var_os("RUSTC").is_none() {
+            exact
+        } else {
+            rustc
+        };
+        Ok(Self {
+            rustc,
+            sysroot,
+            version,
+            llvm_major,
+        })
     }
 
     /// The toolchain's tools directory (rust-lld, and the llvm-tools component).
@@ -69,8 +86,11 @@ impl Toolchain {
         if path.is_file() {
             Ok(path)
         } else {
-            Err(anyhow::anyhow!("rust-lld is missing from the toolchain at {}", path.display())
-                .context(Failure::Toolchain))
+            Err(anyhow::anyhow!(
+                "rust-lld is missing from the toolchain at {}",
+                path.display()
+            )
+            .context(Failure::Toolchain))
         }
     }
 }

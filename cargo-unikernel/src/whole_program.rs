@@ -95,7 +95,8 @@ impl Job<'_> {
             .map_err(|e| anyhow::Error::new(e).context(Failure::WholeProgram))?;
 
         if let Some(dir) = self.output.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         lld::link(
             &self.toolchain.rust_lld()?,

@@ -10,14 +10,25 @@ use common::{example_dir, repo, tool};
 fn failure(output: Output) -> (i32, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "expected exactly one error line, got:\n{stderr}");
-    (output.status.code().expect("exit code"), errors[0].to_owned())
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected exactly one error line, got:\n{stderr}"
+    );
+    (
+        output.status.code().expect("exit code"),
+        errors[0].to_owned(),
+    )
 }
 
 #[test]
 fn not_a_cargo_project() {
     let dir = tempfile::tempdir().unwrap();
-    let output = tool().args(["build", "--hosted"]).current_dir(dir.path()).output().unwrap();
+    let output = tool()
+        .args(["build", "--hosted"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let (code, error) = failure(output);
     assert_eq!(code, 3);
     assert!(error.contains("is not inside a cargo project"), "{error}");
@@ -25,10 +36,21 @@ fn not_a_cargo_project() {
 
 #[test]
 fn manifest_path_that_does_not_exist() {
-    let output = tool().args(["build", "--hosted", "--manifest-path", "/nonexistent/Cargo.toml"]).output().unwrap();
+    let output = tool()
+        .args([
+            "build",
+            "--hosted",
+            "--manifest-path",
+            "/nonexistent/Cargo.toml",
+        ])
+        .output()
+        .unwrap();
     let (code, error) = failure(output);
     assert_eq!(code, 3);
-    assert!(error.contains("/nonexistent/Cargo.toml does not exist"), "{error}");
+    assert!(
+        error.contains("/nonexistent/Cargo.toml does not exist"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -62,14 +84,24 @@ fn rustc_with_another_llvm() {
         .unwrap();
     let (code, error) = failure(output);
     assert_eq!(code, 4);
-    assert!(error.contains("LLVM 18.1.7") && error.contains("built against LLVM 22"), "{error}");
+    assert!(
+        error.contains("LLVM 18.1.7") && error.contains("built against LLVM 22"),
+        "{error}"
+    );
 }
 
 #[test]
 fn corrupted_bitcode_object() {
     let project = repo().join("tests/fixtures/corrupt-bitcode");
-    let output = tool().args(["build", "--hosted", "--manifest-path"]).arg(project.join("Cargo.toml")).output().unwrap();
+    let output = tool()
+        .args(["build", "--hosted", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .output()
+        .unwrap();
     let (code, error) = failure(output);
     assert_eq!(code, 6);
-    assert!(error.contains("corrupt.o") && error.contains("is not valid LLVM bitcode"), "{error}");
+    assert!(
+        error.contains("corrupt.o") && error.contains("is not valid LLVM bitcode"),
+        "{error}"
+    );
 }

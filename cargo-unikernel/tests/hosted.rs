@@ -14,7 +14,11 @@ fn differential(example: &str, args: &[&str], env: &[(&str, &str)]) {
 #[test]
 fn hello_matches_native() {
     differential("hello", &[], &[]);
-    differential("hello", &["one", "two words", "--exit", "7"], &[("UNIKERNEL_GREETING", "hi there")]);
+    differential(
+        "hello",
+        &["one", "two words", "--exit", "7"],
+        &[("UNIKERNEL_GREETING", "hi there")],
+    );
 }
 
 #[test]
@@ -39,20 +43,43 @@ fn panic_matches_native() {
 
 #[test]
 fn hosted_binaries_are_static() {
-    use object::read::elf::{ElfFile64, ProgramHeader};
     use object::Object;
+    use object::read::elf::{ElfFile64, ProgramHeader};
     for example in ["hello", "threads"] {
         let path = hosted(example);
         let data = std::fs::read(&path).unwrap();
         let elf = ElfFile64::<object::Endianness>::parse(&*data).unwrap();
         let endian = elf.endian();
-        let kinds: Vec<u32> = elf.elf_program_headers().iter().map(|p| p.p_type(endian)).collect();
-        assert!(!kinds.contains(&object::elf::PT_INTERP), "{example}: has PT_INTERP");
-        assert!(!kinds.contains(&object::elf::PT_DYNAMIC), "{example}: has PT_DYNAMIC");
-        for section in [".interp", ".dynamic", ".gnu.version", ".gnu.version_r", ".dynsym"] {
-            assert!(elf.section_by_name(section).is_none(), "{example}: has {section}");
+        let kinds: Vec<u32> = elf
+            .elf_program_headers()
+            .iter()
+            .map(|p| p.p_type(endian))
+            .collect();
+        assert!(
+            !kinds.contains(&object::elf::PT_INTERP),
+            "{example}: has PT_INTERP"
+        );
+        assert!(
+            !kinds.contains(&object::elf::PT_DYNAMIC),
+            "{example}: has PT_DYNAMIC"
+        );
+        for section in [
+            ".interp",
+            ".dynamic",
+            ".gnu.version",
+            ".gnu.version_r",
+            ".dynsym",
+        ] {
+            assert!(
+                elf.section_by_name(section).is_none(),
+                "{example}: has {section}"
+            );
         }
-        assert_eq!(elf.elf_header().e_type.get(endian), object::elf::ET_EXEC, "{example}: not ET_EXEC (PIE?)");
+        assert_eq!(
+            elf.elf_header().e_type.get(endian),
+            object::elf::ET_EXEC,
+            "{example}: not ET_EXEC (PIE?)"
+        );
         // No glibc symbol versions anywhere, e.g. `memcpy@GLIBC_2.14`.
         assert!(
             !data.windows(6).any(|w| w == b"GLIBC_"),
@@ -66,22 +93,37 @@ fn build_report_lists_inputs_functions_and_size() {
     let path = hosted("hello");
     let report_path = path.with_file_name("hello.report.json");
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report_path).expect("report beside the binary")).unwrap();
+        serde_json::from_slice(&std::fs::read(&report_path).expect("report beside the binary"))
+            .unwrap();
     let inputs = report["inputs"].as_array().unwrap();
-    let with_bitcode = inputs.iter().filter(|i| i["bitcode_modules"].as_u64().unwrap() > 0).count();
-    assert!(with_bitcode >= 10, "expected the app, std's crates and the shim as bitcode: {with_bitcode}");
+    let with_bitcode = inputs
+        .iter()
+        .filter(|i| i["bitcode_modules"].as_u64().unwrap() > 0)
+        .count();
     assert!(
-        inputs.iter().any(|i| i["name"].as_str().unwrap().starts_with("libstd-") && i["bitcode_modules"] == 1),
+        with_bitcode >= 10,
+        "expected the app, std's crates and the shim as bitcode: {with_bitcode}"
+    );
+    assert!(
+        inputs.iter().any(
+            |i| i["name"].as_str().unwrap().starts_with("libstd-") && i["bitcode_modules"] == 1
+        ),
         "std's bitcode from its .llvmbc section"
     );
     assert!(
-        inputs.iter().any(|i| i["name"].as_str().unwrap().starts_with("libcompiler_builtins-")
+        inputs.iter().any(|i| i["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("libcompiler_builtins-")
             && i["native"].is_string()),
         "compiler_builtins listed as native"
     );
     let merged = report["stats"]["functions_merged"].as_u64().unwrap();
     let optimized = report["stats"]["functions_optimized"].as_u64().unwrap();
-    assert!(optimized > 0 && optimized < merged / 2, "LTO drops most of std: {merged} -> {optimized}");
+    assert!(
+        optimized > 0 && optimized < merged / 2,
+        "LTO drops most of std: {merged} -> {optimized}"
+    );
     let size = report["size"]["file_bytes"].as_u64().unwrap();
     assert_eq!(size, std::fs::metadata(&path).unwrap().len());
 }

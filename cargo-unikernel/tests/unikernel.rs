@@ -19,18 +19,28 @@ fn differential(example: &str, args: &[&str], env: &[(&str, &str)]) {
 #[test]
 fn hello_matches_native() {
     differential("hello", &[], &[]);
-    differential("hello", &["one", "two words", "--exit", "7"], &[("UNIKERNEL_GREETING", "hi there")]);
+    differential(
+        "hello",
+        &["one", "two words", "--exit", "7"],
+        &[("UNIKERNEL_GREETING", "hi there")],
+    );
     check_report("hello");
 }
 
 /// Every site with a constant number of a syscall the kernel implements became a direct
 /// call; what is left on the dispatcher is unimplemented in the kernel.
 fn check_report(example: &str) {
-    let report = example_dir(example).join(format!("target/unikernel/release/{example}.report.json"));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    let report =
+        example_dir(example).join(format!("target/unikernel/release/{example}.report.json"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     let runs = report["stats"]["syscall_rewrites"].as_array().unwrap();
     let first = &runs[0];
-    assert!(first["direct"].as_u64().unwrap() > 50, "rewritten sites: {}", first["direct"]);
+    assert!(
+        first["direct"].as_u64().unwrap() > 50,
+        "rewritten sites: {}",
+        first["direct"]
+    );
     let implemented: Vec<&str> = runs
         .iter()
         .flat_map(|r| r["reached"].as_array().unwrap())
@@ -42,7 +52,10 @@ fn check_report(example: &str) {
         let outcome = site["outcome"].as_str().unwrap();
         if outcome == "dispatcher_constant" {
             let name = site["name"].as_str().unwrap_or("?");
-            assert!(!implemented.contains(&name), "{name} is implemented but still dispatched: {site}");
+            assert!(
+                !implemented.contains(&name),
+                "{name} is implemented but still dispatched: {site}"
+            );
         }
     }
 }

@@ -8,12 +8,12 @@
 use std::path::Path;
 use std::sync::Once;
 
+use inkwell::OptimizationLevel;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{
     CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
 };
-use inkwell::OptimizationLevel;
 
 use crate::PassError;
 
@@ -52,7 +52,14 @@ fn target_machine(level: OptLevel) -> Result<TargetMachine, PassError> {
     let triple = TargetTriple::create(TRIPLE);
     let target = Target::from_triple(&triple).map_err(|e| PassError::Codegen(e.to_string()))?;
     target
-        .create_target_machine(&triple, CPU, "", level.codegen(), RelocMode::Static, CodeModel::Small)
+        .create_target_machine(
+            &triple,
+            CPU,
+            "",
+            level.codegen(),
+            RelocMode::Static,
+            CodeModel::Small,
+        )
         .ok_or_else(|| PassError::Codegen(format!("LLVM has no target machine for {TRIPLE}")))
 }
 
@@ -63,7 +70,10 @@ pub fn optimize(module: &Module<'_>, level: OptLevel) -> Result<(), PassError> {
     module.set_data_layout(&machine.get_target_data().get_data_layout());
     module
         .run_passes(level.pipeline(), &machine, PassBuilderOptions::create())
-        .map_err(|e| PassError::Pipeline { pipeline: level.pipeline().into(), message: e.to_string() })
+        .map_err(|e| PassError::Pipeline {
+            pipeline: level.pipeline().into(),
+            message: e.to_string(),
+        })
 }
 
 /// Generate a native ELF object at `path`.

@@ -42,7 +42,10 @@ pub enum PassError {
     #[error("linking `{input}` into the whole-program module failed: {message}")]
     Link { input: String, message: String },
     #[error("the whole-program module does not verify after {stage}: {message}")]
-    Verify { stage: &'static str, message: String },
+    Verify {
+        stage: &'static str,
+        message: String,
+    },
     #[error("the LLVM pipeline `{pipeline}` failed: {message}")]
     Pipeline { pipeline: String, message: String },
     #[error("native code generation failed: {0}")]
@@ -90,7 +93,9 @@ pub struct WholeProgram<'ctx> {
 
 impl std::fmt::Debug for WholeProgram<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WholeProgram").field("stats", &self.stats).finish_non_exhaustive()
+        f.debug_struct("WholeProgram")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,22 +170,28 @@ impl<'ctx> WholeProgram<'ctx> {
 
     /// Write the module as textual IR.
     pub fn write_ir(&self, path: &Path) -> Result<(), PassError> {
-        self.module.print_to_file(path).map_err(|e| PassError::Write {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        self.module
+            .print_to_file(path)
+            .map_err(|e| PassError::Write {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
     }
 
     fn verify(&self, stage: &'static str) -> Result<(), PassError> {
-        self.module
-            .verify()
-            .map_err(|e| PassError::Verify { stage, message: first_lines(&e.to_string(), 8) })
+        self.module.verify().map_err(|e| PassError::Verify {
+            stage,
+            message: first_lines(&e.to_string(), 8),
+        })
     }
 }
 
 /// Function definitions (not declarations) in `module`.
 pub fn count_definitions(module: &Module<'_>) -> usize {
-    module.get_functions().filter(|f| f.count_basic_blocks() > 0).count()
+    module
+        .get_functions()
+        .filter(|f| f.count_basic_blocks() > 0)
+        .count()
 }
 
 fn first_lines(text: &str, n: usize) -> String {

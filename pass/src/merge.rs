@@ -29,7 +29,10 @@ pub fn merge_modules<'ctx>(
 }
 
 /// Parse one input, textual IR (`.ll`, used by the fixtures) or bitcode.
-pub fn parse<'ctx>(context: &'ctx Context, input: &BitcodeInput) -> Result<Module<'ctx>, PassError> {
+pub fn parse<'ctx>(
+    context: &'ctx Context,
+    input: &BitcodeInput,
+) -> Result<Module<'ctx>, PassError> {
     let bad = |message: String| PassError::BadBitcode {
         input: input.name.clone(),
         message: message.trim().to_owned(),
@@ -39,7 +42,9 @@ pub fn parse<'ctx>(context: &'ctx Context, input: &BitcodeInput) -> Result<Modul
         Module::parse_bitcode_from_buffer(&buffer, context).map_err(|e| bad(e.to_string()))
     } else if input.name.ends_with(".ll") {
         let buffer = MemoryBuffer::create_from_memory_range_copy(&input.bytes, &input.name);
-        context.create_module_from_ir(buffer).map_err(|e| bad(e.to_string()))
+        context
+            .create_module_from_ir(buffer)
+            .map_err(|e| bad(e.to_string()))
     } else {
         Err(bad("missing the bitcode magic `BC 0xC0DE`".into()))
     }

@@ -15,9 +15,18 @@ pub fn disable_red_zone(module: &Module<'_>) -> usize {
     let context = module.get_context();
     let kind = Attribute::get_named_enum_kind_id("noredzone");
     let mut changed = 0;
-    for function in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
-        if function.get_enum_attribute(AttributeLoc::Function, kind).is_none() {
-            function.add_attribute(AttributeLoc::Function, context.create_enum_attribute(kind, 0));
+    for function in module
+        .get_functions()
+        .filter(|f| f.count_basic_blocks() > 0)
+    {
+        if function
+            .get_enum_attribute(AttributeLoc::Function, kind)
+            .is_none()
+        {
+            function.add_attribute(
+                AttributeLoc::Function,
+                context.create_enum_attribute(kind, 0),
+            );
             changed += 1;
         }
     }

@@ -11,14 +11,17 @@
 //! left as it is and counted, never silently changed.
 
 use inkwell::module::Module;
+use llvm_sys::LLVMTypeKind;
 use llvm_sys::core as c;
 use llvm_sys::prelude::{LLVMTypeRef, LLVMValueRef};
-use llvm_sys::LLVMTypeKind;
 
 /// Rewrite mismatched calls of fixed-arity definitions. Returns the number rewritten.
 pub fn fix_varargs_calls(module: &Module<'_>) -> usize {
     let mut fixed = 0;
-    for function in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
+    for function in module
+        .get_functions()
+        .filter(|f| f.count_basic_blocks() > 0)
+    {
         let callee = function.as_value_ref_raw();
         for call in mismatched_calls(callee) {
             // SAFETY: `call` is a live call instruction of this module whose callee is

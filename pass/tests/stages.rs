@@ -7,8 +7,13 @@ use unikernel_pass::internalize::KeepSet;
 use unikernel_pass::{BitcodeInput, WholeProgram};
 
 fn fixture(name: &str) -> BitcodeInput {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    BitcodeInput { name: name.to_owned(), bytes: std::fs::read(&path).unwrap() }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    BitcodeInput {
+        name: name.to_owned(),
+        bytes: std::fs::read(&path).unwrap(),
+    }
 }
 
 fn ir(program: &WholeProgram<'_>) -> String {
@@ -22,7 +27,11 @@ fn varargs_calls_take_the_definitions_type() {
     let mut program = WholeProgram::merge(&context, &inputs).unwrap();
     insta::assert_snapshot!("varargs_before", ir(&program));
     program.fix_varargs_calls().unwrap();
-    assert_eq!(program.stats().varargs_calls_fixed, 4, "the float call stays as it was");
+    assert_eq!(
+        program.stats().varargs_calls_fixed,
+        4,
+        "the float call stays as it was"
+    );
     insta::assert_snapshot!("varargs_after", ir(&program));
 }
 
@@ -45,17 +54,36 @@ fn corrupted_bitcode_names_the_input() {
     let context = Context::create();
     let mut bytes = b"BC\xC0\xDE".to_vec();
     bytes.extend([0x5a; 32]);
-    let error = WholeProgram::merge(&context, &[BitcodeInput { name: "broken.o".into(), bytes }]).unwrap_err();
-    assert!(error.to_string().starts_with("`broken.o` is not valid LLVM bitcode"), "{error}");
+    let error = WholeProgram::merge(
+        &context,
+        &[BitcodeInput {
+            name: "broken.o".into(),
+            bytes,
+        }],
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("`broken.o` is not valid LLVM bitcode"),
+        "{error}"
+    );
 }
 
 #[test]
 fn every_definition_loses_the_red_zone() {
     let context = Context::create();
     let mut program = WholeProgram::merge(&context, &[fixture("internalize.ll")]).unwrap();
-    assert_eq!(program.disable_red_zone(), 8, "all eight definitions, no declaration");
+    assert_eq!(
+        program.disable_red_zone(),
+        8,
+        "all eight definitions, no declaration"
+    );
     assert_eq!(program.disable_red_zone(), 0, "idempotent");
     let text = ir(&program);
     assert!(text.contains("attributes #0 = { noredzone }"), "{text}");
-    assert!(text.contains("declare void @external_fn()\n"), "declarations untouched: {text}");
+    assert!(
+        text.contains("declare void @external_fn()\n"),
+        "declarations untouched: {text}"
+    );
 }

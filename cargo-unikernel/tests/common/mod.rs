@@ -49,13 +49,15 @@ impl Run {
 /// which differs on every run.
 fn mask_thread_ids(text: &str) -> String {
     text.lines()
-        .map(|line| match (line.strip_prefix("thread '"), line.find("' (")) {
-            (Some(_), Some(at)) => match line[at..].find(") panicked") {
-                Some(end) => format!("{}' (N{}", &line[..at], &line[at + end..]),
-                None => line.to_owned(),
+        .map(
+            |line| match (line.strip_prefix("thread '"), line.find("' (")) {
+                (Some(_), Some(at)) => match line[at..].find(") panicked") {
+                    Some(end) => format!("{}' (N{}", &line[..at], &line[at + end..]),
+                    None => line.to_owned(),
+                },
+                _ => line.to_owned(),
             },
-            _ => line.to_owned(),
-        })
+        )
         .map(|l| l + "\n")
         .collect()
 }
@@ -63,17 +65,30 @@ fn mask_thread_ids(text: &str) -> String {
 /// Run `binary` with `args` and exactly the environment `env` (plus PATH and TMPDIR).
 pub fn run(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(binary);
-    command.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     command.env("TMPDIR", std::env::temp_dir());
     command.envs(env.iter().copied());
-    Run::from(command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display())))
+    Run::from(
+        command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display())),
+    )
 }
 
 type Cache = Mutex<HashMap<String, Arc<OnceLock<PathBuf>>>>;
 
 fn once(key: String, build: impl FnOnce() -> PathBuf) -> PathBuf {
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cell = CACHE.get_or_init(Default::default).lock().unwrap().entry(key).or_default().clone();
+    let cell = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(key)
+        .or_default()
+        .clone();
     cell.get_or_init(build).clone()
 }
 
@@ -124,8 +139,14 @@ pub fn assert_same(what: &str, expected: &Run, actual: &Run) {
 /// unikernel has one console, so its output is compared with this interleaving.
 pub fn run_merged(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new("sh");
-    command.arg("-c").arg("exec \"$0\" \"$@\" 2>&1").arg(binary).args(args);
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(binary)
+        .args(args);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     command.env("TMPDIR", std::env::temp_dir());
     command.envs(env.iter().copied());
     Run::from(command.output().expect("run sh"))
