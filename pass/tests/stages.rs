@@ -1,24 +1,14 @@
 //! Fixture tests of the pass's stages: small `.ll` modules in, IR snapshots out.
 
-use std::path::Path;
+mod common;
+
+use common::{fixture, ir};
 
 use inkwell::context::Context;
 use unikernel_pass::internalize::KeepSet;
 use unikernel_pass::{BitcodeInput, WholeProgram};
 
-fn fixture(name: &str) -> BitcodeInput {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    BitcodeInput {
-        name: name.to_owned(),
-        bytes: std::fs::read(&path).unwrap(),
-    }
-}
 
-fn ir(program: &WholeProgram<'_>) -> String {
-    program.module().print_to_string().to_string()
-}
 
 #[test]
 fn varargs_calls_take_the_definitions_type() {

@@ -1,28 +1,18 @@
 //! Fixture tests of the syscall rewrite: small `.ll` modules in, IR snapshots and
 //! counters out.
 
-use std::path::Path;
+mod common;
+
+use common::{fixture, ir};
 
 use inkwell::context::Context;
 use unikernel_pass::syscalls::{
     Obstacle, Outcome, ReachedSyscall, SiteKind, SyscallRewriteStats, find_syscall_sites,
     kernel_entry_points,
 };
-use unikernel_pass::{BitcodeInput, OptLevel, WholeProgram};
+use unikernel_pass::{OptLevel, WholeProgram};
 
-fn fixture(name: &str) -> BitcodeInput {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    BitcodeInput {
-        name: name.to_owned(),
-        bytes: std::fs::read(&path).unwrap(),
-    }
-}
 
-fn ir(program: &WholeProgram<'_>) -> String {
-    program.module().print_to_string().to_string()
-}
 
 /// The fixture merged with the kernel fixture (if `kernel`), its IR before, and the
 /// counters and IR after one rewrite.
