@@ -8,8 +8,6 @@ use inkwell::context::Context;
 use unikernel_pass::internalize::KeepSet;
 use unikernel_pass::{BitcodeInput, WholeProgram};
 
-
-
 #[test]
 fn varargs_calls_take_the_definitions_type() {
     let context = Context::create();

@@ -12,8 +12,6 @@ use unikernel_pass::syscalls::{
 };
 use unikernel_pass::{OptLevel, WholeProgram};
 
-
-
 /// The fixture merged with the kernel fixture (if `kernel`), its IR before, and the
 /// counters and IR after one rewrite.
 fn rewrite<'ctx>(
