@@ -3,48 +3,14 @@
 
 mod common;
 
-use common::{fixture, ir};
+use common::{fixture, ir, outcomes, reached, rewrite};
 
 use inkwell::context::Context;
 use unikernel_pass::syscalls::{
-    Obstacle, Outcome, ReachedSyscall, SiteKind, SyscallRewriteStats, find_syscall_sites,
+    KernelEntry, Obstacle, Outcome, SiteKind, SyscallRewriteStats, find_syscall_sites,
     kernel_entry_points,
 };
 use unikernel_pass::{OptLevel, WholeProgram};
-
-/// The fixture merged with the kernel fixture (if `kernel`), its IR before, and the
-/// counters and IR after one rewrite.
-fn rewrite<'ctx>(
-    context: &'ctx Context,
-    name: &str,
-    kernel: bool,
-) -> (WholeProgram<'ctx>, String, SyscallRewriteStats) {
-    let mut inputs = vec![fixture(name)];
-    if kernel {
-        inputs.push(fixture("syscalls-kernel.ll"));
-    }
-    let mut program = WholeProgram::merge(context, &inputs).unwrap();
-    let before = ir(&program);
-    let stats = program.rewrite_syscalls().unwrap().clone();
-    (program, before, stats)
-}
-
-/// `(function, number, outcome)` of every site.
-fn outcomes(stats: &SyscallRewriteStats) -> Vec<(&str, Option<u64>, Outcome)> {
-    stats
-        .details
-        .iter()
-        .map(|d| (d.function.as_str(), d.number, d.outcome))
-        .collect()
-}
-
-fn reached(number: u64, name: Option<&'static str>, implemented: bool) -> ReachedSyscall {
-    ReachedSyscall {
-        number,
-        name,
-        implemented,
-    }
-}
 
 #[test]
 fn constant_number_with_entry_becomes_a_direct_call() {
@@ -79,9 +45,9 @@ fn constant_number_with_entry_becomes_a_direct_call() {
     assert_eq!(
         stats.reached,
         [
-            reached(1, Some("write"), true),
-            reached(39, Some("getpid"), true),
-            reached(202, Some("futex"), true)
+            reached(1, Some("write"), KernelEntry::Sys),
+            reached(39, Some("getpid"), KernelEntry::Sys),
+            reached(202, Some("futex"), KernelEntry::Sys)
         ]
     );
 }
@@ -103,9 +69,9 @@ fn constant_number_without_entry_goes_to_the_dispatcher() {
     assert_eq!(
         stats.reached,
         [
-            reached(3, Some("close"), false),
-            reached(24, Some("sched_yield"), false),
-            reached(999, None, false),
+            reached(3, Some("close"), KernelEntry::Dispatcher),
+            reached(24, Some("sched_yield"), KernelEntry::Dispatcher),
+            reached(999, None, KernelEntry::Dispatcher),
         ]
     );
     assert_eq!(stats.unimplemented().count(), 3);
@@ -165,9 +131,33 @@ fn asm_with_more_than_the_instruction_stays_on_the_trap_path() {
     assert!(stats.details.iter().all(|d| d.outcome == Outcome::TrapPath));
     assert_eq!(
         stats.reached,
-        [reached(39, Some("getpid"), true)],
+        [reached(39, Some("getpid"), KernelEntry::Sys)],
         "a trap site still reaches it"
     );
+}
+
+#[test]
+fn struct_result_through_phi_select_and_freeze_is_rebuilt() {
+    let context = Context::create();
+    let (program, before, stats) = rewrite(&context, "syscalls-phi.ll", true);
+    insta::assert_snapshot!("syscalls_phi_before", before);
+    insta::assert_snapshot!("syscalls_phi_after", ir(&program));
+    assert_eq!(
+        outcomes(&stats),
+        [
+            ("munmap_either", Some(11), Outcome::Direct),
+            ("munmap_either", Some(11), Outcome::Direct),
+            ("munmap_frozen", Some(11), Outcome::Direct),
+            ("write_or_zero", Some(1), Outcome::Direct),
+            ("flags_through_phi", Some(39), Outcome::TrapPath),
+        ]
+    );
+    assert_eq!(
+        stats.details[4].obstacle,
+        Some(Obstacle::Output("={ax},=&{cx},=&{r11},{ax}".into())),
+        "r11 is read after the phi"
+    );
+    assert_eq!((stats.changed, stats.trap_path), (4, 1));
 }
 
 #[test]
@@ -217,6 +207,7 @@ fn second_run_changes_nothing() {
         ("syscalls-dynamic.ll", false),
         ("syscalls-trap.ll", true),
         ("syscalls-libc.ll", true),
+        ("syscalls-phi.ll", true),
     ] {
         let (mut program, _, first) = rewrite(&context, name, kernel);
         let after_first = ir(&program);
@@ -260,7 +251,10 @@ fn number_made_constant_by_inlining_is_rewritten_after_optimization() {
     let second = program.rewrite_syscalls().unwrap().clone();
     assert_eq!(outcomes(&second), [("getpid", Some(39), Outcome::Direct)]);
     assert_eq!((second.changed, second.direct), (1, 1));
-    assert_eq!(second.reached, [reached(39, Some("getpid"), true)]);
+    assert_eq!(
+        second.reached,
+        [reached(39, Some("getpid"), KernelEntry::Sys)]
+    );
     let getpid = ir(&program);
     assert!(
         getpid

@@ -74,15 +74,6 @@ impl AsmLayout {
     pub fn result(&self) -> Option<usize> {
         self.outputs.iter().position(|&r| r == Reg::Rax)
     }
-
-    /// Positions of outputs that are scratch registers of the instruction (`rcx`, `r11`).
-    pub fn scratch_outputs(&self) -> impl Iterator<Item = usize> + '_ {
-        self.outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r, Reg::Rcx | Reg::R11))
-            .map(|(i, _)| i)
-    }
 }
 
 /// Parse a constraint string into an [`AsmLayout`], or say why the site cannot be
@@ -146,23 +137,102 @@ fn braced_register(code: &str, entry: &str) -> Result<Reg, Obstacle> {
     Reg::parse(name).ok_or_else(|| Obstacle::Register(name.to_owned()))
 }
 
-/// Whether `template` is exactly the one instruction the pass replaces.
+/// The instruction that enters the kernel at a site: the `syscall` instruction itself,
+/// or the call of the kernel's stub with the same register convention that the
+/// rewrite puts in its place (see [`super::SYSCALL_STUB`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryInstruction {
+    Syscall,
+    StubCall,
+}
+
+/// The replacement text of a `syscall` instruction.
+pub(crate) fn stub_call() -> String {
+    format!("call {}", super::SYSCALL_STUB)
+}
+
+/// Whether `template` is exactly one instruction that enters the kernel (`syscall`,
+/// or the stub call an earlier run put in its place): the shape the pass can turn
+/// into a call.
 pub(crate) fn is_bare_syscall(template: &str) -> bool {
-    template.trim() == "syscall"
+    let mut code = statements(template)
+        .map(|s| s.code)
+        .filter(|code| !code.trim().is_empty());
+    match (code.next(), code.next()) {
+        (Some(only), None) => split_labels(only).0.is_empty() && entry_instruction(only).is_some(),
+        _ => false,
+    }
 }
 
 /// How many `syscall` instructions `text` (an asm template or module-level asm) holds.
-/// Statements are split at newlines and `;`, `#` starts a comment, and leading labels
-/// (`2:`) are skipped, as GNU as reads x86 source.
 pub(crate) fn count_syscall_instructions(text: &str) -> usize {
-    text.split(['\n', ';'])
-        .map(|statement| statement.split('#').next().unwrap_or(""))
-        .filter(|statement| mnemonic(statement).eq_ignore_ascii_case("syscall"))
+    count(text, EntryInstruction::Syscall)
+}
+
+/// How many calls of the stub `text` holds.
+pub(crate) fn count_stub_calls(text: &str) -> usize {
+    count(text, EntryInstruction::StubCall)
+}
+
+fn count(text: &str, what: EntryInstruction) -> usize {
+    statements(text)
+        .filter(|s| entry_instruction(s.code) == Some(what))
         .count()
 }
 
-fn mnemonic(statement: &str) -> &str {
-    let mut rest = statement.trim();
+/// `text` with every `syscall` instruction replaced by a call of the stub, and how many
+/// were replaced. Labels, comments, separators and everything else stay byte for byte.
+pub(crate) fn replace_syscall_instructions(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut replaced = 0;
+    for statement in statements(text) {
+        if entry_instruction(statement.code) == Some(EntryInstruction::Syscall) {
+            let (start, end) = mnemonic_span(statement.code);
+            out.push_str(&statement.code[..start]);
+            out.push_str(&stub_call());
+            out.push_str(&statement.code[end..]);
+            replaced += 1;
+        } else {
+            out.push_str(statement.code);
+        }
+        out.push_str(statement.tail);
+    }
+    (out, replaced)
+}
+
+/// Whether `text` (module-level asm) defines the label `name`.
+pub(crate) fn defines_label(text: &str, name: &str) -> bool {
+    statements(text).any(|s| labels(s.code).any(|label| label == name))
+}
+
+/// One statement of GNU as x86 source: `code`, then what follows it up to the next
+/// statement (a comment started by `#`, the `;` or newline separator).
+struct Statement<'a> {
+    code: &'a str,
+    tail: &'a str,
+}
+
+/// The statements of `text`, as GNU as reads x86 source: lines, `#` comments to the
+/// end of the line, `;` separators within a line. Concatenating every statement's
+/// `code` and `tail` gives back `text`.
+fn statements(text: &str) -> impl Iterator<Item = Statement<'_>> {
+    text.split_inclusive('\n').flat_map(|line| {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let (code, _) = body.split_at(body.find('#').unwrap_or(body.len()));
+        // The comment and the newline end the line's last statement.
+        let end_of_line = &line[code.len()..];
+        let count = code.split(';').count();
+        code.split(';').enumerate().map(move |(i, code)| Statement {
+            code,
+            tail: if i + 1 == count { end_of_line } else { ";" },
+        })
+    })
+}
+
+/// The labels at the start of a statement (`1:`, `name:`), and the rest of it.
+fn split_labels(statement: &str) -> (Vec<&str>, &str) {
+    let mut labels = Vec::new();
+    let mut rest = statement.trim_start();
     while let Some((label, after)) = rest.split_once(':') {
         let is_label = !label.is_empty()
             && label
@@ -171,9 +241,39 @@ fn mnemonic(statement: &str) -> &str {
         if !is_label {
             break;
         }
+        labels.push(label);
         rest = after.trim_start();
     }
-    rest.split_whitespace().next().unwrap_or("")
+    (labels, rest)
+}
+
+fn labels(statement: &str) -> impl Iterator<Item = &str> {
+    split_labels(statement).0.into_iter()
+}
+
+/// Byte range of the mnemonic in `statement`, after leading whitespace and labels
+/// (empty, at the end, if there is none).
+fn mnemonic_span(statement: &str) -> (usize, usize) {
+    let rest = split_labels(statement).1;
+    let start = statement.len() - rest.len();
+    let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    (start, start + len)
+}
+
+/// Which kernel entry instruction `statement` is, if any: the mnemonic `syscall` alone,
+/// or `call` of exactly the stub.
+fn entry_instruction(statement: &str) -> Option<EntryInstruction> {
+    let (start, end) = mnemonic_span(statement);
+    let operands = statement[end..].trim();
+    match &statement[start..end] {
+        m if m.eq_ignore_ascii_case("syscall") && operands.is_empty() => {
+            Some(EntryInstruction::Syscall)
+        }
+        m if m.eq_ignore_ascii_case("call") && operands == super::SYSCALL_STUB => {
+            Some(EntryInstruction::StubCall)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -187,7 +287,7 @@ mod tests {
         assert_eq!(layout.number, 0);
         assert_eq!(layout.args, [Some(1), Some(2), Some(3), None, None, None]);
         assert_eq!(layout.result(), Some(0));
-        assert_eq!(layout.scratch_outputs().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(layout.outputs, [Reg::Rax, Reg::Rcx, Reg::R11]);
     }
 
     #[test]
@@ -229,7 +329,10 @@ mod tests {
     #[test]
     fn syscall_instructions_in_templates() {
         assert!(is_bare_syscall(" syscall\n"));
+        assert!(is_bare_syscall("call __unikernel_syscall_stub"));
         assert!(!is_bare_syscall("syscall; ret"));
+        assert!(!is_bare_syscall("1: syscall"));
+        assert!(!is_bare_syscall("call __unikernel_syscall"));
         assert_eq!(count_syscall_instructions("syscall"), 1);
         assert_eq!(
             count_syscall_instructions("mov eax, 56\n\tsyscall\n\ttest rax, rax\n2:\n"),
@@ -241,5 +344,51 @@ mod tests {
         );
         assert_eq!(count_syscall_instructions("pause"), 0);
         assert_eq!(count_syscall_instructions("call my_syscall # syscall"), 0);
+        assert_eq!(count_syscall_instructions("nop # ; syscall"), 0);
+        assert_eq!(count_syscall_instructions("nop;syscall ;  syscall"), 2);
+        assert_eq!(
+            count_syscall_instructions("sysenter\nsysretq\nsyscall rax"),
+            0
+        );
+    }
+
+    #[test]
+    fn replacement_touches_only_the_instruction() {
+        let text = ".globl t\nt:\n  mov eax, 15\n  syscall\n2: syscall # in\nnop; syscall;ud2\n\
+                    call __unikernel_syscall\ncall syscall_helper\nsysretq\nsyscall";
+        let (out, replaced) = replace_syscall_instructions(text);
+        assert_eq!(replaced, 4);
+        assert_eq!(
+            out,
+            ".globl t\nt:\n  mov eax, 15\n  call __unikernel_syscall_stub\n\
+             2: call __unikernel_syscall_stub # in\nnop; call __unikernel_syscall_stub;ud2\n\
+             call __unikernel_syscall\ncall syscall_helper\nsysretq\ncall __unikernel_syscall_stub"
+        );
+        assert_eq!(count_syscall_instructions(&out), 0);
+        assert_eq!(count_stub_calls(&out), 4);
+        assert_eq!(replace_syscall_instructions(&out), (out.clone(), 0));
+        let untouched = "a:\n\tnop # syscall\n;\n\n";
+        assert_eq!(
+            replace_syscall_instructions(untouched),
+            (untouched.into(), 0)
+        );
+    }
+
+    #[test]
+    fn stub_definition_is_a_label() {
+        let hal = ".globl __unikernel_syscall_stub\n__unikernel_syscall_stub:\n  push rcx\n";
+        assert!(defines_label(hal, "__unikernel_syscall_stub"));
+        assert!(defines_label(
+            "x: __unikernel_syscall_stub: ret",
+            "__unikernel_syscall_stub"
+        ));
+        assert!(!defines_label(
+            ".globl __unikernel_syscall_stub\ncall __unikernel_syscall_stub",
+            "__unikernel_syscall_stub"
+        ));
+        assert!(!defines_label(
+            "__unikernel_syscall_stub_2:",
+            "__unikernel_syscall_stub"
+        ));
     }
 }

@@ -9,17 +9,32 @@
 //!
 //! - a call of `__unikernel_sys_NAME(a0..a5) -> i64` when its number is a constant
 //!   with Linux name `NAME` and the module defines that entry;
+//! - else a call of `__unikernel_enosys_NAME(a0..a5) -> i64` when the module defines
+//!   that (the kernel knows `NAME` and answers `-ENOSYS`);
 //! - otherwise a call of the dispatcher `__unikernel_syscall(nr, a0..a5) -> i64`
 //!   (declared if missing; the kernel defines it and answers `-ENOSYS` to what it does
 //!   not implement).
 //!
+//! System calls that act on the caller's register frame ([`REGISTER_FRAME_SYSCALLS`]:
+//! clone, fork, vfork, execve, rt_sigreturn, clone3) never become calls of C-ABI
+//! functions: a C call does not give the kernel the registers and return address
+//! the new thread, process or signal return starts from.
+//!
 //! A rewritten libc `syscall` call also passes the kernel's `-errno` result through
 //! [`LIBC_ERRNO_ADAPTER`], so callers still see libc's -1 and `errno`.
 //!
-//! Sites it cannot rewrite (a template with more than the one instruction, an operand
-//! outside the syscall registers) stay on the trap path and are counted, as are
-//! `syscall` instructions in module-level asm (naked functions such as the shim's
-//! clone trampoline).
+//! What cannot become a call (a template with more than the one instruction, an
+//! operand outside the syscall registers, a register-frame syscall) keeps its asm.
+//! When the module defines the kernel's stub [`SYSCALL_STUB`] (in module-level asm),
+//! every `syscall` instruction left, in inline asm and in module-level asm (naked
+//! functions such as the shim's clone trampoline and signal restorer), is replaced by
+//! `call __unikernel_syscall_stub`: the stub takes exactly the instruction's registers
+//! (number in `rax`, arguments in `rdi, rsi, rdx, r10, r8, r9`, result in `rax`,
+//! clobbers `rcx`, `r11` and flags), so the asm around it stays correct, and no
+//! `syscall` instruction is left in the image. The `call` pushes its return address
+//! below `rsp`, which is free because unikernel code has no red zone
+//! ([`crate::noredzone`]). Without the stub, these instructions stay on the trap path
+//! (the kernel takes them through LSTAR) and are counted.
 //!
 //! Numbers often become constant only once the optimizer has inlined the shim's
 //! helpers into their callers, so the driver runs the rewrite twice: after the
@@ -33,12 +48,13 @@
 mod asm;
 mod rewrite;
 mod sites;
+mod stub;
 pub mod table;
 
 use serde::Serialize;
 
 pub use rewrite::{LIBC_ERRNO_ADAPTER, rewrite_syscalls};
-pub use sites::{SyscallSite, find_syscall_sites, kernel_entry_points};
+pub use sites::{SyscallSite, defines_syscall_stub, find_syscall_sites, kernel_entry_points};
 pub use table::{SYSCALLS, syscall_name, syscall_number};
 
 /// Prefix of the kernel's per-syscall entries: `__unikernel_sys_NAME`.
@@ -47,6 +63,23 @@ pub const ENTRY_PREFIX: &str = "__unikernel_sys_";
 pub const DISPATCHER: &str = "__unikernel_syscall";
 /// The libc function std calls for system calls it has no wrapper for.
 pub const LIBC_SYSCALL: &str = "syscall";
+/// Prefix of the kernel's entries for syscalls it knows but does not implement:
+/// `__unikernel_enosys_NAME(a0..a5) -> i64`, answering `-ENOSYS`.
+pub const ENOSYS_PREFIX: &str = "__unikernel_enosys_";
+/// The kernel's replacement for the `syscall` instruction, defined in module-level asm
+/// and reached by `call`, with the instruction's register convention.
+pub const SYSCALL_STUB: &str = "__unikernel_syscall_stub";
+
+/// System calls that need the caller's register frame (the child of clone/fork/vfork/
+/// clone3 resumes from it, rt_sigreturn and execve replace it): `clone` (56), `fork`
+/// (57), `vfork` (58), `execve` (59), `rt_sigreturn` (15), `clone3` (435).
+pub const REGISTER_FRAME_SYSCALLS: [u64; 6] = [15, 56, 57, 58, 59, 435];
+
+/// Whether syscall `number` must keep its register frame (see
+/// [`REGISTER_FRAME_SYSCALLS`]).
+pub fn needs_register_frame(number: u64) -> bool {
+    REGISTER_FRAME_SYSCALLS.contains(&number)
+}
 
 /// How a site enters the kernel before the rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,6 +115,8 @@ pub enum Obstacle {
     NotACall,
     /// The module's dispatcher does not have the documented type.
     DispatcherSignature,
+    /// The syscall needs the caller's register frame ([`REGISTER_FRAME_SYSCALLS`]).
+    RegisterFrame,
 }
 
 impl std::fmt::Display for Obstacle {
@@ -100,6 +135,7 @@ impl std::fmt::Display for Obstacle {
                     "`{DISPATCHER}` is not `i64 (i64, i64, i64, i64, i64, i64, i64)`"
                 )
             }
+            Obstacle::RegisterFrame => write!(f, "needs the caller's register frame"),
         }
     }
 }
@@ -110,11 +146,16 @@ impl std::fmt::Display for Obstacle {
 pub enum Outcome {
     /// A direct call of the kernel entry `__unikernel_sys_NAME`.
     Direct,
+    /// A direct call of `__unikernel_enosys_NAME`: the kernel does not implement it.
+    DirectUnimplemented,
     /// The dispatcher, with a constant number the kernel has no entry for.
     DispatcherConstant,
     /// The dispatcher, with a number known only at run time.
     DispatcherDynamic,
-    /// The `syscall` instruction stays and traps into the kernel through LSTAR.
+    /// The asm stays, with `call __unikernel_syscall_stub` in place of every `syscall`
+    /// instruction.
+    StubCall,
+    /// A `syscall` instruction stays and traps into the kernel through LSTAR.
     TrapPath,
 }
 
@@ -134,6 +175,20 @@ pub struct SiteReport {
     pub obstacle: Option<Obstacle>,
 }
 
+/// How the kernel is entered for a reached syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelEntry {
+    /// Neither entry exists: the dispatcher answers (`-ENOSYS` unless it knows more).
+    Dispatcher,
+    /// A register-frame syscall: through the stub or the trap path, never a C call.
+    RegisterFrame,
+    /// `__unikernel_enosys_NAME`: the kernel knows the name and does not implement it.
+    Enosys,
+    /// `__unikernel_sys_NAME`: implemented.
+    Sys,
+}
+
 /// A syscall number some site passes as a constant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReachedSyscall {
@@ -142,28 +197,41 @@ pub struct ReachedSyscall {
     pub name: Option<&'static str>,
     /// Whether the module defines `__unikernel_sys_NAME` with the documented type.
     pub implemented: bool,
+    /// Which kernel entry serves it.
+    pub entry: KernelEntry,
 }
 
 /// Counters of one run of [`rewrite_syscalls`]. Every site the run found has exactly
-/// one outcome, so `sites == direct + dispatched_constant + dispatched_dynamic +
-/// trap_path`; `changed` of them were rewritten by this run.
+/// one outcome, so `sites == direct + direct_unimplemented + dispatched_constant +
+/// dispatched_dynamic + stub_calls + trap_path`; `changed` of them were rewritten by
+/// this run.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct SyscallRewriteStats {
-    /// Sites found: asm with a `syscall` instruction, libc `syscall` calls and
-    /// dispatcher calls.
+    /// Sites found: asm with a `syscall` instruction (or the stub call an earlier run
+    /// put there), libc `syscall` calls and dispatcher calls.
     pub sites: usize,
     /// Sites this run rewrote.
     pub changed: usize,
-    /// Sites that now call a kernel entry directly.
+    /// Sites that now call `__unikernel_sys_NAME` directly.
     pub direct: usize,
+    /// Sites that now call `__unikernel_enosys_NAME` directly.
+    pub direct_unimplemented: usize,
+    /// The names of the syscalls behind `direct_unimplemented`, sorted, each once.
+    pub direct_unimplemented_names: Vec<&'static str>,
     /// Sites that call the dispatcher with a constant number (no kernel entry).
     pub dispatched_constant: usize,
     /// Sites that call the dispatcher with a non-constant number.
     pub dispatched_dynamic: usize,
-    /// Sites left on the trap path.
+    /// Inline-asm sites that enter the kernel through `call __unikernel_syscall_stub`.
+    pub stub_calls: usize,
+    /// Sites where a `syscall` instruction is still there (no stub in the module).
     pub trap_path: usize,
-    /// `syscall` instructions in module-level asm (naked functions): trap path too.
+    /// Whether the module defines [`SYSCALL_STUB`].
+    pub syscall_stub_defined: bool,
+    /// `syscall` instructions left in module-level asm (naked functions): trap path.
     pub module_asm_syscalls: usize,
+    /// `call __unikernel_syscall_stub` statements in module-level asm after the run.
+    pub module_asm_stub_calls: usize,
     /// Every site found, in module order.
     pub details: Vec<SiteReport>,
     /// The constant numbers found, sorted, each once.
@@ -171,9 +239,13 @@ pub struct SyscallRewriteStats {
 }
 
 impl SyscallRewriteStats {
-    /// Reached syscalls the kernel does not implement (they answer `-ENOSYS`).
+    /// Reached syscalls the kernel does not implement (they answer `-ENOSYS`, through
+    /// an enosys entry or the dispatcher). Register-frame syscalls are the stub's
+    /// business and not listed.
     pub fn unimplemented(&self) -> impl Iterator<Item = &ReachedSyscall> {
-        self.reached.iter().filter(|r| !r.implemented)
+        self.reached
+            .iter()
+            .filter(|r| matches!(r.entry, KernelEntry::Dispatcher | KernelEntry::Enosys))
     }
 }
 
@@ -185,10 +257,65 @@ pub fn reached_syscalls(runs: &[SyscallRewriteStats]) -> Vec<ReachedSyscall> {
     all.sort_by_key(|r| r.number);
     all.dedup_by(|later, kept| {
         let same = later.number == kept.number;
-        kept.implemented |= same && later.implemented;
+        if same {
+            kept.implemented |= later.implemented;
+            kept.entry = kept.entry.max(later.entry);
+        }
         same
     });
     all
+}
+
+/// What the runs of the rewrite left in the module, for the build report: sites made
+/// direct are counted in the run that made them (later runs no longer see them as
+/// sites); what stays a site (dispatcher calls, stub calls, trap-path asm) is counted
+/// as the last run found it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct SyscallSummary {
+    /// Calls of `__unikernel_sys_NAME` the rewrite made.
+    pub direct: usize,
+    /// Calls of `__unikernel_enosys_NAME` the rewrite made.
+    pub direct_unimplemented: usize,
+    /// Their syscalls' names, sorted, each once.
+    pub direct_unimplemented_names: Vec<&'static str>,
+    pub dispatched_constant: usize,
+    pub dispatched_dynamic: usize,
+    /// Inline-asm sites entering the kernel through `call __unikernel_syscall_stub`.
+    pub stub_calls: usize,
+    /// Sites with a `syscall` instruction left.
+    pub trap_path: usize,
+    pub syscall_stub_defined: bool,
+    /// `syscall` instructions left in module-level asm.
+    pub module_asm_syscalls: usize,
+    pub module_asm_stub_calls: usize,
+    /// Every syscall reached with a constant number, and how the kernel serves it.
+    pub reached: Vec<ReachedSyscall>,
+}
+
+impl SyscallSummary {
+    /// The summary of `runs` (in order), or `None` if the rewrite never ran.
+    pub fn of(runs: &[SyscallRewriteStats]) -> Option<Self> {
+        let last = runs.last()?;
+        let mut names: Vec<&'static str> = runs
+            .iter()
+            .flat_map(|run| run.direct_unimplemented_names.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Some(Self {
+            direct: runs.iter().map(|run| run.direct).sum(),
+            direct_unimplemented: runs.iter().map(|run| run.direct_unimplemented).sum(),
+            direct_unimplemented_names: names,
+            dispatched_constant: last.dispatched_constant,
+            dispatched_dynamic: last.dispatched_dynamic,
+            stub_calls: last.stub_calls,
+            trap_path: last.trap_path,
+            syscall_stub_defined: last.syscall_stub_defined,
+            module_asm_syscalls: last.module_asm_syscalls,
+            module_asm_stub_calls: last.module_asm_stub_calls,
+            reached: reached_syscalls(runs),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -196,23 +323,77 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reached_in_any_run_and_implemented_if_any_run_saw_the_entry() {
-        let reached = |number, implemented| ReachedSyscall {
-            number,
-            name: syscall_name(number),
-            implemented,
-        };
+    fn summary_adds_up_direct_calls_and_keeps_the_last_runs_rest() {
+        assert_eq!(SyscallSummary::of(&[]), None);
         let first = SyscallRewriteStats {
-            reached: vec![reached(1, true), reached(39, true)],
+            direct: 200,
+            direct_unimplemented: 3,
+            direct_unimplemented_names: vec!["kill", "madvise"],
+            dispatched_constant: 20,
+            stub_calls: 2,
+            module_asm_stub_calls: 2,
+            syscall_stub_defined: true,
             ..SyscallRewriteStats::default()
         };
         let second = SyscallRewriteStats {
-            reached: vec![reached(0, false), reached(39, false)],
+            direct: 4,
+            direct_unimplemented: 1,
+            direct_unimplemented_names: vec!["dup"],
+            dispatched_constant: 15,
+            stub_calls: 2,
+            module_asm_stub_calls: 2,
+            syscall_stub_defined: true,
+            ..SyscallRewriteStats::default()
+        };
+        let summary = SyscallSummary::of(&[first, second]).unwrap();
+        assert_eq!(
+            (
+                summary.direct,
+                summary.direct_unimplemented,
+                summary.dispatched_constant,
+                summary.stub_calls,
+                summary.module_asm_stub_calls
+            ),
+            (204, 4, 15, 2, 2)
+        );
+        assert_eq!(
+            summary.direct_unimplemented_names,
+            ["dup", "kill", "madvise"]
+        );
+    }
+
+    #[test]
+    fn reached_in_any_run_and_implemented_if_any_run_saw_the_entry() {
+        let reached = |number, entry| ReachedSyscall {
+            number,
+            name: syscall_name(number),
+            implemented: entry == KernelEntry::Sys,
+            entry,
+        };
+        let first = SyscallRewriteStats {
+            reached: vec![
+                reached(1, KernelEntry::Sys),
+                reached(39, KernelEntry::Sys),
+                reached(62, KernelEntry::Enosys),
+            ],
+            ..SyscallRewriteStats::default()
+        };
+        let second = SyscallRewriteStats {
+            reached: vec![
+                reached(0, KernelEntry::Dispatcher),
+                reached(39, KernelEntry::Dispatcher),
+                reached(62, KernelEntry::Dispatcher),
+            ],
             ..SyscallRewriteStats::default()
         };
         assert_eq!(
             reached_syscalls(&[first, second]),
-            [reached(0, false), reached(1, true), reached(39, true)]
+            [
+                reached(0, KernelEntry::Dispatcher),
+                reached(1, KernelEntry::Sys),
+                reached(39, KernelEntry::Sys),
+                reached(62, KernelEntry::Enosys),
+            ]
         );
     }
 }

@@ -1,9 +1,12 @@
 //! The transform: each rewritable site becomes a call of its kernel entry or of the
-//! dispatcher.
+//! dispatcher; what cannot become a call keeps its asm, with the `syscall` instruction
+//! replaced by a call of the kernel's stub when the module defines one.
 //!
 //! Arguments are passed as the registers would carry them: narrower integers are
 //! zero-extended, pointers converted with `ptrtoint`, registers the site leaves unset
-//! are 0. The call's `i64` result takes the place of `rax`.
+//! are 0. The call's `i64` result takes the place of `rax`; where the asm returned a
+//! struct that flows on whole (through phis, selects, freezes), the struct is rebuilt
+//! around it with the unread scratch fields `poison`.
 //!
 //! libc's `syscall` returns -1 and sets `errno` on failure, where the kernel returns
 //! `-errno` (syscall(2)). A rewritten libc call therefore passes the kernel's result
@@ -13,18 +16,23 @@
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::module::{Linkage, Module};
-use inkwell::types::{AnyTypeEnum, IntType};
+use inkwell::types::{AnyTypeEnum, BasicTypeEnum, IntType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
-    InstructionOpcode, InstructionValue, IntValue,
+    AsValueRef, BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
+    InstructionOpcode, InstructionValue, IntValue, PointerValue,
 };
 use inkwell::{AddressSpace, IntPredicate};
 
+use super::asm;
 use super::sites::{
-    ResultSlot, SyscallSite, call_argument, dispatcher_type, find_syscall_sites, kernel_entry,
-    module_asm_syscalls,
+    ResultSlot, SyscallSite, call_argument, defines_syscall_stub, dispatcher_type,
+    find_syscall_sites, kernel_support, module_asm, users,
 };
-use super::{DISPATCHER, Outcome, ReachedSyscall, SiteKind, SiteReport, SyscallRewriteStats};
+use super::stub::{call_stub_in_asm, kernel_entry_asm};
+use super::{
+    DISPATCHER, KernelEntry, Obstacle, Outcome, ReachedSyscall, SiteKind, SiteReport,
+    SyscallRewriteStats,
+};
 
 /// The function that turns a kernel result (`-errno`) into libc's (`-1`, `errno`).
 pub const LIBC_ERRNO_ADAPTER: &str = "__unikernel_libc_syscall_result";
@@ -33,34 +41,30 @@ pub const LIBC_ERRNO_ADAPTER: &str = "__unikernel_libc_syscall_result";
 /// Idempotent; the module verifies afterwards if it did before.
 pub fn rewrite_syscalls(module: &Module<'_>) -> SyscallRewriteStats {
     let sites = find_syscall_sites(module);
+    let stub = defines_syscall_stub(module);
     let mut stats = SyscallRewriteStats {
         sites: sites.len(),
-        module_asm_syscalls: module_asm_syscalls(module),
+        syscall_stub_defined: stub,
         ..SyscallRewriteStats::default()
     };
     let builder = module.get_context().create_builder();
     for site in &sites {
-        let outcome = match (&site.obstacle, site.entry, site.number) {
-            (Some(_), _, _) => Outcome::TrapPath,
-            (None, Some(_), _) => Outcome::Direct,
-            (None, None, Some(_)) => Outcome::DispatcherConstant,
-            (None, None, None) => Outcome::DispatcherDynamic,
-        };
-        // A dispatcher call changes only when it can become a direct call.
-        let changed = match outcome {
-            Outcome::TrapPath => false,
-            Outcome::Direct => true,
-            _ => site.kind != SiteKind::Dispatcher,
-        };
+        let (outcome, changed) = decide(site, stub);
         if changed {
-            rewrite_site(module, &builder, site).expect("the builder is positioned at the site");
+            rewrite_site(module, &builder, site, outcome)
+                .expect("the builder is positioned at the site");
         }
         *match outcome {
             Outcome::Direct => &mut stats.direct,
+            Outcome::DirectUnimplemented => &mut stats.direct_unimplemented,
             Outcome::DispatcherConstant => &mut stats.dispatched_constant,
             Outcome::DispatcherDynamic => &mut stats.dispatched_dynamic,
+            Outcome::StubCall => &mut stats.stub_calls,
             Outcome::TrapPath => &mut stats.trap_path,
         } += 1;
+        if outcome == Outcome::DirectUnimplemented {
+            stats.direct_unimplemented_names.extend(site.name());
+        }
         stats.changed += usize::from(changed);
         stats.details.push(SiteReport {
             function: site.function.clone(),
@@ -72,25 +76,117 @@ pub fn rewrite_syscalls(module: &Module<'_>) -> SyscallRewriteStats {
             obstacle: site.obstacle.clone(),
         });
     }
+    stats.direct_unimplemented_names.sort_unstable();
+    stats.direct_unimplemented_names.dedup();
+
+    let mut text = module_asm(module);
+    if stub {
+        let (replaced, count) = asm::replace_syscall_instructions(&text);
+        if count > 0 {
+            module.set_inline_assembly(&replaced);
+            text = replaced;
+        }
+    }
+    stats.module_asm_syscalls = asm::count_syscall_instructions(&text);
+    stats.module_asm_stub_calls = asm::count_stub_calls(&text);
+
     let mut numbers: Vec<u64> = sites.iter().filter_map(|s| s.number).collect();
     numbers.sort_unstable();
     numbers.dedup();
     stats.reached = numbers
         .into_iter()
-        .map(|number| ReachedSyscall {
-            number,
-            name: super::syscall_name(number),
-            implemented: kernel_entry(module, number).is_some(),
+        .map(|number| {
+            let entry = kernel_support(module, number);
+            ReachedSyscall {
+                number,
+                name: super::syscall_name(number),
+                implemented: entry == KernelEntry::Sys,
+                entry,
+            }
         })
         .collect();
     stats
 }
 
-/// Replace `site.call` with a call of its entry (or the dispatcher), then erase it.
+/// Where `site` goes, and whether this run changes it.
+fn decide(site: &SyscallSite<'_>, stub: bool) -> (Outcome, bool) {
+    let kernel_asm = if stub {
+        Outcome::StubCall
+    } else {
+        Outcome::TrapPath
+    };
+    match (&site.obstacle, site.entry, site.number) {
+        (None, Some((_, KernelEntry::Sys)), _) => (Outcome::Direct, true),
+        (None, Some(_), _) => (Outcome::DirectUnimplemented, true),
+        // A dispatcher call changes only when it can become a direct call.
+        (None, None, Some(_)) => (
+            Outcome::DispatcherConstant,
+            site.kind != SiteKind::Dispatcher,
+        ),
+        (None, None, None) => (
+            Outcome::DispatcherDynamic,
+            site.kind != SiteKind::Dispatcher,
+        ),
+        // The asm stays; its `syscall` instructions become stub calls if there is a
+        // stub and are left otherwise.
+        (Some(_), _, _) if site.kind == SiteKind::InlineAsm => {
+            if site.syscall_instructions == 0 {
+                // An earlier run replaced them all.
+                (Outcome::StubCall, false)
+            } else {
+                (kernel_asm, stub)
+            }
+        }
+        // A libc or dispatcher call of a register-frame syscall becomes asm that
+        // enters the kernel with the registers of the `syscall` instruction.
+        (Some(Obstacle::RegisterFrame), _, _) => (kernel_asm, true),
+        // The dispatcher has another type: the call stays as it is.
+        (Some(_), _, _) => (Outcome::TrapPath, false),
+    }
+}
+
+/// Apply `outcome` to `site`.
 fn rewrite_site<'ctx>(
     module: &Module<'ctx>,
     builder: &Builder<'ctx>,
     site: &SyscallSite<'ctx>,
+    outcome: Outcome,
+) -> Result<(), BuilderError> {
+    match (site.kind, outcome) {
+        (SiteKind::InlineAsm, Outcome::StubCall) => {
+            call_stub_in_asm(site.call);
+            Ok(())
+        }
+        (_, Outcome::StubCall | Outcome::TrapPath) => {
+            let asm = kernel_entry_asm(module, outcome == Outcome::StubCall);
+            replace_call(module, builder, site, Callee::Asm(asm))
+        }
+        (_, _) => {
+            let callee = match site.entry {
+                Some((entry, _)) => Callee::Entry(entry),
+                None => Callee::Dispatcher(dispatcher(module)),
+            };
+            replace_call(module, builder, site, callee)
+        }
+    }
+}
+
+/// What a rewritten site calls.
+enum Callee<'ctx> {
+    /// `entry(a0..a5)`.
+    Entry(FunctionValue<'ctx>),
+    /// `dispatcher(nr, a0..a5)`.
+    Dispatcher(FunctionValue<'ctx>),
+    /// Inline asm of type `i64 (i64 x 7)` taking `nr, a0..a5` in the syscall registers.
+    Asm(PointerValue<'ctx>),
+}
+
+/// Replace `site.call` with a call of `callee`, then erase it.
+fn replace_call<'ctx>(
+    module: &Module<'ctx>,
+    builder: &Builder<'ctx>,
+    site: &SyscallSite<'ctx>,
+    callee: Callee<'ctx>,
 ) -> Result<(), BuilderError> {
     let i64_type = module.get_context().i64_type();
     let call = site.call;
@@ -99,18 +195,19 @@ fn rewrite_site<'ctx>(
         Some(value) => to_register(builder, i64_type, value),
         None => Ok(i64_type.const_zero()),
     };
-    let mut args = Vec::with_capacity(7);
-    let callee = match site.entry {
-        Some(entry) => entry,
-        None => {
-            args.push(register(Some(site.operands.number))?.into());
-            dispatcher(module)
-        }
-    };
+    let mut args: Vec<BasicMetadataValueEnum<'ctx>> = Vec::with_capacity(7);
+    if !matches!(callee, Callee::Entry(_)) {
+        args.push(register(Some(site.operands.number))?.into());
+    }
     for index in site.operands.args {
         args.push(register(index)?.into());
     }
-    let new_call = builder.build_call(callee, &args, "")?;
+    let new_call = match callee {
+        Callee::Entry(function) | Callee::Dispatcher(function) => {
+            builder.build_call(function, &args, "")?
+        }
+        Callee::Asm(asm) => builder.build_indirect_call(dispatcher_type(module), asm, &args, "")?,
+    };
     copy_debug_location(call, new_call);
     let mut result = returned_int(new_call);
     if site.kind == SiteKind::LibcCall {
@@ -122,10 +219,13 @@ fn rewrite_site<'ctx>(
         ResultSlot::Unused => {}
         ResultSlot::Whole => replace_uses(builder, call, result)?,
         ResultSlot::Field(field) => {
-            // The analysis made sure every user is an extractvalue of this field.
+            // The analysis made sure every read is of this field: extractvalues right
+            // at the call take `rax`, anything else (phi, select, freeze) gets the
+            // struct rebuilt.
             for user in users(call) {
                 if user.get_opcode() == InstructionOpcode::ExtractValue
                     && user.get_indices().first() == Some(&field)
+                    && user.get_indices().len() == 1
                 {
                     builder.position_before(&user);
                     replace_uses(builder, user, result)?;
@@ -134,7 +234,48 @@ fn rewrite_site<'ctx>(
             }
         }
     }
+    if call.get_first_use().is_some() {
+        builder.position_before(&call);
+        rebuild_struct(builder, call, site.operands.result, result)?;
+    }
     call.erase_from_basic_block();
+    Ok(())
+}
+
+/// Replace the remaining uses of the asm's struct result with `{.., rax, ..}`: `rax`
+/// (converted to its field's type) in its field, `poison` in the scratch fields nothing
+/// reads.
+fn rebuild_struct<'ctx>(
+    builder: &Builder<'ctx>,
+    call: InstructionValue<'ctx>,
+    slot: ResultSlot,
+    rax: IntValue<'ctx>,
+) -> Result<(), BuilderError> {
+    let AnyTypeEnum::StructType(struct_type) = call.get_type() else {
+        return Err(BuilderError::NotPointerOrInteger);
+    };
+    let mut value: BasicValueEnum<'ctx> = struct_type.get_poison().into();
+    if let ResultSlot::Field(field) = slot {
+        let field_type = struct_type
+            .get_field_type_at_index(field)
+            .ok_or(BuilderError::NotPointerOrInteger)?;
+        let rax: BasicValueEnum<'ctx> = match field_type {
+            BasicTypeEnum::IntType(int) if int.get_bit_width() < 64 => {
+                builder.build_int_truncate(rax, int, "")?.into()
+            }
+            BasicTypeEnum::PointerType(ptr) => builder.build_int_to_ptr(rax, ptr, "")?.into(),
+            _ => rax.into(),
+        };
+        value = builder
+            .build_insert_value(struct_type.get_poison(), rax, field, "")?
+            .as_basic_value_enum();
+    }
+    // SAFETY: `call` and `value` are live values of the same module with the same
+    // (struct) type; replacing all uses is what RAUW is for. inkwell's
+    // `replace_all_uses_with` wants an instruction, and `value` may be a constant.
+    unsafe {
+        llvm_sys::core::LLVMReplaceAllUsesWith(call.as_value_ref(), value.as_value_ref());
+    }
     Ok(())
 }
 
@@ -174,21 +315,6 @@ fn replace_uses<'ctx>(
         .ok_or(BuilderError::NotPointerOrInteger)?;
     old.replace_all_uses_with(&new);
     Ok(())
-}
-
-fn users<'ctx>(inst: InstructionValue<'ctx>) -> Vec<InstructionValue<'ctx>> {
-    let mut users = Vec::new();
-    let mut use_ = inst.get_first_use();
-    while let Some(u) = use_ {
-        if let Some(user) = BasicValueEnum::try_from(u.get_user())
-            .ok()
-            .and_then(|v| v.as_instruction_value())
-        {
-            users.push(user);
-        }
-        use_ = u.get_next_use();
-    }
-    users
 }
 
 fn returned_int(call: CallSiteValue<'_>) -> IntValue<'_> {

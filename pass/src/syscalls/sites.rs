@@ -10,7 +10,10 @@ use inkwell::values::{
 
 use super::asm::{self, AsmLayout};
 use super::table::{entry_symbol, syscall_name};
-use super::{DISPATCHER, ENTRY_PREFIX, LIBC_SYSCALL, Obstacle, SiteKind};
+use super::{
+    DISPATCHER, ENOSYS_PREFIX, ENTRY_PREFIX, KernelEntry, LIBC_SYSCALL, Obstacle, SYSCALL_STUB,
+    SiteKind, needs_register_frame,
+};
 
 /// One call that enters the kernel.
 #[derive(Debug, Clone)]
@@ -22,11 +25,15 @@ pub struct SyscallSite<'ctx> {
     pub number: Option<u64>,
     /// Why the site cannot be rewritten; `None` if it can.
     pub obstacle: Option<Obstacle>,
-    /// The kernel entry for `number`, when the module defines it with the documented
-    /// type.
-    pub(super) entry: Option<FunctionValue<'ctx>>,
+    /// The kernel entry for `number` (`__unikernel_sys_NAME`, else
+    /// `__unikernel_enosys_NAME`), when the module defines it with the documented type
+    /// and the site can call it.
+    pub(super) entry: Option<(FunctionValue<'ctx>, KernelEntry)>,
     pub(super) call: InstructionValue<'ctx>,
     pub(super) operands: Operands,
+    /// `syscall` instructions in the asm template (0 for other kinds, and for asm whose
+    /// instructions an earlier run already replaced by stub calls).
+    pub(super) syscall_instructions: usize,
 }
 
 impl SyscallSite<'_> {
@@ -86,19 +93,37 @@ pub(super) fn dispatcher_type<'ctx>(module: &Module<'ctx>) -> FunctionType<'ctx>
     i64_type.fn_type(&[i64_type.into(); 7], false)
 }
 
-/// The kernel entry for syscall `number`, if the module defines it with the documented
-/// type.
+/// The kernel entry a site with constant `number` may call: `__unikernel_sys_NAME` if
+/// the module defines it with the documented type, else `__unikernel_enosys_NAME`.
+/// Register-frame syscalls have none.
 pub(super) fn kernel_entry<'ctx>(
     module: &Module<'ctx>,
     number: u64,
-) -> Option<FunctionValue<'ctx>> {
-    let function = module.get_function(&entry_symbol(syscall_name(number)?))?;
-    (function.count_basic_blocks() > 0 && function.get_type() == entry_type(module))
-        .then_some(function)
+) -> Option<(FunctionValue<'ctx>, KernelEntry)> {
+    if needs_register_frame(number) {
+        return None;
+    }
+    let name = syscall_name(number)?;
+    let defined = |symbol: String| {
+        let function = module.get_function(&symbol)?;
+        (function.count_basic_blocks() > 0 && function.get_type() == entry_type(module))
+            .then_some(function)
+    };
+    defined(entry_symbol(name))
+        .map(|f| (f, KernelEntry::Sys))
+        .or_else(|| defined(format!("{ENOSYS_PREFIX}{name}")).map(|f| (f, KernelEntry::Enosys)))
 }
 
-/// The kernel's syscall functions the module defines: every `__unikernel_sys_*` entry
-/// and the dispatcher. A later run of the rewrite can only target an entry that still
+/// How the kernel is entered for constant `number` (for the list of reached syscalls).
+pub(super) fn kernel_support(module: &Module<'_>, number: u64) -> KernelEntry {
+    if needs_register_frame(number) {
+        return KernelEntry::RegisterFrame;
+    }
+    kernel_entry(module, number).map_or(KernelEntry::Dispatcher, |(_, kind)| kind)
+}
+
+/// The kernel's syscall functions the module defines: every `__unikernel_sys_*` and
+/// `__unikernel_enosys_*` entry and the dispatcher. A later run of the rewrite can only target an entry that still
 /// exists, and once internal, an entry whose one caller is the dispatcher's `match` is
 /// inlined into it and deleted by the optimizer; so the driver keeps these external
 /// (see [`crate::internalize::KeepSet::extend`]) until the last run.
@@ -107,13 +132,16 @@ pub fn kernel_entry_points(module: &Module<'_>) -> Vec<String> {
         .get_functions()
         .filter(|f| f.count_basic_blocks() > 0)
         .map(|f| f.get_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(ENTRY_PREFIX) || name == DISPATCHER)
+        .filter(|name| {
+            name.starts_with(ENTRY_PREFIX) || name.starts_with(ENOSYS_PREFIX) || name == DISPATCHER
+        })
         .collect()
 }
 
 /// Every syscall site of `module`, in module order: inline asm containing a `syscall`
-/// instruction, calls of libc `syscall` with the shim's fixed-arity type, and calls of
-/// the dispatcher. Asm without a `syscall` instruction is not a site.
+/// instruction (or the stub call an earlier run put in its place), calls of libc
+/// `syscall` with the shim's fixed-arity type, and calls of the dispatcher. Asm without
+/// either instruction is not a site.
 pub fn find_syscall_sites<'ctx>(module: &Module<'ctx>) -> Vec<SyscallSite<'ctx>> {
     // A dispatcher of another type cannot be called; sites that would need it stay.
     let dispatcher_usable = module
@@ -151,9 +179,11 @@ fn classify<'ctx>(
     }
     // The number's operand is known whenever the constraints parse, so trap-path
     // sites still report the syscall they make.
+    let mut syscall_instructions = 0;
     let (kind, number_arg, operands) = match inline_asm(inst) {
         Some((template, constraints)) => {
-            if asm::count_syscall_instructions(&template) == 0 {
+            syscall_instructions = asm::count_syscall_instructions(&template);
+            if syscall_instructions + asm::count_stub_calls(&template) == 0 {
                 return None;
             }
             let (number_arg, operands) = asm_operands(inst, &template, &constraints);
@@ -178,6 +208,11 @@ fn classify<'ctx>(
     };
     let number = number_arg.and_then(|index| constant_operand(inst, index));
     let (operands, obstacle) = match operands {
+        // The operands are still needed: a libc or dispatcher call of a register-frame
+        // syscall becomes asm that passes them in registers.
+        Ok(operands) if number.is_some_and(needs_register_frame) => {
+            (operands, Some(Obstacle::RegisterFrame))
+        }
         Ok(operands) => (operands, None),
         // Never rewritten, so the operands are never read.
         Err(obstacle) => (Operands::UNUSED, Some(obstacle)),
@@ -195,6 +230,7 @@ fn classify<'ctx>(
         entry,
         call: inst,
         operands,
+        syscall_instructions,
     })
 }
 
@@ -270,36 +306,26 @@ fn bare_asm_operands(
     })
 }
 
-/// Where `rax` is among the asm's results; the scratch outputs (`rcx`, `r11`, which
-/// rustc lowers `out("rcx") _` to) must be unread, since a call does not produce them.
+/// Where `rax` is among the asm's results. The scratch outputs (`rcx`, `r11`, which
+/// rustc lowers `out("rcx") _` to) must be unread, since a call does not produce them;
+/// the struct may flow through phis, selects and freezes (the optimizer merges the
+/// results of several sites, and freezes them) as long as no field but `rax` is
+/// extracted from it anywhere.
 fn result_slot(
     inst: InstructionValue<'_>,
     layout: &AsmLayout,
     constraints: &str,
 ) -> Result<ResultSlot, Obstacle> {
-    let scratch: Vec<u32> = layout.scratch_outputs().map(|i| i as u32).collect();
     let unread = || Obstacle::Output(constraints.to_owned());
     match inst.get_type() {
         AnyTypeEnum::VoidType(_) => Ok(ResultSlot::Unused),
         AnyTypeEnum::StructType(fields) => {
-            let mut use_ = inst.get_first_use();
-            while let Some(u) = use_ {
-                let user = BasicValueEnum::try_from(u.get_user())
-                    .ok()
-                    .and_then(|v| v.as_instruction_value());
-                let field = user
-                    .filter(|user| user.get_opcode() == InstructionOpcode::ExtractValue)
-                    .and_then(|user| user.get_indices().first().copied());
-                // Anything but an extractvalue of a non-scratch field needs the whole
-                // struct, scratch fields included.
-                if field.is_none_or(|f| scratch.contains(&f)) {
-                    return Err(unread());
-                }
-                use_ = u.get_next_use();
+            let rax = layout.result().map(|index| index as u32);
+            if !only_field_read(inst, rax) {
+                return Err(unread());
             }
-            match layout.result() {
+            match rax {
                 Some(index) => {
-                    let index = index as u32;
                     let ty = fields.get_field_type_at_index(index).ok_or_else(unread)?;
                     check_register_type(ty)?;
                     Ok(ResultSlot::Field(index))
@@ -313,6 +339,51 @@ fn result_slot(
             _ => Err(unread()),
         },
     }
+}
+
+/// Whether every read of the struct `value` (through phis, selects and freezes that
+/// pass it on whole) extracts field `field` and nothing else.
+fn only_field_read(value: InstructionValue<'_>, field: Option<u32>) -> bool {
+    let mut seen = vec![value];
+    let mut work = vec![value];
+    while let Some(value) = work.pop() {
+        for user in users(value) {
+            match user.get_opcode() {
+                InstructionOpcode::ExtractValue => {
+                    if user.get_indices().first().copied() != field || field.is_none() {
+                        return false;
+                    }
+                }
+                // A select's condition is an i1, never the struct: the struct is one of
+                // the values it passes on.
+                InstructionOpcode::Phi | InstructionOpcode::Select | InstructionOpcode::Freeze => {
+                    if !seen.contains(&user) {
+                        seen.push(user);
+                        work.push(user);
+                    }
+                }
+                // Stores, calls, returns, insertvalue: the whole struct escapes.
+                _ => return false,
+            }
+        }
+    }
+    true
+}
+
+/// The instructions that use `value`, once per use.
+pub(super) fn users<'ctx>(value: InstructionValue<'ctx>) -> Vec<InstructionValue<'ctx>> {
+    let mut users = Vec::new();
+    let mut use_ = value.get_first_use();
+    while let Some(u) = use_ {
+        if let Some(user) = BasicValueEnum::try_from(u.get_user())
+            .ok()
+            .and_then(|v| v.as_instruction_value())
+        {
+            users.push(user);
+        }
+        use_ = u.get_next_use();
+    }
+    users
 }
 
 /// The syscall registers hold 64-bit integers; narrower integers and pointers convert.
@@ -342,18 +413,23 @@ fn constant_operand(inst: InstructionValue<'_>, index: u32) -> Option<u64> {
     }
 }
 
-/// `syscall` instructions in the module-level asm (naked functions live there).
-pub(super) fn module_asm_syscalls(module: &Module<'_>) -> usize {
+/// The module-level asm (naked functions and `global_asm!` live there).
+pub(super) fn module_asm(module: &Module<'_>) -> String {
     let mut len = 0usize;
     // SAFETY: `module` is live; LLVM returns a pointer to its module asm string and the
     // length, which is copied before the module is touched again. inkwell exposes only
     // a setter.
-    let text = unsafe {
+    unsafe {
         let ptr = llvm_sys::core::LLVMGetModuleInlineAsm(module.as_mut_ptr(), &mut len);
         if ptr.is_null() {
-            return 0;
+            return String::new();
         }
         String::from_utf8_lossy(std::slice::from_raw_parts(ptr.cast::<u8>(), len)).into_owned()
-    };
-    asm::count_syscall_instructions(&text)
+    }
+}
+
+/// Whether the module defines the kernel's [`SYSCALL_STUB`]: a label of that name in
+/// its module-level asm (the stub is asm, there is no IR function to look for).
+pub fn defines_syscall_stub(module: &Module<'_>) -> bool {
+    asm::defines_label(&module_asm(module), SYSCALL_STUB)
 }
