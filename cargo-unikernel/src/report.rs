@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use object::{Object, ObjectSegment};
 use serde::Serialize;
+use unikernel_pass::syscalls::SyscallSummary;
 use unikernel_pass::{OptLevel, Stats};
 
 use crate::link_inputs::InputSummary;
@@ -17,7 +18,11 @@ pub struct BuildReport {
     pub rustc: String,
     /// Every input and whether its code went into the whole-program module.
     pub inputs: Vec<InputSummary>,
+    /// Every stage's counters; `stats.syscall_rewrites` has one entry per run of the
+    /// syscall rewrite.
     pub stats: Stats,
+    /// What the syscall rewrite left in the image (unikernel builds; `null` otherwise).
+    pub syscalls: Option<SyscallSummary>,
     pub size: ImageSize,
     pub total_ms: u128,
 }
@@ -65,10 +70,10 @@ impl BuildReport {
         self.inputs.iter().filter(|i| i.native.is_some())
     }
 
-    /// One line for the terminal.
+    /// One line for the terminal, with the syscall counters for unikernel builds.
     pub fn summary_line(&self) -> String {
         let bitcode: usize = self.inputs.iter().map(|i| i.bitcode_modules).sum();
-        format!(
+        let mut line = format!(
             "{} modules -> {} functions -> {} after {}; {} KiB ({} KiB loaded); {:.1} s",
             bitcode,
             self.stats.functions_merged,
@@ -77,6 +82,34 @@ impl BuildReport {
             self.size.file_bytes / 1024,
             self.size.loaded_bytes / 1024,
             self.total_ms as f64 / 1000.0,
-        )
+        );
+        if let Some(syscalls) = &self.syscalls {
+            line.push_str("; syscalls: ");
+            line.push_str(&syscall_summary(syscalls));
+        }
+        line
     }
+}
+
+/// `204 direct (3 unimplemented), 16 dispatched, 2+2 stub calls, 0 trap path`.
+fn syscall_summary(s: &SyscallSummary) -> String {
+    let mut text = format!("{} direct", s.direct + s.direct_unimplemented);
+    if s.direct_unimplemented > 0 {
+        text.push_str(&format!(" ({} unimplemented)", s.direct_unimplemented));
+    }
+    text.push_str(&format!(
+        ", {} dispatched",
+        s.dispatched_constant + s.dispatched_dynamic
+    ));
+    if s.syscall_stub_defined {
+        text.push_str(&format!(
+            ", {}+{} stub calls (inline+module asm)",
+            s.stub_calls, s.module_asm_stub_calls
+        ));
+    }
+    text.push_str(&format!(
+        ", {} trap path",
+        s.trap_path + s.module_asm_syscalls
+    ));
+    text
 }

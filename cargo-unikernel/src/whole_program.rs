@@ -113,6 +113,7 @@ impl Job<'_> {
             pipeline: self.level.pipeline().to_owned(),
             rustc: self.toolchain.version.clone(),
             inputs: inputs.summary,
+            syscalls: syscalls::SyscallSummary::of(&stats.syscall_rewrites),
             stats,
             size,
             total_ms: started.elapsed().as_millis(),
