@@ -9,10 +9,11 @@ use unikernel_pass::OptLevel;
 
 use crate::cargo_build::{self, Artifact};
 use crate::error::{self, Failure};
+use crate::fresh::Fingerprint;
 use crate::lld::LinkKind;
 use crate::project::{Project, Selection};
 use crate::qemu::{Accel, Boot};
-use crate::report::BuildReport;
+use crate::report::ImageSize;
 use crate::roles::{self, RoleLinks};
 use crate::runtime;
 use crate::toolchain::{TARGET, Toolchain};
@@ -154,7 +155,7 @@ pub fn main() -> ExitCode {
 #[derive(Debug)]
 pub struct Built {
     pub output: PathBuf,
-    pub report: BuildReport,
+    pub size: ImageSize,
 }
 
 /// `cargo unikernel build`.
@@ -235,8 +236,18 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         work_dir: dir.join("work").join(label).join(&profile_dir).join(name),
         output: output.clone(),
     };
+    let fingerprint = Fingerprint::of(&job)?;
+    if fingerprint.is_current(&output) {
+        status("Fresh", &relative(&output));
+        return Ok(Built {
+            size: ImageSize::of(&output)?,
+            output,
+        });
+    }
+    Fingerprint::invalidate(&output);
     let report = job.run()?;
     let report_path = report.write()?;
+    fingerprint.record(&output)?;
     if args.verbose {
         status("Report", &report.summary_line());
         for native in report.native_inputs() {
@@ -252,7 +263,10 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         status("Report", &report_path.display().to_string());
     }
     status("Finished", &relative(&output));
-    Ok(Built { output, report })
+    Ok(Built {
+        output,
+        size: report.size,
+    })
 }
 
 /// The image's entry point: the kernel's PVH entry (sysroot/hal, `pvh.rs`).
@@ -300,8 +314,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 "{} ({:?}, {} KiB image, {} KiB loaded)",
                 relative(&built.output),
                 accel,
-                built.report.size.file_bytes / 1024,
-                built.report.size.loaded_bytes / 1024
+                built.size.file_bytes / 1024,
+                built.size.loaded_bytes / 1024
             ),
         );
     }

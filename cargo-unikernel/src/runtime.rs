@@ -107,13 +107,17 @@ fn build(
     })
 }
 
+/// The target rlibs among `artifacts`, sorted: cargo reports crates in the order their
+/// builds finish, which varies, and the merge order should not.
 fn rlibs(artifacts: &[Artifact]) -> Vec<PathBuf> {
-    artifacts
+    let mut rlibs: Vec<PathBuf> = artifacts
         .iter()
         .flat_map(|a| a.filenames.iter())
         .filter(|f| f.extension().is_some_and(|e| e == "rlib"))
         // Build-dependencies are rlibs too, but built for the host, outside `<target>/`.
         .filter(|f| f.components().any(|c| c.as_os_str() == TARGET))
         .cloned()
-        .collect()
+        .collect();
+    rlibs.sort();
+    rlibs
 }
