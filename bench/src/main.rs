@@ -4,8 +4,12 @@
 //! - `hosted`: for the hello and threads examples, the size and the start-to-exit time
 //!   of `cargo unikernel build --hosted --release` against a static glibc build of the
 //!   same program (`-C target-feature=+crt-static`).
+//! - `unikernel`: per-operation cost of system-call-bound loops (`examples/microbench`)
+//!   in the unikernel with direct calls and on the trap path, in time and guest
+//!   instructions, and as a Linux process (glibc and hosted).
 
 mod hosted;
+mod unikernel;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,11 +32,23 @@ enum Suite {
         #[arg(long, default_value_t = 300)]
         runs: usize,
     },
+    /// System-call-bound loops: unikernel direct calls vs trap path vs Linux processes.
+    Unikernel {
+        /// Measurements per operation and configuration; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Multiply every operation's iteration count.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Only these operations (default: all).
+        ops: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Hosted { runs } => hosted::run(runs),
+        Suite::Unikernel { runs, scale, ops } => unikernel::run(runs, scale, &ops),
     }
 }
 

@@ -218,13 +218,6 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
             )
         }
     };
-    status(
-        "Linking",
-        &format!(
-            "{name} ({label}, whole program, {})",
-            args.opt_level().pipeline()
-        ),
-    );
     let job = Job {
         mode,
         toolchain: &toolchain,
@@ -245,6 +238,13 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         });
     }
     Fingerprint::invalidate(&output);
+    status(
+        "Linking",
+        &format!(
+            "{name} ({label}, whole program, {})",
+            args.opt_level().pipeline()
+        ),
+    );
     let report = job.run()?;
     let report_path = report.write()?;
     fingerprint.record(&output)?;
