@@ -62,10 +62,17 @@ sed -E 's/^(attributes #[0-9]+ = \{)/\1 noredzone/' "$OUT/merged.ll" >"$OUT/nore
 
 echo "== link"
 CORE=$(ls "$RUST_LIB"/libcore-*.rlib)
+ALLOC=$(ls "$RUST_LIB"/liballoc-*.rlib)
 BUILTINS=$(ls "$RUST_LIB"/libcompiler_builtins-*.rlib)
+# The kernel uses `alloc`. Without std there is no allocator shim: point its mangled
+# `__rust_*` symbols at boot-test's heap (src/heap.rs).
+DEFSYMS=()
+for sym in $("$TOOLS/llvm-nm" -u "$ALLOC" "$OUT/image.o" 2>/dev/null | awk '{print $NF}' | grep '___rustc[0-9]*___rust_' | sort -u); do
+    DEFSYMS+=("--defsym=$sym=boot_test_rust_${sym##*___rust_}")
+done
 "$TOOLS/rust-lld" -flavor gnu -T "$SYSROOT/image.ld" --eh-frame-hdr -static --no-pie \
-    -z max-page-size=4096 --gc-sections --orphan-handling=warn \
-    -o "$OUT/image" "$OUT/image.o" "$CORE" "$BUILTINS"
+    -z max-page-size=4096 --gc-sections --orphan-handling=warn "${DEFSYMS[@]}" \
+    -o "$OUT/image" "$OUT/image.o" "$CORE" "$ALLOC" "$BUILTINS"
 SIZE=$(stat -c %s "$OUT/image")
 echo "image: $OUT/image ($SIZE bytes)"
 "$TOOLS/llvm-size" "$OUT/image" | tail -1

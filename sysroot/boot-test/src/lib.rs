@@ -17,6 +17,7 @@
 #![no_std]
 #![allow(clippy::missing_safety_doc, reason = "test-only runtime")]
 
+mod heap;
 mod runtime;
 mod scenarios;
 

@@ -13,6 +13,8 @@ unsafe extern "C" {
     static __unikernel_rodata_end: u8;
     static __unikernel_data_start: u8;
     static __unikernel_image_end: u8;
+    static __unikernel_initfs_start: u8;
+    static __unikernel_initfs_end: u8;
 }
 
 macro_rules! addr {
@@ -39,6 +41,17 @@ pub fn rodata() -> Range<usize> {
 /// TLS templates, init arrays, data and bss (mapped read + write, no execute).
 pub fn data() -> Range<usize> {
     addr!(__unikernel_data_start)..addr!(__unikernel_image_end)
+}
+
+/// The initial file archive (`.unikernel_initfs`, in the read-only segment; empty when
+/// the image was linked without files).
+pub fn initfs() -> &'static [u8] {
+    let start = addr!(__unikernel_initfs_start);
+    let len = addr!(__unikernel_initfs_end).saturating_sub(start);
+    // SAFETY: the linker script puts the section's bytes between the two symbols in
+    // the rodata segment, which is mapped read-only for the whole run and never
+    // written, so a shared `'static` slice of it is sound.
+    unsafe { core::slice::from_raw_parts(start as *const u8, len) }
 }
 
 /// Where the program headers are and how they are laid out (the `AT_PHDR`,

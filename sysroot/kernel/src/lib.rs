@@ -6,7 +6,9 @@
 //!
 //! It is a `no_std` rlib for `x86_64-unknown-linux-gnu`, merged as LLVM bitcode with
 //! the application, std and the libc shim into one module; so it defines no panic
-//! handler, allocator or lang item (std brings them). It exports:
+//! handler, allocator or lang item (std brings them). It does use `alloc` (the VFS):
+//! those allocations go to the program's global allocator, std's, i.e. the shim's
+//! malloc. It exports:
 //!
 //! - `__unikernel_kernel_main(BootInfo) -> !` (called by the hal after bring-up);
 //! - `__unikernel_sys_NAME(a0..a5) -> isize` for each implemented system call, and the
@@ -15,6 +17,8 @@
 //! and needs `__unikernel_libc_start(sp) -> !` from the libc shim.
 #![no_std]
 #![deny(unsafe_code)]
+
+extern crate alloc;
 
 mod boot;
 pub mod cmdline;
@@ -26,3 +30,4 @@ pub mod process;
 pub mod random;
 pub mod syscall;
 pub mod time;
+pub mod vfs;

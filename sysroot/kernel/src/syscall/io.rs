@@ -1,94 +1,256 @@
-//! Console I/O on the standard descriptors: `read`, `write`, `readv`, `writev`,
-//! `close`, `poll`, `ioctl`, `fcntl`.
-//!
-//! fd 0 is an input that is always at end of file; fd 1 and 2 write to the serial
-//! console. There are no other descriptors yet (files come with the VFS).
+//! Descriptor calls: `read`, `write`, `pread64`, `pwrite64`, `readv`, `writev`,
+//! `preadv`, `pwritev`, `lseek`, `close`, `dup`, `dup2`, `dup3`, `fcntl`, `ioctl`,
+//! `pipe`, `pipe2`, `poll`, `fsync`, `fdatasync`, `ftruncate`, `sendfile`,
+//! `copy_file_range`. What a descriptor reads and writes is `crate::vfs`'s business.
 
-use unikernel_hal::{console, uaccess};
+use alloc::vec;
 
-use super::{Fd, StdFd, SysResult, SyscallArgs, UserAddr};
+use unikernel_hal::uaccess;
+
+use super::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
+use crate::vfs::{self, Object, Vfs, flags::*};
 
 /// Linux's `IOV_MAX`.
 const IOV_MAX: usize = 1024;
 
-fn console_write(fd: StdFd, buf: UserAddr, len: usize) -> SysResult {
-    match fd {
-        StdFd::Stdout | StdFd::Stderr => {
-            uaccess::with_bytes(buf.0, len, console::write_bytes)?;
-            Ok(len)
-        }
-        StdFd::Stdin => Err(Errno::EBADF),
-    }
-}
-
-/// `read(fd, buf, count)`: stdin is at end of file.
+/// `read(fd, buf, count)`.
 pub fn read(args: SyscallArgs) -> SysResult {
-    let fd = StdFd::try_from(args.get::<Fd>(0)?)?;
-    let _buf: UserAddr = args.get(1)?;
-    let _count: usize = args.get(2)?;
-    match fd {
-        StdFd::Stdin => Ok(0),
-        StdFd::Stdout | StdFd::Stderr => Err(Errno::EBADF),
-    }
+    let fd: Fd = args.get(0)?;
+    let buf: UserAddr = args.get(1)?;
+    let len: usize = args.get(2)?;
+    vfs::with(|vfs| vfs.read(fd.0, buf.0, len, None))
 }
 
 /// `write(fd, buf, count)`.
 pub fn write(args: SyscallArgs) -> SysResult {
-    let fd = StdFd::try_from(args.get::<Fd>(0)?)?;
-    console_write(fd, args.get(1)?, args.get(2)?)
+    let fd: Fd = args.get(0)?;
+    let buf: UserAddr = args.get(1)?;
+    let len: usize = args.get(2)?;
+    vfs::with(|vfs| vfs.write(fd.0, buf.0, len, None))
+}
+
+/// A `pread64`/`pwrite64` offset (`EINVAL` if negative).
+fn offset(args: &SyscallArgs, index: usize) -> Result<u64, Errno> {
+    u64::try_from(args.get::<isize>(index)?).map_err(|_| Errno::EINVAL)
+}
+
+/// `pread64(fd, buf, count, offset)`.
+pub fn pread64(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let (buf, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
+    let at = offset(&args, 3)?;
+    vfs::with(|vfs| vfs.read(fd.0, buf.0, len, Some(at)))
+}
+
+/// `pwrite64(fd, buf, count, offset)`.
+pub fn pwrite64(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let (buf, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
+    let at = offset(&args, 3)?;
+    vfs::with(|vfs| vfs.write(fd.0, buf.0, len, Some(at)))
 }
 
 /// Reads the `index`th `struct iovec { void *base; size_t len; }` of an array.
-fn iovec(array: UserAddr, index: usize) -> Result<(UserAddr, usize), Errno> {
+fn iovec(array: UserAddr, index: usize) -> Result<(usize, usize), Errno> {
     let at = array.offset(index.checked_mul(16).ok_or(Errno::EINVAL)?)?;
     let base = uaccess::read_u64(at.0)?;
     let len = uaccess::read_u64(at.offset(8)?.0)?;
-    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    Ok((UserAddr(base as usize), len))
+    Ok((base as usize, usize::try_from(len).map_err(|_| Errno::EINVAL)?))
 }
 
-fn iov_count(args: &SyscallArgs) -> Result<usize, Errno> {
-    let count: i32 = args.get(2)?;
-    usize::try_from(count).ok().filter(|&n| n <= IOV_MAX).ok_or(Errno::EINVAL)
+/// The segments' lengths must add up to at most `isize::MAX` (`readv(2)`: `EINVAL`).
+fn check_iovecs(iov: UserAddr, count: i32) -> Result<usize, Errno> {
+    let count = usize::try_from(count).ok().filter(|&n| n <= IOV_MAX).ok_or(Errno::EINVAL)?;
+    let mut total: usize = 0;
+    for index in 0..count {
+        let (_, len) = iovec(iov, index)?;
+        total = total.checked_add(len).filter(|&t| t <= isize::MAX as usize).ok_or(Errno::EINVAL)?;
+    }
+    Ok(count)
+}
+
+/// Transfers segment by segment, stopping at the first short one; an error after some
+/// bytes moved reports the bytes (as Linux does).
+fn vectored(
+    fd: u32,
+    iov: UserAddr,
+    count: i32,
+    mut at: Option<u64>,
+    transfer: fn(&mut Vfs, u32, usize, usize, Option<u64>) -> Result<usize, Errno>,
+) -> SysResult {
+    let count = check_iovecs(iov, count)?;
+    vfs::with(|vfs| {
+        vfs.file(fd)?;
+        let mut total = 0;
+        for index in 0..count {
+            let (base, len) = iovec(iov, index)?;
+            let n = match transfer(vfs, fd, base, len, at) {
+                Ok(n) => n,
+                Err(_) if total > 0 => break,
+                Err(e) => return Err(e),
+            };
+            total += n;
+            at = at.map(|a| a + n as u64);
+            if n < len {
+                break;
+            }
+        }
+        Ok(total)
+    })
+}
+
+/// `readv(fd, iov, iovcnt)`.
+pub fn readv(args: SyscallArgs) -> SysResult {
+    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, None, Vfs::read)
 }
 
 /// `writev(fd, iov, iovcnt)`.
 pub fn writev(args: SyscallArgs) -> SysResult {
-    let fd = StdFd::try_from(args.get::<Fd>(0)?)?;
-    let iov: UserAddr = args.get(1)?;
-    let count = iov_count(&args)?;
-    let mut total: usize = 0;
-    for index in 0..count {
-        let (base, len) = iovec(iov, index)?;
-        total = total.checked_add(len).filter(|&t| t <= isize::MAX as usize).ok_or(Errno::EINVAL)?;
-        console_write(fd, base, len)?;
-    }
-    Ok(total)
+    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, None, Vfs::write)
 }
 
-/// `readv(fd, iov, iovcnt)`: stdin is at end of file.
-pub fn readv(args: SyscallArgs) -> SysResult {
-    let fd = StdFd::try_from(args.get::<Fd>(0)?)?;
-    iov_count(&args)?;
-    match fd {
-        StdFd::Stdin => Ok(0),
-        StdFd::Stdout | StdFd::Stderr => Err(Errno::EBADF),
-    }
+/// `preadv(fd, iov, iovcnt, offset)` (the offset's high half, `a4`, is 0 on x86-64).
+pub fn preadv(args: SyscallArgs) -> SysResult {
+    let at = offset(&args, 3)?;
+    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, Some(at), Vfs::read)
 }
 
-/// `close(fd)`: the console descriptors stay usable (nothing to release).
+/// `pwritev(fd, iov, iovcnt, offset)`.
+pub fn pwritev(args: SyscallArgs) -> SysResult {
+    let at = offset(&args, 3)?;
+    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, Some(at), Vfs::write)
+}
+
+/// `lseek(fd, offset, whence)`.
+pub fn lseek(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let offset = args.get::<isize>(1)? as i64;
+    let whence: u32 = args.get(2)?;
+    vfs::with(|vfs| vfs.seek(fd.0, offset, whence)).map(|pos| pos as usize)
+}
+
+/// `close(fd)`.
 pub fn close(args: SyscallArgs) -> SysResult {
-    StdFd::try_from(args.get::<Fd>(0)?)?;
-    Ok(0)
+    let fd: Fd = args.get(0)?;
+    vfs::with(|vfs| vfs.close(fd.0)).map(|()| 0)
 }
 
-const POLLIN: u16 = 0x001;
-const POLLOUT: u16 = 0x004;
-const POLLNVAL: u16 = 0x020;
+/// `dup(fd)`.
+pub fn dup(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    vfs::with(|vfs| vfs.dup(fd.0, 0, false)).map(|fd| fd as usize)
+}
 
-/// `poll(fds, nfds, timeout)`: stdin is always readable (EOF), stdout and stderr always
-/// writable, anything else is `POLLNVAL`.
+/// `dup2(old, new)`.
+pub fn dup2(args: SyscallArgs) -> SysResult {
+    let (old, new): (Fd, Fd) = (args.get(0)?, args.get(1)?);
+    vfs::with(|vfs| vfs.dup_to(old.0, new.0, false)).map(|fd| fd as usize)
+}
+
+/// `dup3(old, new, flags)`: like `dup2`, but `old == new` is `EINVAL`.
+pub fn dup3(args: SyscallArgs) -> SysResult {
+    let (old, new): (Fd, Fd) = (args.get(0)?, args.get(1)?);
+    let flags: u32 = args.get(2)?;
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    vfs::with(|vfs| vfs.dup_to(old.0, new.0, flags & O_CLOEXEC != 0)).map(|fd| fd as usize)
+}
+
+const F_DUPFD: u32 = 0;
+const F_GETFD: u32 = 1;
+const F_SETFD: u32 = 2;
+const F_GETFL: u32 = 3;
+const F_SETFL: u32 = 4;
+const F_DUPFD_CLOEXEC: u32 = 1030;
+const FD_CLOEXEC: usize = 1;
+
+/// `fcntl(fd, cmd, arg)`: descriptor flags, status flags and duplication. Record
+/// locks and the rest are `EINVAL`, as for an unknown command.
+pub fn fcntl(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let cmd: u32 = args.get(1)?;
+    let arg: usize = args.get(2)?;
+    vfs::with(|vfs| match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = u32::try_from(arg).ok().filter(|&m| m < 1024).ok_or(Errno::EINVAL)?;
+            vfs.dup(fd.0, min, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as usize)
+        }
+        F_GETFD => Ok(if vfs.cloexec(fd.0)? { FD_CLOEXEC } else { 0 }),
+        F_SETFD => vfs.set_cloexec(fd.0, arg & FD_CLOEXEC != 0).map(|()| 0),
+        F_GETFL => Ok(vfs.file(fd.0)?.flags as usize),
+        F_SETFL => {
+            let file = vfs.file_mut(fd.0)?;
+            let new = (arg as u32) & SETFL_MASK;
+            file.flags = (file.flags & !SETFL_MASK) | new;
+            Ok(0)
+        }
+        _ => {
+            vfs.file(fd.0)?;
+            Err(Errno::EINVAL)
+        }
+    })
+}
+
+const FIONREAD: u32 = 0x541b;
+const FIONBIO: u32 = 0x5421;
+const FIONCLEX: u32 = 0x5450;
+const FIOCLEX: u32 = 0x5451;
+
+/// `ioctl(fd, request, arg)`: nothing is a terminal, so every terminal request
+/// (`TCGETS`, `TIOCGWINSZ`, ...) is `ENOTTY` and `isatty()` is false; the generic
+/// `FIONREAD`, `FIONBIO`, `FIOCLEX`, `FIONCLEX` work on every descriptor.
+pub fn ioctl(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let request: u32 = args.get(1)?;
+    let arg: UserAddr = args.get(2)?;
+    vfs::with(|vfs| match request {
+        FIOCLEX | FIONCLEX => vfs.set_cloexec(fd.0, request == FIOCLEX).map(|()| 0),
+        FIONBIO => {
+            let on = uaccess::read_u32(arg.0)? != 0;
+            let file = vfs.file_mut(fd.0)?;
+            file.flags = if on { file.flags | O_NONBLOCK } else { file.flags & !O_NONBLOCK };
+            Ok(0)
+        }
+        FIONREAD => {
+            let n = i32::try_from(vfs.readable_bytes(fd.0)?).unwrap_or(i32::MAX);
+            uaccess::copy_to(arg.0, &n.to_ne_bytes())?;
+            Ok(0)
+        }
+        _ => {
+            vfs.file(fd.0)?;
+            Err(Errno::ENOTTY)
+        }
+    })
+}
+
+/// `pipe2(fds[2], flags)`.
+pub fn pipe2(args: SyscallArgs) -> SysResult {
+    let fds: UserAddr = args.get(0)?;
+    let flags: u32 = args.get(1)?;
+    vfs::with(|vfs| {
+        let (read, write) = vfs.pipe(flags)?;
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&read.to_ne_bytes());
+        bytes[4..].copy_from_slice(&write.to_ne_bytes());
+        if let Err(fault) = uaccess::copy_to(fds.0, &bytes) {
+            let _ = vfs.close(read);
+            let _ = vfs.close(write);
+            return Err(fault.into());
+        }
+        Ok(0)
+    })
+}
+
+/// `pipe(fds[2])`.
+pub fn pipe(args: SyscallArgs) -> SysResult {
+    pipe2(SyscallArgs([args.0[0], 0, 0, 0, 0, 0]))
+}
+
+/// `poll(fds, nfds, timeout)`: readiness never changes while the caller waits (one
+/// thread), so a poll with nothing ready sleeps out its timeout (a negative timeout,
+/// "forever", returns 0 at once rather than hang the machine).
 pub fn poll(args: SyscallArgs) -> SysResult {
     let fds: UserAddr = args.get(0)?;
     let nfds: usize = args.get(1)?;
@@ -104,11 +266,9 @@ pub fn poll(args: SyscallArgs) -> SysResult {
         uaccess::copy_from(at.0, &mut entry)?;
         let fd = i32::from_ne_bytes([entry[0], entry[1], entry[2], entry[3]]);
         let events = u16::from_ne_bytes([entry[4], entry[5]]);
-        let revents = match fd {
-            fd if fd < 0 => 0,
-            0 => events & POLLIN,
-            1 | 2 => events & POLLOUT,
-            _ => POLLNVAL,
+        let revents = match u32::try_from(fd) {
+            Ok(fd) => vfs::with(|vfs| Ok(vfs.poll(fd, events)))?,
+            Err(_) => 0, // negative descriptors are skipped
         };
         if revents != 0 {
             ready += 1;
@@ -116,39 +276,125 @@ pub fn poll(args: SyscallArgs) -> SysResult {
         uaccess::copy_to(at.offset(6)?.0, &revents.to_ne_bytes())?;
     }
     if ready == 0 && timeout_ms > 0 {
-        let ms = u64::from(timeout_ms.unsigned_abs());
-        crate::time::wait_until_monotonic(crate::time::monotonic_ns() + ms * 1_000_000);
+        let deadline = crate::time::monotonic_ns() + u64::from(timeout_ms.unsigned_abs()) * 1_000_000;
+        while crate::time::monotonic_ns() < deadline {
+            core::hint::spin_loop();
+        }
     }
     Ok(ready)
 }
 
-/// `ioctl(fd, request, arg)`: the console is not a terminal (`ENOTTY`), so `isatty()`
-/// is false and std does not ask for window sizes.
-pub fn ioctl(args: SyscallArgs) -> SysResult {
-    StdFd::try_from(args.get::<Fd>(0)?)?;
-    // TIOCGWINSZ, TCGETS, ...: every terminal request fails the same way.
-    let _request: u32 = args.get(1)?;
-    Err(Errno::ENOTTY)
+/// `fsync(fd)`/`fdatasync(fd)`: RAM is as durable as it gets; `EINVAL` for objects
+/// that cannot be synced (pipes, the console, devices), as on Linux.
+pub fn fsync(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    vfs::with(|vfs| match vfs.file(fd.0)?.object {
+        Object::Inode(ino) if !matches!(vfs.inode(ino)?.node, vfs::Node::Device(_)) => Ok(0),
+        _ => Err(Errno::EINVAL),
+    })
 }
 
-const F_DUPFD: u32 = 0;
-const F_GETFD: u32 = 1;
-const F_SETFD: u32 = 2;
-const F_GETFL: u32 = 3;
-const F_SETFL: u32 = 4;
-const F_DUPFD_CLOEXEC: u32 = 1030;
-const O_RDONLY: usize = 0;
-const O_WRONLY: usize = 1;
+/// `ftruncate(fd, length)`: the descriptor must be open for writing (`EINVAL`).
+pub fn ftruncate(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let len = u64::try_from(args.get::<isize>(1)?).map_err(|_| Errno::EINVAL)?;
+    vfs::with(|vfs| {
+        let file = vfs.file(fd.0)?;
+        if file.flags & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        match file.object {
+            Object::Inode(ino) if file.writable() => vfs.truncate(ino, len).map(|()| 0),
+            _ => Err(Errno::EINVAL),
+        }
+    })
+}
 
-/// `fcntl(fd, cmd, arg)` on the console descriptors.
-pub fn fcntl(args: SyscallArgs) -> SysResult {
-    let fd = StdFd::try_from(args.get::<Fd>(0)?)?;
-    let cmd: u32 = args.get(1)?;
-    match cmd {
-        F_GETFD => Ok(0),
-        F_SETFD | F_SETFL => Ok(0),
-        F_GETFL => Ok(if fd == StdFd::Stdin { O_RDONLY } else { O_WRONLY }),
-        F_DUPFD | F_DUPFD_CLOEXEC => Err(Errno::EMFILE),
-        _ => Err(Errno::EINVAL),
+/// Copies up to `len` bytes between two descriptors through a kernel buffer; the
+/// offsets are the descriptors' own or the given ones (updated). Returns the bytes
+/// copied (short at end of input).
+fn copy_between(vfs: &mut Vfs, from: (u32, Option<&mut u64>), to: (u32, Option<&mut u64>), len: usize) -> SysResult {
+    let (in_fd, mut in_off) = from;
+    let (out_fd, mut out_off) = to;
+    if !vfs.file(in_fd)?.readable() || !vfs.file(out_fd)?.writable() {
+        return Err(Errno::EBADF);
     }
+    // One address space: a kernel buffer goes through the same checked copies as the
+    // caller's would. Only its address is used while the VFS fills and drains it.
+    let mut chunk = vec![0u8; len.min(64 * 1024)];
+    let buffer = chunk.as_mut_ptr() as usize;
+    let mut total = 0;
+    while total < len {
+        let want = (len - total).min(chunk.len());
+        let n = vfs.read(in_fd, buffer, want, in_off.as_deref().copied())?;
+        if n == 0 {
+            break;
+        }
+        let written = vfs.write(out_fd, buffer, n, out_off.as_deref().copied())?;
+        if let Some(off) = in_off.as_deref_mut() {
+            *off += written as u64;
+        }
+        if let Some(off) = out_off.as_deref_mut() {
+            *off += written as u64;
+        }
+        total += written;
+        if written < n || n < want {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn read_offset(addr: UserAddr) -> Result<Option<u64>, Errno> {
+    if addr.is_null() {
+        return Ok(None);
+    }
+    let value = uaccess::read_u64(addr.0)? as i64;
+    u64::try_from(value).map(Some).map_err(|_| Errno::EINVAL)
+}
+
+/// `sendfile(out_fd, in_fd, offset, count)`.
+pub fn sendfile(args: SyscallArgs) -> SysResult {
+    let (out_fd, in_fd): (Fd, Fd) = (args.get(0)?, args.get(1)?);
+    let offset_addr: UserAddr = args.get(2)?;
+    let count: usize = args.get(3)?;
+    let mut offset = read_offset(offset_addr)?;
+    let n = vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))?;
+    if let Some(offset) = offset {
+        uaccess::copy_to(offset_addr.0, &offset.to_ne_bytes())?;
+    }
+    Ok(n)
+}
+
+/// `copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)`: regular files only
+/// (`EINVAL` otherwise, which makes std fall back to a read/write loop).
+pub fn copy_file_range(args: SyscallArgs) -> SysResult {
+    let (in_fd, out_fd): (Fd, Fd) = (args.get(0)?, args.get(2)?);
+    let (in_addr, out_addr): (UserAddr, UserAddr) = (args.get(1)?, args.get(3)?);
+    let len: usize = args.get(4)?;
+    let flags: u32 = args.get(5)?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut in_off = read_offset(in_addr)?;
+    let mut out_off = read_offset(out_addr)?;
+    let n = vfs::with(|vfs| {
+        for fd in [in_fd.0, out_fd.0] {
+            match vfs.file(fd)?.object {
+                Object::Inode(ino) if matches!(vfs.inode(ino)?.node, vfs::Node::File(_)) => {}
+                Object::Inode(ino) if vfs.inode(ino)?.is_dir() => return Err(Errno::EISDIR),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        if vfs.file(out_fd.0)?.flags & O_APPEND != 0 {
+            return Err(Errno::EBADF);
+        }
+        copy_between(vfs, (in_fd.0, in_off.as_mut()), (out_fd.0, out_off.as_mut()), len)
+    })?;
+    for (addr, off) in [(in_addr, in_off), (out_addr, out_off)] {
+        if let Some(off) = off {
+            uaccess::copy_to(addr.0, &off.to_ne_bytes())?;
+        }
+    }
+    Ok(n)
 }

@@ -1,0 +1,164 @@
+//! The virtual file system: one RAM file system (directories, regular files,
+//! symbolic links, writable at run time), the character devices under `/dev`, pipes,
+//! the console, and the process's file-descriptor table.
+//!
+//! Layout at boot: `/` (0755), `/tmp` (1777), `/dev/{null,zero,full,random,urandom}`,
+//! then whatever the image's initial file archive holds ([`initfs`]). Descriptors
+//! 0, 1 and 2 are the console (0 reads end of file, 1 and 2 write to the serial port).
+//!
+//! Objects, as on Linux: a descriptor ([`fd::FdTable`]) refers to an open file
+//! description ([`file::OpenFile`]: offset, status flags), which refers to an inode, a
+//! pipe end or the console. `dup` shares the description; `open` makes a new one.
+//!
+//! # Locking
+//!
+//! All of it is one [`Vfs`] value behind one lock, taken by [`with`] for the whole of
+//! a system call's file-system work (one CPU: a finer split would buy nothing yet).
+//! The lock may be held while the kernel allocates (the `alloc` heap is the libc
+//! shim's malloc, which takes its own lock and may call `mmap`; nothing there calls
+//! back into the VFS, so the order is always VFS, then heap, then memory) and while it
+//! copies to or from the caller's buffers (checked copies that do not fault). It is
+//! never held across a wait: nothing in the VFS blocks (see [`pipe`]).
+//!
+//! The state is built on first use, not at boot: building it allocates, and the
+//! shim's allocator works only once `__unikernel_libc_start` has run.
+
+mod fd;
+mod file;
+mod initfs;
+mod inode;
+mod io;
+mod path;
+mod pipe;
+mod slab;
+mod stat;
+mod tree;
+
+pub use file::{Console, Object, OpenFile, flags};
+pub use inode::{Device, Ino, Node, mode};
+pub use path::{Follow, MAX_PATH};
+pub use stat::{Stat, dirent_type};
+
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
+use crate::errno::Errno;
+use crate::log::kinfo;
+use fd::FdTable;
+use inode::{Dir, Inode, Inodes};
+use pipe::Pipe;
+use slab::Slab;
+
+/// The root directory's inode.
+pub const ROOT: Ino = Ino(0);
+
+/// The whole VFS state.
+#[derive(Debug)]
+pub struct Vfs {
+    inodes: Inodes,
+    files: Slab<OpenFile>,
+    fds: FdTable,
+    pipes: Slab<Pipe>,
+    cwd: Ino,
+    umask: u32,
+}
+
+static VFS: Mutex<Option<Vfs>> = Mutex::new(None);
+
+/// Runs `f` on the VFS with its lock held (building the VFS on first use).
+pub fn with<R>(f: impl FnOnce(&mut Vfs) -> Result<R, Errno>) -> Result<R, Errno> {
+    let mut guard = VFS.lock();
+    let vfs = match &mut *guard {
+        Some(vfs) => vfs,
+        None => guard.insert(Vfs::boot()?),
+    };
+    f(vfs)
+}
+
+/// The current time for timestamps.
+fn now() -> u64 {
+    crate::time::realtime_ns()
+}
+
+impl Vfs {
+    /// The boot layout (module docs) plus the image's files.
+    fn boot() -> Result<Self, Errno> {
+        let now = now();
+        let mut inodes = Inodes::new();
+        let root = inodes.insert(Inode::new(Node::Dir(Dir { entries: Default::default(), parent: ROOT }), 0o755, now))?;
+        debug_assert_eq!(root, ROOT);
+        let mut vfs = Self { inodes, files: Slab::new(), fds: FdTable::new(), pipes: Slab::new(), cwd: ROOT, umask: 0 };
+        vfs.mkdir_in(ROOT, b"tmp", 0o1777)?;
+        let dev = vfs.mkdir_in(ROOT, b"dev", 0o755)?;
+        for (name, device) in [
+            (&b"null"[..], Device::Null),
+            (b"zero", Device::Zero),
+            (b"full", Device::Full),
+            (b"random", Device::Random),
+            (b"urandom", Device::Urandom),
+        ] {
+            vfs.link_new(dev, name, Node::Device(device), 0o666)?;
+        }
+        for (fd, console) in [(0, Console::Input), (1, Console::Output), (2, Console::Output)] {
+            let flags = if console == Console::Input { flags::O_RDONLY } else { flags::O_WRONLY };
+            let got = vfs.install(OpenFile::new(Object::Console(console), flags), fd, false)?;
+            debug_assert_eq!(got, fd);
+        }
+        match initfs::unpack(&mut vfs, unikernel_hal::image::initfs()) {
+            Ok(stats) if stats.entries > 0 => {
+                crate::log::kdebug!("initfs: {} entries, {} bytes of file data", stats.entries, stats.bytes);
+            }
+            Ok(_) => {}
+            Err(error) => kinfo!("initfs: cannot unpack the image's files: {error}"),
+        }
+        vfs.umask = 0o022;
+        Ok(vfs)
+    }
+
+    /// `umask(2)`: sets the mask, returns the old one.
+    pub fn set_umask(&mut self, mask: u32) -> u32 {
+        core::mem::replace(&mut self.umask, mask & 0o777)
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.umask
+    }
+
+    pub fn cwd(&self) -> Ino {
+        self.cwd
+    }
+
+    /// `chdir`/`fchdir`: `ino` must be a directory.
+    pub fn set_cwd(&mut self, ino: Ino) -> Result<(), Errno> {
+        self.inodes.get(ino)?.dir()?;
+        self.cwd = ino;
+        Ok(())
+    }
+
+    pub fn inode(&self, ino: Ino) -> Result<&Inode, Errno> {
+        self.inodes.get(ino)
+    }
+
+    /// The absolute path of directory `ino` (for `getcwd`), walking up the parents.
+    pub fn dir_path(&self, mut ino: Ino) -> Result<Vec<u8>, Errno> {
+        let mut parts: Vec<&[u8]> = Vec::new();
+        while ino != ROOT {
+            let dir = self.inodes.get(ino)?.dir()?;
+            let parent = self.inodes.get(dir.parent)?.dir()?;
+            // A removed working directory has no name any more (Linux: ENOENT).
+            let name = parent.entries.iter().find(|&(_, &i)| i == ino).map(|(n, _)| n).ok_or(Errno::ENOENT)?;
+            parts.push(name);
+            ino = dir.parent;
+        }
+        let mut path = Vec::new();
+        for part in parts.iter().rev() {
+            path.push(b'/');
+            path.extend_from_slice(part);
+        }
+        if path.is_empty() {
+            path.push(b'/');
+        }
+        Ok(path)
+    }
+}
