@@ -85,7 +85,7 @@ SCENARIOS=(
     "write-text|126|protection violation on write"
     "exec-data|126|instruction fetch"
     "stack-overflow|126|guard page of the main thread's stack"
-    "deadlock|125|deadlock: the only thread waits"
+    "deadlock|125|deadlock: every thread is blocked"
 )
 WANT=("$@")
 pass=0

@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::memory::FreeRam;
 use crate::pvh;
 pub use crate::pvh::{MemoryKind, MemoryMap, MemoryRegion};
-use crate::{console, exceptions, exit, gdt, paging, stacks, syscall_entry};
+use crate::{apic, console, exceptions, exit, gdt, paging, stacks, syscall_entry};
 
 /// The boot page tables: one PML4, one PDPT and four page directories of 2 MiB pages
 /// covering 0..4 GiB. Only used until [`paging::init`] installs the real tables.
@@ -195,6 +195,9 @@ unsafe extern "C" fn rust_entry(start_info: usize) -> ! {
         Err(message) => boot_failure(message),
     };
     syscall_entry::init();
+    if !apic::init() {
+        console::print(format_args!("unikernel: no usable local APIC: idle waits poll the clock\n"));
+    }
     __unikernel_kernel_main(BootInfo {
         cmdline: pvh.cmdline,
         cmdline_truncated: pvh.cmdline_truncated,

@@ -19,7 +19,7 @@ use x86_64::VirtAddr;
 
 use crate::exit::{exit, EXIT_CPU_EXCEPTION};
 use crate::gdt::{self, KERNEL_CODE};
-use crate::{console, paging, stacks};
+use crate::{apic, console, paging, stacks};
 
 global_asm!(
     ".pushsection .text.unikernel_exceptions, \"ax\", @progbits",
@@ -250,7 +250,7 @@ fn ist_for(vector: usize) -> u8 {
     }
 }
 
-/// Installs the IDT.
+/// Installs the IDT: the 32 exception vectors, the APIC timer and spurious vectors.
 pub(crate) fn init() {
     let idt = IDT.call_once(|| {
         let stubs = (&raw const __unikernel_exception_stubs) as u64;
@@ -258,6 +258,9 @@ pub(crate) fn init() {
         for (vector, gate) in gates.iter_mut().take(32).enumerate() {
             *gate = Gate::interrupt(stubs + 16 * vector as u64, ist_for(vector));
         }
+        let (timer, spurious) = apic::handlers();
+        gates[apic::TIMER_VECTOR] = Gate::interrupt(timer, gdt::IST_TIMER);
+        gates[apic::SPURIOUS_VECTOR] = Gate::interrupt(spurious, gdt::IST_TIMER);
         Idt(gates)
     });
     let pointer = DescriptorTablePointer {

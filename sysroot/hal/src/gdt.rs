@@ -21,6 +21,7 @@ pub(crate) const IST_NMI: u8 = 2;
 pub(crate) const IST_MACHINE_CHECK: u8 = 3;
 pub(crate) const IST_PAGE_FAULT: u8 = 4;
 pub(crate) const IST_OTHER: u8 = 5;
+pub(crate) const IST_TIMER: u8 = 6;
 
 pub(crate) const KERNEL_CODE: SegmentSelector = SegmentSelector::new(1, PrivilegeLevel::Ring0);
 pub(crate) const KERNEL_DATA: SegmentSelector = SegmentSelector::new(2, PrivilegeLevel::Ring0);

@@ -14,7 +14,11 @@
 //! - devices reached through port I/O: [`console`] (COM1), [`tsc`] calibration with the
 //!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`);
 //! - [`cpu`]: small CPU services (random numbers, FS base, CPUID);
-//! - `syscall_entry`: the `LSTAR` target for `syscall` instructions executed in ring 0;
+//! - `syscall_entry`: the register-frame entries of system calls ([`SyscallFrame`]):
+//!   the `LSTAR` target for `syscall` instructions executed in ring 0 and
+//!   `__unikernel_syscall_stub`, the same path reached by `call`;
+//! - [`thread`]: thread contexts and the context switch; [`irq`]: interrupt masking
+//!   and [`irq::IrqMutex`]; [`apic`]: the local APIC timer that wakes the idle loop;
 //! - [`process`]: the jump onto the application's initial stack.
 //!
 //! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
@@ -24,6 +28,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod apic;
 pub mod boot;
 pub mod console;
 pub mod cpu;
@@ -31,6 +36,7 @@ mod exceptions;
 pub mod exit;
 mod gdt;
 pub mod image;
+pub mod irq;
 pub mod memory;
 pub mod paging;
 pub mod process;
@@ -38,10 +44,12 @@ mod pvh;
 pub mod rtc;
 mod stacks;
 mod syscall_entry;
+pub mod thread;
 pub mod tsc;
 pub mod uaccess;
 
 pub use boot::BootInfo;
+pub use syscall_entry::SyscallFrame;
 
 /// Size of a base page.
 pub const PAGE_SIZE: usize = 4096;

@@ -266,6 +266,14 @@ fn with_space<T>(f: impl FnOnce(&mut AddressSpace) -> Result<T, PagingError>) ->
     }
 }
 
+/// Maps the device registers at `start..start + len` read-write, no-execute and
+/// uncached (the local APIC). Device memory is not RAM: no [`Region`] covers it.
+pub(crate) fn map_device(start: usize, len: usize) -> Result<(), PagingError> {
+    let flags = Flags::PRESENT | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::NO_CACHE | Flags::WRITE_THROUGH;
+    let end = start.checked_add(len).ok_or(PagingError::RegionTooSmall)?;
+    with_space(|space| space.set_range(align_down(start), align_up(end), Some(flags)))
+}
+
 /// Changes the permissions of the memory `region` owns.
 pub fn protect(region: &mut Region, access: Access) -> Result<(), PagingError> {
     with_space(|space| space.set_range(region.start(), region.end(), leaf_flags(access)))?;

@@ -2,7 +2,8 @@
 //! `__unikernel_libc_start`:
 //!
 //! command line -> clocks -> free memory -> randomness -> main-thread stack with guard
-//! page -> System V initial stack -> boot report (`unikernel.verbose`) -> libc start.
+//! page -> System V initial stack -> main and idle threads -> boot report
+//! (`unikernel.verbose`) -> libc start.
 
 use unikernel_hal::boot::MemoryMap;
 use unikernel_hal::{exit, paging, tsc, BootInfo};
@@ -42,6 +43,11 @@ pub(crate) fn run(boot: BootInfo) -> ! {
         Ok(sp) => sp,
         Err(_) => fail("arguments and environment do not fit in the main thread's stack"),
     };
+
+    if let Err(err) = crate::sched::init_main_thread() {
+        kinfo!("boot failed: cannot make the main thread ({err:?})");
+        exit::exit(exit::EXIT_BOOT_FAILURE);
+    }
 
     let ready = tsc::read();
     if log::verbose() {
@@ -86,6 +92,7 @@ fn report(boot: &BootFacts, cmdline: &Cmdline<'_>, free: usize, rng: random::Sou
     let (hz, calibration) = time::tsc_frequency();
     kdebug!("TSC {} kHz ({calibration:?})", hz / 1000);
     kdebug!("random source: {rng:?}");
+    kdebug!("timer interrupts: {:?}", unikernel_hal::apic::timer_mode());
     kdebug!("main stack {:#x}..{:#x}, guard page below", stack_start, stack_start + stack_len);
     let total = time::ticks_to_ns(boot.ready_tsc - boot.boot_tsc);
     let calibration_ns = time::ticks_to_ns(boot.calibration_ticks);

@@ -28,6 +28,7 @@ mod log;
 pub mod memory;
 pub mod process;
 pub mod random;
+pub mod sched;
 pub mod syscall;
 pub mod time;
 pub mod vfs;

@@ -106,12 +106,16 @@ pub fn realtime_ns() -> u64 {
     clock().realtime_at_boot + monotonic_ns()
 }
 
-/// Busy-waits until `CLOCK_MONOTONIC` reaches `deadline_ns` (single CPU, no timer
-/// interrupt yet).
-pub fn wait_until_monotonic(deadline_ns: u64) {
-    while monotonic_ns() < deadline_ns {
-        core::hint::spin_loop();
-    }
+/// The TSC value at which `CLOCK_MONOTONIC` reads `ns` (for timer deadlines).
+pub fn monotonic_to_tsc(ns: u64) -> u64 {
+    let clock = clock();
+    let ticks = u128::from(ns) * u128::from(clock.tsc_hz) / u128::from(NANOS_PER_SEC);
+    clock.boot_tsc.saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
+}
+
+/// The `CLOCK_MONOTONIC` time at which `CLOCK_REALTIME` reads `realtime_ns`.
+pub fn realtime_to_monotonic(realtime_ns: u64) -> u64 {
+    realtime_ns.saturating_sub(clock().realtime_at_boot)
 }
 
 fn bcd(value: u8) -> u8 {

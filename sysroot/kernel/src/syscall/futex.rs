@@ -1,15 +1,13 @@
-//! `futex` for a single thread.
+//! `futex`: `FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAIT_BITSET`, `FUTEX_WAKE_BITSET`
+//! (futex(2)), with `FUTEX_PRIVATE_FLAG` and `FUTEX_CLOCK_REALTIME`.
 //!
-//! `FUTEX_WAKE` wakes nobody (returns 0). `FUTEX_WAIT` returns `EAGAIN` when the word
-//! no longer holds the expected value, sleeps out a timeout, and otherwise would block
-//! forever, since no other thread exists to wake it: the kernel reports the deadlock
-//! and stops with `EXIT_DEADLOCK` rather than hang.
-
-use unikernel_hal::{exit, uaccess};
+//! Futexes are keyed by address: there is one address space, so private and shared
+//! futexes are the same thing (the shim's `pthread_join` waits shared on the thread-id
+//! word that `CLONE_CHILD_CLEARTID` clears). The waiting and waking is `crate::sched`.
 
 use super::{read_timespec, timespec_ns, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
-use crate::log::kinfo;
+use crate::sched::{self, Wake};
 use crate::time;
 
 const FUTEX_WAIT: u32 = 0;
@@ -18,6 +16,7 @@ const FUTEX_WAIT_BITSET: u32 = 9;
 const FUTEX_WAKE_BITSET: u32 = 10;
 const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
+const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
 /// `futex(uaddr, op, val, timeout, uaddr2, val3)`.
 pub fn futex(args: SyscallArgs) -> SysResult {
@@ -29,31 +28,43 @@ pub fn futex(args: SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
-    match op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
-        cmd @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
-            if uaccess::read_u32(uaddr.0)? != val {
-                return Err(Errno::EAGAIN);
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    // FUTEX_CLOCK_REALTIME only makes sense with an absolute timeout (Linux: ENOSYS).
+    if realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+        return Err(Errno::ENOSYS);
+    }
+    match cmd {
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE { FUTEX_BITSET_MATCH_ANY } else { args.get(5)? };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
             }
-            if timeout.is_null() {
-                kinfo!(
-                    "deadlock: the only thread waits on futex {:#x} (value {val}) with no timeout; nothing can wake it",
-                    uaddr.0
-                );
-                exit::exit(exit::EXIT_DEADLOCK);
+            // `val` is an int count; negative counts wake "all" on Linux (INT_MAX).
+            let count = usize::try_from(val.cast_signed()).unwrap_or(i32::MAX as usize);
+            Ok(sched::futex_wake(uaddr.0, count, bitset))
+        }
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT { FUTEX_BITSET_MATCH_ANY } else { args.get(5)? };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
             }
-            let request = timespec_ns(read_timespec(timeout)?);
-            // FUTEX_WAIT: relative timeout; FUTEX_WAIT_BITSET: absolute, on
-            // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
-            let duration = if cmd == FUTEX_WAIT {
-                request
-            } else if realtime {
-                request.saturating_sub(time::realtime_ns())
+            let deadline = if timeout.is_null() {
+                None
             } else {
-                request.saturating_sub(time::monotonic_ns())
+                let request = timespec_ns(read_timespec(timeout)?);
+                Some(if cmd == FUTEX_WAIT {
+                    // Relative, measured on CLOCK_MONOTONIC.
+                    time::monotonic_ns().saturating_add(request)
+                } else if realtime {
+                    time::realtime_to_monotonic(request)
+                } else {
+                    request
+                })
             };
-            time::wait_until_monotonic(time::monotonic_ns().saturating_add(duration));
-            Err(Errno::ETIMEDOUT)
+            match sched::futex_wait(uaddr.0, val, bitset, deadline)? {
+                Wake::Woken => Ok(0),
+                Wake::TimedOut => Err(Errno::ETIMEDOUT),
+            }
         }
         _ => Err(Errno::ENOSYS),
     }

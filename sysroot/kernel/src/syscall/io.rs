@@ -277,9 +277,8 @@ pub fn poll(args: SyscallArgs) -> SysResult {
     }
     if ready == 0 && timeout_ms > 0 {
         let deadline = crate::time::monotonic_ns() + u64::from(timeout_ms.unsigned_abs()) * 1_000_000;
-        while crate::time::monotonic_ns() < deadline {
-            core::hint::spin_loop();
-        }
+        // Other threads run meanwhile.
+        crate::sched::sleep_until(deadline);
     }
     Ok(ready)
 }

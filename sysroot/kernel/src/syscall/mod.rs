@@ -9,6 +9,7 @@
 //! [`SyscallArgs::get`] (a checked conversion: never a silent truncation) and return
 //! `Result<usize, Errno>`; the table turns errors into `-errno`. One file per family.
 
+mod clone;
 mod fs;
 mod futex;
 mod io;

@@ -1,17 +1,16 @@
 //! Process identity and lifetime: `exit`, `exit_group`, the id getters, `uname`,
 //! `arch_prctl`, `set_tid_address`, `set_robust_list`, `getrlimit`, `prlimit64`.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
-
 use unikernel_hal::{cpu, uaccess};
 
 use super::{SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
 use crate::process::{self as proc, PID};
+use crate::sched;
 
-/// `exit(status)`: with one thread, the end of the program.
+/// `exit(status)`: ends the calling thread (the last one's exit ends the program).
 pub fn exit(args: SyscallArgs) -> SysResult {
-    proc::exit(args.get(0)?)
+    sched::exit_thread(args.get(0)?)
 }
 
 /// `exit_group(status)`.
@@ -24,7 +23,7 @@ pub fn getpid(_: SyscallArgs) -> SysResult {
 }
 
 pub fn gettid(_: SyscallArgs) -> SysResult {
-    Ok(PID)
+    Ok(sched::current_tid() as usize)
 }
 
 /// The parent of the only process is nobody (like init's).
@@ -85,14 +84,10 @@ pub fn arch_prctl(args: SyscallArgs) -> SysResult {
     }
 }
 
-static CLEAR_CHILD_TID: AtomicUsize = AtomicUsize::new(0);
-static ROBUST_LIST: AtomicUsize = AtomicUsize::new(0);
-
-/// `set_tid_address(tidptr)`: recorded (used at thread exit once there are threads).
+/// `set_tid_address(tidptr)`: the calling thread's word to clear and wake at exit.
 pub fn set_tid_address(args: SyscallArgs) -> SysResult {
     let tidptr: UserAddr = args.get(0)?;
-    CLEAR_CHILD_TID.store(tidptr.0, Ordering::Relaxed);
-    Ok(PID)
+    Ok(sched::set_clear_child_tid(tidptr.0) as usize)
 }
 
 /// `set_robust_list(head, len)`: recorded; `len` must be `sizeof(struct
@@ -103,7 +98,7 @@ pub fn set_robust_list(args: SyscallArgs) -> SysResult {
     if len != 24 {
         return Err(Errno::EINVAL);
     }
-    ROBUST_LIST.store(head.0, Ordering::Relaxed);
+    sched::set_robust_list(head.0);
     Ok(0)
 }
 

@@ -1,4 +1,4 @@
-//! Scheduling: `sched_yield`, `sched_getaffinity`. One CPU, one thread.
+//! Scheduling: `sched_yield`, `sched_getaffinity`. One CPU.
 
 use unikernel_hal::uaccess;
 
@@ -6,8 +6,9 @@ use super::{SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
 use crate::process::PID;
 
-/// `sched_yield()`: nothing else to run.
+/// `sched_yield()`: every other runnable thread runs first.
 pub fn sched_yield(_: SyscallArgs) -> SysResult {
+    crate::sched::yield_now();
     Ok(0)
 }
 

@@ -8,9 +8,11 @@
 // crate-wide `deny(unsafe_code)` flags; these attributes are the whole of it here.
 #![allow(unsafe_code)]
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::{fs, futex, io, mm, names, process, random, sched, signal, time};
+use unikernel_hal::SyscallFrame;
+
+use super::{clone, fs, futex, io, mm, names, process, random, sched, signal, time};
 use super::{SysResult, SyscallArgs};
 use crate::errno::Errno;
 use crate::log::kinfo;
@@ -160,8 +162,30 @@ fn unimplemented(nr: usize) -> isize {
     Errno::ENOSYS.to_return_value()
 }
 
-/// The dispatcher: system calls whose number is not a compile-time constant, and the
-/// `syscall`-instruction trap path (hal `syscall_entry`).
+/// System calls that act on the caller's register frame: the child of `clone` resumes
+/// from a copy of it; `fork`, `vfork`, `clone3`, `execve` and `rt_sigreturn` would
+/// need it too and are not implemented.
+const FRAME_ONLY: [usize; 6] = [15, 56, 57, 58, 59, 435];
+const SYS_CLONE: usize = 56;
+
+/// The frame dispatcher: the `syscall`-instruction trap path and
+/// `__unikernel_syscall_stub` (hal `syscall_entry`) land here with the caller's
+/// registers.
+#[unsafe(no_mangle)]
+pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
+    let nr = frame.number();
+    let result = if nr == SYS_CLONE {
+        abi_return(clone::clone(frame))
+    } else {
+        dispatch(nr, SyscallArgs(frame.args()))
+    };
+    frame.set_return(result);
+}
+
+static FRAME_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// The dispatcher: system calls whose number is not a compile-time constant, called
+/// directly (no register frame).
 #[unsafe(no_mangle)]
 pub extern "C" fn __unikernel_syscall(
     nr: usize,
@@ -172,5 +196,12 @@ pub extern "C" fn __unikernel_syscall(
     a4: usize,
     a5: usize,
 ) -> isize {
+    if FRAME_ONLY.contains(&nr) {
+        if !FRAME_REPORTED.swap(true, Ordering::Relaxed) {
+            let name = names::name(nr).unwrap_or("?");
+            kinfo!("system call {name} ({nr}) through the dispatcher: it needs the caller's register frame (the syscall instruction or __unikernel_syscall_stub); returning ENOSYS");
+        }
+        return Errno::ENOSYS.to_return_value();
+    }
     dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]))
 }

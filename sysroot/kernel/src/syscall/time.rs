@@ -1,10 +1,10 @@
 //! Clocks and sleeping: `clock_gettime`, `clock_getres`, `nanosleep`,
-//! `clock_nanosleep`. Sleeping busy-waits on the TSC (one thread, no timer interrupt
-//! yet), so it is never interrupted and never writes a remaining time.
+//! `clock_nanosleep`. Sleeping blocks the thread until its deadline (`crate::sched`);
+//! there are no signals, so it is never interrupted and never writes a remaining time.
 
 use super::{read_timespec, timespec_ns, write_timespec, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
-use crate::time;
+use crate::{sched, time};
 
 /// Clock ids (`include/uapi/linux/time.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub fn clock_getres(args: SyscallArgs) -> SysResult {
 /// `nanosleep(req, rem)`.
 pub fn nanosleep(args: SyscallArgs) -> SysResult {
     let duration = timespec_ns(read_timespec(args.get(0)?)?);
-    time::wait_until_monotonic(time::monotonic_ns().saturating_add(duration));
+    sched::sleep_until(time::monotonic_ns().saturating_add(duration));
     Ok(0)
 }
 
@@ -87,9 +87,15 @@ pub fn clock_nanosleep(args: SyscallArgs) -> SysResult {
     if matches!(clock, ClockId::ThreadCputime) {
         return Err(Errno::EINVAL);
     }
-    let now = clock.now_ns();
-    let duration = if flags & TIMER_ABSTIME != 0 { request.saturating_sub(now) } else { request };
-    time::wait_until_monotonic(time::monotonic_ns().saturating_add(duration));
+    let deadline = if flags & TIMER_ABSTIME == 0 {
+        time::monotonic_ns().saturating_add(request)
+    } else if matches!(clock, ClockId::Realtime | ClockId::RealtimeCoarse) {
+        time::realtime_to_monotonic(request)
+    } else {
+        // Every other clock counts from boot like CLOCK_MONOTONIC (`now_ns`).
+        request
+    };
+    sched::sleep_until(deadline);
     Ok(0)
 }
 

@@ -1,0 +1,271 @@
+//! Thread contexts and the context switch: the mechanism under the kernel's scheduler.
+//!
+//! A thread is a slot number (`0..MAX_THREADS`); the kernel keeps its own per-thread
+//! state (ids, futex waits) under the same number. Slot [`IDLE`] is the idle thread,
+//! which runs a kernel function on a stack of its own (`stacks.rs`). The others run on
+//! stacks the application gave them: the main thread on the stack the kernel built at
+//! boot, `clone` children on the stack named in the call. Kernel code of a thread
+//! (system calls, blocking in them) runs on that thread's stack.
+//!
+//! A switch saves what the C ABI says a call preserves (SysV AMD64 ABI, 3.2.1:
+//! `rbx, rbp, r12-r15`, the MXCSR control bits and the x87 control word) on the old
+//! stack, records the stack pointer and the FS base (the thread pointer), and loads
+//! the new thread's. Everything else a call may clobber, so the compiler has already
+//! saved what it needs; the registers of the application live in a system-call frame
+//! further up the stack (`syscall_entry.rs`).
+//!
+//! A slot is `Empty`, `Ready` (holds a saved context) or `Running` (the current
+//! thread). The hal checks these states itself, so the kernel's safe calls can never
+//! load a context that does not exist. One CPU: every operation runs with interrupts
+//! disabled, which is what makes the plain atomics below a sufficient exclusion.
+
+use core::arch::{asm, global_asm};
+use core::convert::Infallible;
+use core::mem::size_of;
+use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+use spin::Once;
+
+use crate::cpu;
+use crate::irq;
+use crate::paging;
+use crate::syscall_entry::{SyscallFrame, __unikernel_frame_return};
+
+/// Most threads at once, the idle thread included.
+pub const MAX_THREADS: usize = 256;
+/// The idle thread's slot.
+pub const IDLE: usize = 0;
+
+const EMPTY: u8 = 0;
+const READY: u8 = 1;
+const RUNNING: u8 = 2;
+
+static STATE: [AtomicU8; MAX_THREADS] = [const { AtomicU8::new(EMPTY) }; MAX_THREADS];
+static SAVED_RSP: [AtomicUsize; MAX_THREADS] = [const { AtomicUsize::new(0) }; MAX_THREADS];
+static FS_BASE: [AtomicU64; MAX_THREADS] = [const { AtomicU64::new(0) }; MAX_THREADS];
+static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
+
+/// Why a thread operation was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadError {
+    /// The slot number is out of range.
+    BadSlot,
+    /// The slot is in use (creating) or holds no saved context (switching).
+    WrongState,
+    /// The new thread's stack is not mapped writable (`EFAULT`).
+    BadStack,
+}
+
+// The saved context on a stack, lowest address first: MXCSR (4 bytes) and the x87
+// control word (2 bytes) in one 8-byte slot, r15, r14, r13, r12, rbx, rbp, then the
+// return address of the switch.
+global_asm!(
+    ".pushsection .text.unikernel_context_switch, \"ax\", @progbits",
+    // __unikernel_context_switch(save: *mut usize [rdi], load: usize [rsi])
+    ".globl __unikernel_context_switch",
+    ".globl __unikernel_context_load",
+    ".globl __unikernel_thread_start",
+    ".p2align 4",
+    "__unikernel_context_switch:",
+    "push rbp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "sub rsp, 8",
+    "stmxcsr [rsp]",
+    "fnstcw [rsp + 4]",
+    "mov [rdi], rsp",
+    // __unikernel_context_load (rsi = a saved context): also the exit path.
+    "__unikernel_context_load:",
+    "mov rsp, rsi",
+    "ldmxcsr [rsp]",
+    "fldcw [rsp + 4]",
+    "add rsp, 8",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    // First code of a kernel thread (idle): r12 = its `extern "C" fn() -> !`.
+    "__unikernel_thread_start:",
+    "call r12",
+    "ud2",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    fn __unikernel_context_switch(save: *mut usize, load: usize);
+    static __unikernel_context_load: u8;
+    static __unikernel_thread_start: u8;
+}
+
+/// The context a new thread starts from (see the layout above the assembly).
+#[repr(C, align(16))]
+struct InitialContext {
+    mxcsr: u32,
+    fcw: u16,
+    pad: u16,
+    r15: u64,
+    r14: u64,
+    r13: u64,
+    r12: u64,
+    rbx: u64,
+    rbp: u64,
+    ret: u64,
+}
+
+const _: () = assert!(size_of::<InitialContext>() == 64);
+
+impl InitialContext {
+    /// Power-on defaults (SDM Vol. 1, 10.2.3 and 8.1.5): all exceptions masked,
+    /// round to nearest, 64-bit x87 precision.
+    const fn new(ret: u64, r12: u64) -> InitialContext {
+        InitialContext { mxcsr: 0x1f80, fcw: 0x037f, pad: 0, r15: 0, r14: 0, r13: 0, r12, rbx: 0, rbp: 0, ret }
+    }
+}
+
+fn check_slot(slot: usize) -> Result<(), ThreadError> {
+    if slot < MAX_THREADS { Ok(()) } else { Err(ThreadError::BadSlot) }
+}
+
+/// The running thread's slot.
+pub fn current() -> usize {
+    CURRENT.load(Ordering::Relaxed)
+}
+
+/// Makes `slot` the running thread: the code that calls this (the boot flow, about to
+/// enter the application's main thread) becomes that thread.
+pub fn start_main(slot: usize) -> Result<(), ThreadError> {
+    check_slot(slot)?;
+    let _irq = irq::disable();
+    if slot == IDLE || STATE[slot].load(Ordering::Relaxed) != EMPTY {
+        return Err(ThreadError::WrongState);
+    }
+    STATE[slot].store(RUNNING, Ordering::Relaxed);
+    CURRENT.store(slot, Ordering::Relaxed);
+    Ok(())
+}
+
+static IDLE_ENTRY: Once<fn() -> !> = Once::new();
+
+extern "C" fn idle_entry() -> ! {
+    match IDLE_ENTRY.get() {
+        Some(entry) => entry(),
+        None => cpu::halt_forever(),
+    }
+}
+
+/// Prepares the idle thread to run `entry` on its own stack the first time something
+/// switches to [`IDLE`]. Only the first call has an effect.
+pub fn init_idle(entry: fn() -> !) {
+    let _irq = irq::disable();
+    if IDLE_ENTRY.get().is_some() {
+        return;
+    }
+    IDLE_ENTRY.call_once(|| entry);
+    let context = crate::stacks::idle_top() - size_of::<InitialContext>();
+    let start = (&raw const __unikernel_thread_start) as u64;
+    // SAFETY: the idle stack is the hal's own, used by nothing else (it is only ever
+    // run on as thread IDLE, which has not started); `context` is 16-byte aligned
+    // (the top is page-aligned) and lies inside it.
+    unsafe { (context as *mut InitialContext).write(InitialContext::new(start, idle_entry as *const () as u64)) };
+    SAVED_RSP[IDLE].store(context, Ordering::Relaxed);
+    STATE[IDLE].store(READY, Ordering::Relaxed);
+}
+
+/// Creates the thread `slot` as a `clone` child of the system call in `parent`: it will
+/// resume where the parent's system call returns, with `rax` = 0, `rsp` =
+/// `stack_pointer`, the FS base `fs_base`, every other register as in `parent`.
+///
+/// Its initial frame is written just below `stack_pointer`, in the stack the caller of
+/// `clone` hands over to the child (Linux writes nothing there; the memory is the
+/// child's by the same contract). Fails with [`ThreadError::BadStack`] if that memory
+/// is not mapped writable.
+pub fn spawn(slot: usize, parent: &SyscallFrame, stack_pointer: usize, fs_base: u64) -> Result<(), ThreadError> {
+    check_slot(slot)?;
+    let frame_at = stack_pointer.checked_sub(size_of::<SyscallFrame>()).ok_or(ThreadError::BadStack)? & !15;
+    let context_at = frame_at.checked_sub(size_of::<InitialContext>()).ok_or(ThreadError::BadStack)?;
+    let len = stack_pointer - context_at;
+    if context_at == 0 || !paging::is_accessible(context_at, len, true) {
+        return Err(ThreadError::BadStack);
+    }
+    let _irq = irq::disable();
+    if slot == IDLE || STATE[slot].load(Ordering::Relaxed) != EMPTY {
+        return Err(ThreadError::WrongState);
+    }
+    let ret = (&raw const __unikernel_frame_return) as u64;
+    // SAFETY: `context_at..stack_pointer` is mapped writable (checked above) and is the
+    // top of the stack the caller hands to the new thread (this function's contract,
+    // the `clone` contract); both addresses are 16-byte aligned.
+    unsafe {
+        (frame_at as *mut SyscallFrame).write(parent.for_child(stack_pointer));
+        (context_at as *mut InitialContext).write(InitialContext::new(ret, 0));
+    }
+    SAVED_RSP[slot].store(context_at, Ordering::Relaxed);
+    FS_BASE[slot].store(fs_base, Ordering::Relaxed);
+    STATE[slot].store(READY, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Checks that `to` can be switched to and marks it running; returns the old slot.
+fn hand_over(to: usize, from_state: u8) -> Result<usize, ThreadError> {
+    check_slot(to)?;
+    let from = current();
+    if STATE[to].load(Ordering::Relaxed) != READY {
+        return Err(ThreadError::WrongState);
+    }
+    STATE[from].store(from_state, Ordering::Relaxed);
+    STATE[to].store(RUNNING, Ordering::Relaxed);
+    CURRENT.store(to, Ordering::Relaxed);
+    FS_BASE[from].store(cpu::fs_base(), Ordering::Relaxed);
+    // The kernel between here and the switch uses no thread-local storage.
+    cpu::set_fs_base(FS_BASE[to].load(Ordering::Relaxed));
+    Ok(from)
+}
+
+/// Suspends the running thread and runs `to`; returns when some thread switches back.
+/// Switching to the running thread itself returns at once.
+pub fn switch_to(to: usize) -> Result<(), ThreadError> {
+    let _irq = irq::disable();
+    if to == current() {
+        return Ok(());
+    }
+    let from = hand_over(to, READY)?;
+    let load = SAVED_RSP[to].load(Ordering::Relaxed);
+    // SAFETY: interrupts are off, so nothing runs between the state change above and
+    // the switch. `load` is the saved context of a READY slot: written by a switch
+    // away from that thread, or built by `spawn`/`init_idle`, and its stack still
+    // holds it (a thread's stack belongs to it until it exits; its memory is the
+    // application's to keep mapped, as for any system-call buffer). The save slot is
+    // a static; the switch returns when a later switch loads what it saved.
+    unsafe { __unikernel_context_switch(SAVED_RSP[from].as_ptr(), load) };
+    Ok(())
+}
+
+/// Ends the running thread for good and runs `to`. Nothing runs on the old thread's
+/// stack afterwards, so its owner may free it as soon as `to` (or any later thread)
+/// runs; the slot is empty again at once.
+pub fn exit_to(to: usize) -> Result<Infallible, ThreadError> {
+    let _irq = irq::disable();
+    if to == current() {
+        return Err(ThreadError::WrongState);
+    }
+    hand_over(to, EMPTY)?;
+    let load = SAVED_RSP[to].load(Ordering::Relaxed);
+    // SAFETY: as in `switch_to`, `load` is a valid saved context; the old thread is
+    // abandoned (its slot was marked empty above), so not saving it is correct. The
+    // interrupt guard is never dropped here: the loaded context restores its own
+    // interrupt state.
+    unsafe {
+        asm!(
+            "jmp {load}",
+            load = sym __unikernel_context_load,
+            in("rsi") load,
+            options(noreturn),
+        )
+    }
+}

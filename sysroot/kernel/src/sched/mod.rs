@@ -1,0 +1,222 @@
+//! Threads on one CPU: the thread table, the run queue, blocking and waking.
+//!
+//! Each thread has a slot number shared with the hal's context table
+//! (`unikernel_hal::thread`); slot [`IDLE`] is the idle thread, which runs
+//! [`idle_loop`] on a stack of its own. Scheduling is cooperative: a thread runs until
+//! it blocks (futex wait, sleep), yields or exits; the run queue is FIFO.
+//!
+//! Blocked threads wait on a futex word, a deadline (`CLOCK_MONOTONIC` nanoseconds),
+//! or both. Deadlines expire at every scheduling decision; when nothing can run, the
+//! idle thread arms the APIC timer for the earliest deadline and halts until an
+//! interrupt. If nothing can run and no deadline is pending, every thread waits on a
+//! futex nothing can wake: the kernel reports the deadlock and stops with
+//! `EXIT_DEADLOCK`.
+//!
+//! Locking (see the crate README): the table is an [`IrqMutex`]; an operation that
+//! switches threads holds an [`irq::disable`] guard from its decision until the switch,
+//! and drops the lock before switching (the next thread takes it again).
+
+mod queue;
+mod table;
+
+use unikernel_hal::irq::{self, IrqMutex};
+use unikernel_hal::thread::{self as hal_thread, ThreadError};
+use unikernel_hal::{apic, exit, uaccess, SyscallFrame};
+
+use self::table::{Scheduler, State, Thread, Wait};
+use crate::errno::Errno;
+use crate::log::kinfo;
+use crate::time;
+
+pub use self::table::Tid;
+
+/// Why a blocked thread runs again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// A futex wake named it.
+    Woken,
+    /// Its deadline passed.
+    TimedOut,
+}
+
+static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
+
+/// Makes the code that calls this (the boot flow, about to enter the application) the
+/// main thread, tid [`crate::process::PID`], and prepares the idle thread.
+pub fn init_main_thread() -> Result<(), ThreadError> {
+    hal_thread::init_idle(idle_loop);
+    let slot = SCHED.lock().add_main();
+    hal_thread::start_main(slot)
+}
+
+/// The calling thread's id.
+pub fn current_tid() -> Tid {
+    SCHED.lock().current().tid
+}
+
+/// `set_tid_address`: the word to clear (and wake) when the calling thread exits.
+pub fn set_clear_child_tid(address: usize) -> Tid {
+    let mut sched = SCHED.lock();
+    let thread = sched.current_mut();
+    thread.clear_child_tid = address;
+    thread.tid
+}
+
+/// `set_robust_list`: recorded per thread (not walked at exit: no robust futexes in
+/// the shim).
+pub fn set_robust_list(head: usize) {
+    SCHED.lock().current_mut().robust_list = head;
+}
+
+/// What a new thread starts with besides the parent's registers.
+#[derive(Clone, Copy, Debug)]
+pub struct NewThread {
+    pub stack_pointer: usize,
+    pub fs_base: u64,
+    /// `CLONE_CHILD_CLEARTID`: cleared and woken at exit.
+    pub clear_child_tid: usize,
+}
+
+/// Creates a runnable thread that resumes from a copy of `parent` (`clone`); returns
+/// its tid and calls `publish` with it before the thread can run.
+pub fn spawn(parent: &SyscallFrame, new: NewThread, publish: impl FnOnce(Tid)) -> Result<Tid, Errno> {
+    let mut sched = SCHED.lock();
+    let slot = sched.free_slot().ok_or(Errno::EAGAIN)?;
+    hal_thread::spawn(slot, parent, new.stack_pointer, new.fs_base).map_err(|err| match err {
+        ThreadError::BadStack => Errno::EFAULT,
+        ThreadError::BadSlot | ThreadError::WrongState => Errno::EAGAIN,
+    })?;
+    let tid = sched.add(slot, new.clear_child_tid);
+    publish(tid);
+    Ok(tid)
+}
+
+/// Blocks the calling thread with `wait` until it is woken or its deadline passes.
+/// `check` runs under the scheduler lock just before the thread is queued (the futex
+/// value comparison); its error cancels the wait.
+fn block(wait: Wait, check: impl FnOnce() -> Result<(), Errno>) -> Result<Wake, Errno> {
+    let _irq = irq::disable();
+    let next = {
+        let mut sched = SCHED.lock();
+        check()?;
+        if wait.deadline.is_some_and(|d| d <= time::monotonic_ns()) {
+            return Ok(Wake::TimedOut);
+        }
+        sched.block_current(wait);
+        sched.pick_next(time::monotonic_ns())
+    };
+    switch(next);
+    Ok(SCHED.lock().current().wake)
+}
+
+fn switch(next: usize) {
+    if let Err(err) = hal_thread::switch_to(next) {
+        kinfo!("scheduler: cannot switch to slot {next}: {err:?}");
+        exit::exit(exit::EXIT_DEADLOCK);
+    }
+}
+
+/// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns`.
+pub fn sleep_until(deadline_ns: u64) {
+    let _ = block(Wait { futex: None, deadline: Some(deadline_ns) }, || Ok(()));
+}
+
+/// `FUTEX_WAIT`: blocks while the word at `address` holds `expected`, until a wake
+/// whose bitset shares a bit with `bitset`, or the deadline.
+pub fn futex_wait(address: usize, expected: u32, bitset: u32, deadline_ns: Option<u64>) -> Result<Wake, Errno> {
+    let futex = table::FutexWait { address, expected, bitset };
+    block(Wait { futex: Some(futex), deadline: deadline_ns }, || {
+        if uaccess::read_u32(address)? == expected { Ok(()) } else { Err(Errno::EAGAIN) }
+    })
+}
+
+/// `FUTEX_WAKE`: wakes up to `count` waiters on `address` whose bitset matches, oldest
+/// first; returns how many.
+pub fn futex_wake(address: usize, count: usize, bitset: u32) -> usize {
+    SCHED.lock().wake_futex(address, count, bitset)
+}
+
+/// `sched_yield`: lets every other runnable thread run first.
+pub fn yield_now() {
+    let _irq = irq::disable();
+    let next = {
+        let mut sched = SCHED.lock();
+        match sched.yield_current(time::monotonic_ns()) {
+            Some(next) => next,
+            None => return,
+        }
+    };
+    switch(next);
+}
+
+/// `exit`: ends the calling thread. Its `clear_child_tid` word is zeroed and woken
+/// (what `pthread_join` waits for); the last thread's exit ends the program.
+pub fn exit_thread(status: i32) -> ! {
+    let _irq = irq::disable();
+    let next = {
+        let mut sched = SCHED.lock();
+        let clear = sched.current().clear_child_tid;
+        if clear != 0 && uaccess::copy_to(clear, &0u32.to_ne_bytes()).is_ok() {
+            sched.wake_futex(clear, 1, u32::MAX);
+        }
+        if sched.remove_current() == 0 {
+            drop(sched);
+            crate::process::exit(status);
+        }
+        sched.pick_next(time::monotonic_ns())
+    };
+    // From here on nothing runs on this thread's stack, which the application may
+    // unmap as soon as its joiner runs.
+    match hal_thread::exit_to(next) {
+        Ok(never) => match never {},
+        Err(err) => {
+            kinfo!("scheduler: thread exit cannot switch to slot {next}: {err:?}");
+            exit::exit(exit::EXIT_DEADLOCK)
+        }
+    }
+}
+
+/// The idle thread: runs whatever becomes runnable; otherwise sleeps until the next
+/// deadline, or reports a deadlock.
+fn idle_loop() -> ! {
+    loop {
+        let _irq = irq::disable();
+        let mut sched = SCHED.lock();
+        let now = time::monotonic_ns();
+        sched.expire(now);
+        if let Some(next) = sched.pop_runnable() {
+            drop(sched);
+            switch(next);
+            continue;
+        }
+        match sched.earliest_deadline() {
+            Some(deadline) => {
+                drop(sched);
+                if apic::arm_at(time::monotonic_to_tsc(deadline)) {
+                    irq::wait_for_interrupt();
+                    apic::disarm();
+                } else {
+                    core::hint::spin_loop();
+                }
+            }
+            None => {
+                report_deadlock(sched.threads());
+                drop(sched);
+                exit::exit(exit::EXIT_DEADLOCK);
+            }
+        }
+    }
+}
+
+fn report_deadlock<'a>(threads: impl Iterator<Item = &'a Thread>) {
+    kinfo!("deadlock: every thread is blocked and no timeout is pending; nothing can wake them");
+    for thread in threads {
+        if let State::Blocked(Wait { futex: Some(futex), .. }) = thread.state {
+            let (tid, address, expected) = (thread.tid, futex.address, futex.expected);
+            match uaccess::read_u32(address) {
+                Ok(value) => kinfo!("  thread {tid} waits on futex {address:#x} (expected {expected}, holds {value})"),
+                Err(_) => kinfo!("  thread {tid} waits on futex {address:#x} (expected {expected}, unreadable)"),
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The thread table: per-thread kernel state and the scheduling decisions on it.
+//! Pure bookkeeping; the switches themselves happen in `sched` after the lock is
+//! dropped.
+
+use unikernel_hal::thread::{self as hal_thread, IDLE, MAX_THREADS};
+
+use super::queue::RunQueue;
+use super::Wake;
+use crate::process::PID;
+
+/// A thread id (Linux `pid_t` of a task).
+pub type Tid = u32;
+
+/// The futex a thread waits on.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FutexWait {
+    pub address: usize,
+    pub expected: u32,
+    pub bitset: u32,
+}
+
+/// What a blocked thread waits for.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Wait {
+    pub futex: Option<FutexWait>,
+    /// `CLOCK_MONOTONIC` nanoseconds.
+    pub deadline: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum State {
+    Free,
+    Running,
+    Runnable,
+    Blocked(Wait),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Thread {
+    pub tid: Tid,
+    pub state: State,
+    /// `CLONE_CHILD_CLEARTID` / `set_tid_address`.
+    pub clear_child_tid: usize,
+    /// `set_robust_list` (recorded only).
+    pub robust_list: usize,
+    /// Why the thread last woke up.
+    pub wake: Wake,
+    /// Order of blocking, so futex wakes go to the oldest waiter first.
+    wait_order: u64,
+}
+
+impl Thread {
+    const FREE: Thread =
+        Thread { tid: 0, state: State::Free, clear_child_tid: 0, robust_list: 0, wake: Wake::Woken, wait_order: 0 };
+}
+
+#[derive(Debug)]
+pub(super) struct Scheduler {
+    threads: [Thread; MAX_THREADS],
+    run_queue: RunQueue,
+    next_tid: Tid,
+    live: usize,
+    waits: u64,
+}
+
+/// The main thread's slot (slot 0 is the idle thread).
+const MAIN_SLOT: usize = 1;
+
+impl Scheduler {
+    pub(super) const fn new() -> Scheduler {
+        Scheduler { threads: [Thread::FREE; MAX_THREADS], run_queue: RunQueue::new(), next_tid: PID as Tid + 1, live: 0, waits: 0 }
+    }
+
+    /// Records the main thread (tid = pid, as on Linux); returns its slot.
+    pub(super) fn add_main(&mut self) -> usize {
+        self.threads[MAIN_SLOT] = Thread { tid: PID as Tid, state: State::Running, ..Thread::FREE };
+        self.live += 1;
+        MAIN_SLOT
+    }
+
+    pub(super) fn current(&self) -> &Thread {
+        &self.threads[hal_thread::current()]
+    }
+
+    pub(super) fn current_mut(&mut self) -> &mut Thread {
+        &mut self.threads[hal_thread::current()]
+    }
+
+    pub(super) fn threads(&self) -> impl Iterator<Item = &Thread> {
+        self.threads.iter().filter(|t| !matches!(t.state, State::Free))
+    }
+
+    pub(super) fn free_slot(&self) -> Option<usize> {
+        (0..MAX_THREADS).find(|&slot| slot != IDLE && matches!(self.threads[slot].state, State::Free))
+    }
+
+    /// Records a new runnable thread in `slot`; returns its tid.
+    pub(super) fn add(&mut self, slot: usize, clear_child_tid: usize) -> Tid {
+        let tid = self.next_tid;
+        // Thread ids are never reused while the program runs (2^31 creations).
+        self.next_tid = self.next_tid.wrapping_add(1).max(PID as Tid + 1) & 0x7fff_ffff;
+        self.threads[slot] = Thread { tid, state: State::Runnable, clear_child_tid, ..Thread::FREE };
+        self.run_queue.push(slot);
+        self.live += 1;
+        tid
+    }
+
+    /// Frees the running thread's entry; returns how many threads are left.
+    pub(super) fn remove_current(&mut self) -> usize {
+        *self.current_mut() = Thread::FREE;
+        self.live -= 1;
+        self.live
+    }
+
+    fn make_runnable(&mut self, slot: usize, wake: Wake) {
+        let thread = &mut self.threads[slot];
+        thread.state = State::Runnable;
+        thread.wake = wake;
+        self.run_queue.push(slot);
+    }
+
+    pub(super) fn block_current(&mut self, wait: Wait) {
+        self.waits += 1;
+        let order = self.waits;
+        let thread = self.current_mut();
+        thread.state = State::Blocked(wait);
+        thread.wait_order = order;
+    }
+
+    /// Wakes every thread whose deadline is at or before `now`.
+    pub(super) fn expire(&mut self, now: u64) {
+        for slot in 0..MAX_THREADS {
+            if let State::Blocked(Wait { deadline: Some(deadline), .. }) = self.threads[slot].state
+                && deadline <= now
+            {
+                self.make_runnable(slot, Wake::TimedOut);
+            }
+        }
+    }
+
+    pub(super) fn earliest_deadline(&self) -> Option<u64> {
+        self.threads
+            .iter()
+            .filter_map(|t| match t.state {
+                State::Blocked(Wait { deadline, .. }) => deadline,
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Takes the next runnable thread off the queue and marks it running.
+    pub(super) fn pop_runnable(&mut self) -> Option<usize> {
+        let slot = self.run_queue.pop()?;
+        self.threads[slot].state = State::Running;
+        Some(slot)
+    }
+
+    /// The thread to run after the current one stopped running: the next runnable
+    /// one, else the idle thread.
+    pub(super) fn pick_next(&mut self, now: u64) -> usize {
+        self.expire(now);
+        self.pop_runnable().unwrap_or(IDLE)
+    }
+
+    /// Requeues the running thread behind the others; the thread to switch to, or
+    /// `None` if nothing else is runnable.
+    pub(super) fn yield_current(&mut self, now: u64) -> Option<usize> {
+        self.expire(now);
+        if self.run_queue.is_empty() {
+            return None;
+        }
+        let current = hal_thread::current();
+        if current != IDLE {
+            self.make_runnable(current, Wake::Woken);
+        }
+        self.pop_runnable()
+    }
+
+    /// Wakes up to `count` (at least one, as Linux) waiters on `address` whose bitset
+    /// shares a bit with `bitset`, oldest first.
+    pub(super) fn wake_futex(&mut self, address: usize, count: usize, bitset: u32) -> usize {
+        let mut woken = 0;
+        while woken < count.max(1) {
+            let oldest = (0..MAX_THREADS)
+                .filter_map(|slot| match self.threads[slot].state {
+                    State::Blocked(Wait { futex: Some(f), .. }) if f.address == address && f.bitset & bitset != 0 => {
+                        Some((self.threads[slot].wait_order, slot))
+                    }
+                    _ => None,
+                })
+                .min();
+            let Some((_, slot)) = oldest else { break };
+            self.make_runnable(slot, Wake::Woken);
+            woken += 1;
+        }
+        woken
+    }
+}
