@@ -10,6 +10,7 @@ use unikernel_pass::OptLevel;
 use crate::cargo_build::{self, Artifact};
 use crate::error::{self, Failure};
 use crate::fresh::Fingerprint;
+use crate::initfs;
 use crate::lld::LinkKind;
 use crate::project::{Project, Selection};
 use crate::qemu::{Accel, Boot};
@@ -102,6 +103,10 @@ pub struct BuildArgs {
     /// Print more: the build report summary and where files went.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Pack a host file or directory into the image's RAM file system at GUEST, an
+    /// absolute path (repeatable; adds to `[package.metadata.unikernel] files`).
+    #[arg(long = "file", value_name = "HOST:GUEST")]
+    pub files: Vec<String>,
 }
 
 impl BuildArgs {
@@ -211,6 +216,7 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
                 LinkKind::Image {
                     script: runtime::image_linker_script(),
                     entry: KERNEL_ENTRY.into(),
+                    initfs: initial_files(args, &project, &dir.join("initfs"))?,
                 },
                 KERNEL_ENTRY,
                 dir.join(&profile_dir).join(file),
@@ -267,6 +273,40 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         output,
         size: report.size,
     })
+}
+
+/// Packs the image's initial files (`initfs.rs`); the object to link, if any.
+fn initial_files(
+    args: &BuildArgs,
+    project: &Project,
+    dir: &Path,
+) -> anyhow::Result<Option<PathBuf>> {
+    let specs = initfs::specs(&project.metadata, project.package_dir(), &args.files)
+        .map_err(|e| e.context(Failure::Project))?;
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let packed = initfs::pack(&specs)?;
+    status(
+        "Packing",
+        &format!(
+            "{} files, {} directories, {} bytes of file data ({} byte archive)",
+            packed.files(),
+            packed.directories(),
+            packed.data_bytes(),
+            packed.archive.len()
+        ),
+    );
+    if args.verbose {
+        for entry in &packed.entries {
+            let size = entry.bytes.map_or("dir".into(), |b| format!("{b} bytes"));
+            status(
+                "File",
+                &format!("{} <- {} ({size})", entry.guest, relative(&entry.host)),
+            );
+        }
+    }
+    initfs::write_object(&packed.archive, dir).map(Some)
 }
 
 /// The image's entry point: the kernel's PVH entry (sysroot/hal, `pvh.rs`).

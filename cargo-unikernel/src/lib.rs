@@ -5,6 +5,7 @@ pub mod cargo_build;
 pub mod cli;
 pub mod error;
 pub mod fresh;
+pub mod initfs;
 pub mod link_capture;
 pub mod link_inputs;
 pub mod lld;

@@ -13,8 +13,13 @@ use crate::link_inputs::NativeInput;
 pub enum LinkKind {
     /// A static, non-PIE Linux executable entered at the shim's `_start`.
     Hosted,
-    /// A PVH image laid out by the kernel's linker script.
-    Image { script: PathBuf, entry: String },
+    /// A PVH image laid out by the kernel's linker script, with the initial-files
+    /// object (`initfs.rs`) if any files are packed.
+    Image {
+        script: PathBuf,
+        entry: String,
+        initfs: Option<PathBuf>,
+    },
 }
 
 /// What to strip from the output, as the cargo profile asked rustc to.
@@ -66,7 +71,7 @@ pub fn link(
         LinkKind::Hosted => {
             command.args(["-e", "_start"]);
         }
-        LinkKind::Image { script, entry } => {
+        LinkKind::Image { script, entry, .. } => {
             command.arg("-T").arg(script).args(["-e", entry]);
         }
     }
@@ -80,6 +85,13 @@ pub fn link(
         }
     }
     command.arg("-o").arg(output).arg(object);
+    if let LinkKind::Image {
+        initfs: Some(initfs),
+        ..
+    } = kind
+    {
+        command.arg(initfs);
+    }
     for input in native {
         match input {
             NativeInput::Object(path) | NativeInput::Archive(path) => {

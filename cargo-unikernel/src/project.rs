@@ -28,6 +28,8 @@ pub struct Project {
     /// `build.target-dir` already applied by cargo metadata).
     pub target_dir: PathBuf,
     pub workspace_root: PathBuf,
+    /// The package's `[package.metadata]` table (`null` if it has none).
+    pub metadata: serde_json::Value,
 }
 
 impl Project {
@@ -46,6 +48,7 @@ impl Project {
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| metadata.target_directory.clone().into()),
             workspace_root: metadata.workspace_root.clone().into(),
+            metadata: package.metadata.clone(),
         })
     }
 
