@@ -1,9 +1,11 @@
 //! Linux system calls (x86-64 numbering and semantics).
 //!
-//! `table.rs` is the one declarative table: number, name, handler. It generates the
-//! C-ABI entry `__unikernel_sys_NAME` of every implemented call (the build pass turns
-//! `syscall` instructions with a constant number into direct calls of these) and the
-//! dispatcher `__unikernel_syscall` (non-constant numbers and the `LSTAR` trap path).
+//! `list.rs` is the one declarative table: number, name, handler (if implemented) of
+//! every x86-64 system call. `table.rs` generates from it the C-ABI entry
+//! `__unikernel_sys_NAME` of every implemented call and `__unikernel_enosys_NAME` of
+//! every other one (the build pass turns constant-number sites into direct calls of
+//! these), the dispatcher `__unikernel_syscall` (non-constant numbers) and the frame
+//! dispatcher (the `LSTAR` trap path and `__unikernel_syscall_stub`; `clone`).
 //!
 //! Handlers take the raw [`SyscallArgs`], convert each argument to its type with
 //! [`SyscallArgs::get`] (a checked conversion: never a silent truncation) and return
@@ -13,8 +15,8 @@ mod clone;
 mod fs;
 mod futex;
 mod io;
+mod list;
 mod mm;
-mod names;
 mod process;
 mod random;
 mod sched;
