@@ -86,6 +86,7 @@ SCENARIOS=(
     "exec-data|126|instruction fetch"
     "stack-overflow|126|guard page of the main thread's stack"
     "deadlock|125|deadlock: every thread is blocked"
+    "threads|5|threads scenario ok"
 )
 WANT=("$@")
 pass=0

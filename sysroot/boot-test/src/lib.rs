@@ -14,12 +14,14 @@
 //! | `exec-data`      | jump into the stack: #PF (NX), EXIT_CPU_EXCEPTION       |
 //! | `stack-overflow` | unbounded recursion: guard page #PF, EXIT_CPU_EXCEPTION |
 //! | `deadlock`       | futex wait with no waker: EXIT_DEADLOCK                 |
+//! | `threads`        | stub convention; clone via syscall and stub; exit_group(5) |
 #![no_std]
 #![allow(clippy::missing_safety_doc, reason = "test-only runtime")]
 
 mod heap;
 mod runtime;
 mod scenarios;
+mod threads;
 
 // The kernel is reached through its exported C symbols, like the real program does;
 // this keeps it in the dependency graph so cargo builds it.

@@ -18,6 +18,8 @@ unsafe extern "C" {
     pub fn __unikernel_sys_mremap(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
     pub fn __unikernel_sys_futex(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
     pub fn __unikernel_sys_getppid(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
+    pub fn __unikernel_sys_gettid(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
+    pub fn __unikernel_sys_exit(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
     pub fn __unikernel_sys_exit_group(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
     pub fn __unikernel_syscall(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
 }

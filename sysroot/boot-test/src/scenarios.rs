@@ -120,6 +120,7 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         "exec-data" => exec_data(),
         "stack-overflow" => stack_overflow(0),
         "deadlock" => deadlock(),
+        "threads" => crate::threads::threads(),
         other => {
             println!("unknown scenario {other:?}");
             exit(100)
