@@ -127,3 +127,33 @@ fn build_report_lists_inputs_functions_and_size() {
     let size = report["size"]["file_bytes"].as_u64().unwrap();
     assert_eq!(size, std::fs::metadata(&path).unwrap().len());
 }
+
+/// A second build with nothing changed skips the whole-program link; a source file
+/// that cargo recompiles makes it link again.
+#[test]
+fn unchanged_build_is_fresh_and_a_recompiled_crate_relinks() {
+    let binary = hosted("hello");
+    let build = || {
+        let output = common::tool()
+            .args(["build", "--hosted", "--release", "--manifest-path"])
+            .arg(common::example_dir("hello").join("Cargo.toml"))
+            .output()
+            .expect("run cargo-unikernel");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let status = build();
+    assert!(
+        status.contains("Fresh"),
+        "expected a fresh build:\n{status}"
+    );
+    assert!(!status.contains("Linking"), "{status}");
+
+    // Same content, newer mtime: cargo recompiles hello and rustc links it again.
+    let main = common::example_dir("hello").join("src/main.rs");
+    let file = std::fs::File::options().append(true).open(&main).unwrap();
+    file.set_modified(std::time::SystemTime::now()).unwrap();
+    let status = build();
+    assert!(status.contains("Linking"), "expected a relink:\n{status}");
+    assert!(binary.is_file());
+}

@@ -39,7 +39,7 @@ impl Run {
     fn from(output: Output) -> Self {
         Self {
             code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stdout: mask_thread_ids(&String::from_utf8_lossy(&output.stdout)),
             stderr: mask_thread_ids(&String::from_utf8_lossy(&output.stderr)),
         }
     }
