@@ -110,6 +110,11 @@ fn exercise(root: &Path) -> io::Result<()> {
     entries.sort();
     println!("read_dir: {}", entries.join(" "));
 
+    // Timestamps: set_modified, read back through metadata.
+    let stamp = std::time::UNIX_EPOCH + std::time::Duration::new(1_600_000_000, 123_456_789);
+    File::options().write(true).open(&b)?.set_modified(stamp)?;
+    println!("set_modified: read back {}", fs::metadata(&b)?.modified()? == stamp);
+
     // Failures, by kind.
     let missing = root.join("missing.txt");
     println!("open missing: {}", kind(&File::open(&missing)));

@@ -308,3 +308,31 @@ pub extern "C" fn fchmod(fd: c_int, mode: c_uint) -> c_int {
         syscall2(nr::FCHMOD, arg(fd), mode as usize)
     }))
 }
+
+/// `utimensat(2)`: set a file's access and modification times (`times` NULL: now).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn utimensat(
+    dirfd: c_int,
+    path: *const c_char,
+    times: *const c_void,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the kernel reads the path and the two timespecs, which the caller
+    // provides (or NULL).
+    ret_zero(result(unsafe {
+        syscall4(
+            nr::UTIMENSAT,
+            arg(dirfd),
+            path as usize,
+            times as usize,
+            arg(flags),
+        )
+    }))
+}
+
+/// `futimens(3)`: `utimensat` on the descriptor itself (a NULL path).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn futimens(fd: c_int, times: *const c_void) -> c_int {
+    // SAFETY: as for utimensat; a NULL path means the file `fd` refers to.
+    unsafe { utimensat(fd, core::ptr::null(), times, 0) }
+}
