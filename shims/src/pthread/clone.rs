@@ -4,8 +4,9 @@
 //! as the parent had it except `rax = 0` and `rsp`; it must not return into the
 //! parent's Rust frame. So the `syscall` sits in a few instructions of assembly
 //! that, in the child, pop the entry function and its argument from the new stack
-//! and call it. In a unikernel build this site stays on the trap path (the pass
-//! rewrites only templates that are the bare `syscall` instruction).
+//! and call it. In a unikernel build the pass replaces the instruction with
+//! `call __unikernel_syscall_stub`, which keeps this register contract and gives the
+//! kernel the frame it copies for the child.
 
 use core::ffi::c_int;
 
