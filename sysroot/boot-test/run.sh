@@ -87,6 +87,7 @@ SCENARIOS=(
     "stack-overflow|126|guard page of the main thread's stack"
     "deadlock|125|deadlock: every thread is blocked"
     "threads|5|threads scenario ok"
+    "preempt|6|preempt scenario ok"
 )
 WANT=("$@")
 pass=0

@@ -15,6 +15,7 @@
 //! | `stack-overflow` | unbounded recursion: guard page #PF, EXIT_CPU_EXCEPTION |
 //! | `deadlock`       | futex wait with no waker: EXIT_DEADLOCK                 |
 //! | `threads`        | stub convention; clone via syscall and stub; exit_group(5) |
+//! | `preempt`        | a spinning thread is preempted; a sleeper wakes; exit_group(6) |
 #![no_std]
 #![allow(clippy::missing_safety_doc, reason = "test-only runtime")]
 

@@ -121,6 +121,7 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         "stack-overflow" => stack_overflow(0),
         "deadlock" => deadlock(),
         "threads" => crate::threads::threads(),
+        "preempt" => crate::threads::preempt(),
         other => {
             println!("unknown scenario {other:?}");
             exit(100)

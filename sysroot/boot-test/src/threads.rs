@@ -8,9 +8,12 @@
 //!    with its own tid and FS base, the parent gets the tid (also in `parent_tid`), and
 //!    the child's exit clears and wakes `child_tid`, which the parent waits on.
 //! 3. Blocking: the children sleep, the parent waits on futexes meanwhile.
+//!
+//! The `preempt` scenario: a thread that spins without system calls does not starve
+//! the others; a sleeper wakes on time while it spins.
 
 use core::arch::{asm, naked_asm};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use crate::{println, sys};
 use crate::runtime::exit;
@@ -138,11 +141,15 @@ extern "C" fn child(index: usize) -> ! {
 const FLAGS: usize = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000 | 0x100000 | 0x200000;
 
 fn spawn(index: usize, via_stub: bool) -> isize {
+    spawn_with(index, via_stub, child)
+}
+
+fn spawn_with(index: usize, via_stub: bool, entry: extern "C" fn(usize) -> !) -> isize {
     // SAFETY: each child gets its own stack (index), used by nothing else; the two words
     // below the top are its entry and argument, popped by the trampoline.
     let sp = unsafe {
         let top = (&raw mut STACKS.0[index]).cast::<u8>().add(STACK).cast::<usize>();
-        top.sub(2).write(child as *const () as usize);
+        top.sub(2).write(entry as *const () as usize);
         top.sub(1).write(index);
         top.sub(2) as usize
     };
@@ -182,4 +189,52 @@ pub fn threads() -> ! {
     assert_eq!(r, -38, "fork-like clone");
     println!("threads scenario ok");
     exit(5)
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static SPINS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn spinner(_: usize) -> ! {
+    while !STOP.load(Ordering::SeqCst) {
+        SPINS.fetch_add(1, Ordering::SeqCst);
+    }
+    sys!(__unikernel_sys_exit, 0);
+    unreachable!("exit returned")
+}
+
+fn monotonic_ms() -> u64 {
+    let mut ts = [0i64; 2];
+    sys!(__unikernel_sys_clock_gettime, 1, ts.as_mut_ptr());
+    ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
+}
+
+pub fn preempt() -> ! {
+    let tid = spawn_with(0, true, spinner);
+    assert!(tid > 1, "clone returned {tid}");
+    // Only preemption lets the spinner run while this thread spins too.
+    let t0 = monotonic_ms();
+    while SPINS.load(Ordering::SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    println!("spinning main thread preempted after {} ms", monotonic_ms() - t0);
+    // Only the timer wakes this thread while the spinner spins.
+    let before = SPINS.load(Ordering::SeqCst);
+    let t1 = monotonic_ms();
+    let nap = [0i64, 30_000_000];
+    assert_eq!(sys!(__unikernel_sys_nanosleep, nap.as_ptr(), 0), 0);
+    let slept = monotonic_ms() - t1;
+    let spun = SPINS.load(Ordering::SeqCst) - before;
+    assert!((30..1000).contains(&slept), "slept {slept} ms for 30");
+    assert!(spun > 0, "the spinner did not run while main slept");
+    STOP.store(true, Ordering::SeqCst);
+    loop {
+        let value = TIDS[0].load(Ordering::SeqCst);
+        if value == 0 {
+            break;
+        }
+        sys!(__unikernel_sys_futex, TIDS[0].as_ptr(), 0, value, 0, 0, 0);
+    }
+    println!("sleeper woke after {slept} ms (asked 30) while the spinner ran; spinner joined");
+    println!("preempt scenario ok");
+    exit(6)
 }

@@ -10,8 +10,9 @@
 //!
 //! The legacy 8259 PICs are masked (a VMM may still have one wired to LINT0 in
 //! ExtINT mode), LINT0/LINT1 and the error LVT are masked, and the spurious vector is
-//! [`SPURIOUS_VECTOR`]. The timer interrupt only acknowledges itself: waking up is all
-//! the idle loop needs, which then looks at the clock.
+//! [`SPURIOUS_VECTOR`]. In the idle thread the timer interrupt only acknowledges
+//! itself (the idle loop then looks at the clock); in any other thread it is a
+//! preemption point (see the handler below).
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,6 +55,15 @@ static EOI_ADDRESS: AtomicUsize = AtomicUsize::new(0);
 /// APIC timer ticks per TSC tick, 32.32 fixed point; 0 until measured.
 static TICKS_PER_TSC: AtomicU64 = AtomicU64::new(0);
 
+// The timer interrupt (interrupt gate, IST 6, so IF is clear and the interrupted
+// stack untouched). Interrupted in the idle thread (its `sti; hlt`): acknowledge and
+// return. Interrupted in a thread (application code, the only other code that runs
+// with IF set): save every general register next to the CPU's `iretq` frame, move
+// those 20 words onto the interrupted stack below its red zone (native code may use
+// the 128 bytes below rsp), add the FPU/SSE state there, and call the kernel's
+// preemption hook on the thread's own stack: the IST stack is free again for the
+// next interrupt, and the hook may switch threads. It returns when this thread runs
+// again, through `__unikernel_frame_return` (the same `SyscallFrame` layout).
 global_asm!(
     ".pushsection .text.unikernel_apic, \"ax\", @progbits",
     ".globl __unikernel_timer_interrupt",
@@ -62,15 +72,66 @@ global_asm!(
     "push rax",
     "mov rax, qword ptr [rip + {eoi}]",
     "mov dword ptr [rax], 0",
+    "mov rax, qword ptr [rip + {current}]",
+    "cmp rax, {idle}",
+    "jne 2f",
     "pop rax",
     "iretq",
+    "2:",
+    "push rbx",
+    "push rcx",
+    "push rdx",
+    "push rsi",
+    "push rdi",
+    "push rbp",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "mov rsi, rsp",                 // the 20 words: r15 .. rax, rip, cs, rflags, rsp, ss
+    "mov rdi, qword ptr [rsp + 18 * 8]",
+    "sub rdi, 128",
+    "and rdi, -16",
+    "sub rdi, 20 * 8",
+    "mov rdx, rdi",
+    "mov ecx, 20",
+    "cld",                          // the saved RFLAGS keeps the thread's DF
+    "rep movsq",
+    "mov rsp, rdx",
+    "sub rsp, 512",
+    "fxsave64 [rsp]",
+    "xor ebp, ebp",
+    "call {hook}",
+    "jmp __unikernel_frame_return",
     ".globl __unikernel_spurious_interrupt",
     ".p2align 4",
     "__unikernel_spurious_interrupt:",
     "iretq",                           // no EOI for spurious interrupts (SDM 11.9)
     ".popsection",
     eoi = sym EOI_ADDRESS,
+    current = sym crate::thread::CURRENT,
+    idle = const crate::thread::IDLE,
+    hook = sym preempt_hook,
 );
+
+unsafe extern "Rust" {
+    /// The kernel's preemption point (`unikernel-kernel`): called on the interrupted
+    /// thread's stack with interrupts disabled; may switch to another thread.
+    safe fn __unikernel_preempt();
+}
+
+extern "C" fn preempt_hook() {
+    __unikernel_preempt();
+}
+
+/// Keeps the hook alive through whole-program optimisation (only module-level
+/// assembly calls it).
+#[used]
+static KEEP_PREEMPT_HOOK: extern "C" fn() = preempt_hook;
 
 unsafe extern "C" {
     static __unikernel_timer_interrupt: u8;

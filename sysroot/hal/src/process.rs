@@ -29,11 +29,14 @@ pub fn enter_libc_start(sp: usize, stack: Region) -> Result<Infallible, BadStack
     // SAFETY: `sp` lies in `stack`, a read-write region the caller owns and gives to
     // the application's main thread for good (it is borrowed mutably here and this
     // never returns); everything below `sp` in it is free for the callee's frames.
-    // The frame pointer is cleared so unwinders and backtraces stop here.
+    // The frame pointer is cleared so unwinders and backtraces stop here. The
+    // application runs with interrupts enabled (the kernel's timer preempts it); every
+    // kernel entry disables them again.
     unsafe {
         asm!(
             "mov rsp, {sp}",
             "xor ebp, ebp",
+            "sti",
             "call {start}",
             "ud2",
             sp = in(reg) sp,

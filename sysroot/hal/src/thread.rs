@@ -43,7 +43,7 @@ const RUNNING: u8 = 2;
 static STATE: [AtomicU8; MAX_THREADS] = [const { AtomicU8::new(EMPTY) }; MAX_THREADS];
 static SAVED_RSP: [AtomicUsize; MAX_THREADS] = [const { AtomicUsize::new(0) }; MAX_THREADS];
 static FS_BASE: [AtomicU64; MAX_THREADS] = [const { AtomicU64::new(0) }; MAX_THREADS];
-static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
+pub(crate) static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
 
 /// Why a thread operation was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! The kernel's entry from the hardware layer.
-// `#[unsafe(no_mangle)]` is the only "unsafe" here: the symbol is declared by the hal.
+//! The kernel's entries from the hardware layer: the boot flow and the preemption
+//! point.
+// `#[unsafe(no_mangle)]` is the only "unsafe" here: the symbols are declared by the hal.
 #![allow(unsafe_code)]
 
 use unikernel_hal::BootInfo;
@@ -8,4 +9,11 @@ use unikernel_hal::BootInfo;
 #[unsafe(no_mangle)]
 pub fn __unikernel_kernel_main(boot: BootInfo) -> ! {
     crate::boot::run(boot)
+}
+
+/// Called by the hal's timer interrupt on the interrupted thread's stack (interrupts
+/// disabled): the preemption point.
+#[unsafe(no_mangle)]
+pub fn __unikernel_preempt() {
+    crate::sched::preempt()
 }

@@ -1,9 +1,13 @@
 //! Threads on one CPU: the thread table, the run queue, blocking and waking.
 //!
 //! Each thread has a slot number shared with the hal's context table
-//! (`unikernel_hal::thread`); slot [`IDLE`] is the idle thread, which runs
-//! [`idle_loop`] on a stack of its own. Scheduling is cooperative: a thread runs until
-//! it blocks (futex wait, sleep), yields or exits; the run queue is FIFO.
+//! (`unikernel_hal::thread`); slot `IDLE` is the idle thread, which runs
+//! [`idle_loop`] on a stack of its own. A thread runs until it blocks (futex wait,
+//! sleep), yields or exits, or until the timer preempts it: when other threads are
+//! runnable, the APIC timer is armed for the end of the running thread's time slice
+//! (`TIME_SLICE_NS`) and its interrupt ([`preempt`]) requeues it behind them. The
+//! timer is also armed for the earliest sleeper's deadline, so sleepers wake on time
+//! while another thread computes. The run queue is FIFO.
 //!
 //! Blocked threads wait on a futex word, a deadline (`CLOCK_MONOTONIC` nanoseconds),
 //! or both. Deadlines expire at every scheduling decision; when nothing can run, the
@@ -20,7 +24,7 @@ mod queue;
 mod table;
 
 use unikernel_hal::irq::{self, IrqMutex};
-use unikernel_hal::thread::{self as hal_thread, ThreadError};
+use unikernel_hal::thread::{self as hal_thread, ThreadError, IDLE};
 use unikernel_hal::{apic, exit, uaccess, SyscallFrame};
 
 use self::table::{Scheduler, State, Thread, Wait};
@@ -45,8 +49,43 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 /// main thread, tid [`crate::process::PID`], and prepares the idle thread.
 pub fn init_main_thread() -> Result<(), ThreadError> {
     hal_thread::init_idle(idle_loop);
-    let slot = SCHED.lock().add_main();
+    let slot = SCHED.lock().add_main(time::monotonic_ns());
     hal_thread::start_main(slot)
+}
+
+/// Programs the timer for thread `next`, which is about to run (or keeps running).
+/// The idle thread arms its own deadlines.
+fn arm_timer(sched: &Scheduler, next: usize) {
+    if next == IDLE {
+        apic::disarm();
+        return;
+    }
+    match sched.next_timer() {
+        Some(deadline) => {
+            apic::arm_at(time::monotonic_to_tsc(deadline));
+        }
+        None => apic::disarm(),
+    }
+}
+
+/// The timer interrupted a thread (hal `apic`; interrupts are disabled): if its time
+/// slice is over and another thread is runnable, it goes to the back of the queue.
+pub fn preempt() {
+    let _irq = irq::disable();
+    let next = {
+        let mut sched = SCHED.lock();
+        let now = time::monotonic_ns();
+        sched.expire(now);
+        let current = hal_thread::current();
+        if !sched.should_preempt(now) {
+            arm_timer(&sched, current);
+            return;
+        }
+        let next = sched.yield_current(now).unwrap_or(current);
+        arm_timer(&sched, next);
+        next
+    };
+    switch(next);
 }
 
 /// The calling thread's id.
@@ -88,6 +127,7 @@ pub fn spawn(parent: &SyscallFrame, new: NewThread, publish: impl FnOnce(Tid)) -
     })?;
     let tid = sched.add(slot, new.clear_child_tid);
     publish(tid);
+    arm_timer(&sched, hal_thread::current());
     Ok(tid)
 }
 
@@ -103,7 +143,9 @@ fn block(wait: Wait, check: impl FnOnce() -> Result<(), Errno>) -> Result<Wake, 
             return Ok(Wake::TimedOut);
         }
         sched.block_current(wait);
-        sched.pick_next(time::monotonic_ns())
+        let next = sched.pick_next(time::monotonic_ns());
+        arm_timer(&sched, next);
+        next
     };
     switch(next);
     Ok(SCHED.lock().current().wake)
@@ -133,7 +175,12 @@ pub fn futex_wait(address: usize, expected: u32, bitset: u32, deadline_ns: Optio
 /// `FUTEX_WAKE`: wakes up to `count` waiters on `address` whose bitset matches, oldest
 /// first; returns how many.
 pub fn futex_wake(address: usize, count: usize, bitset: u32) -> usize {
-    SCHED.lock().wake_futex(address, count, bitset)
+    let mut sched = SCHED.lock();
+    let woken = sched.wake_futex(address, count, bitset);
+    if woken > 0 {
+        arm_timer(&sched, hal_thread::current());
+    }
+    woken
 }
 
 /// `sched_yield`: lets every other runnable thread run first.
@@ -142,7 +189,10 @@ pub fn yield_now() {
     let next = {
         let mut sched = SCHED.lock();
         match sched.yield_current(time::monotonic_ns()) {
-            Some(next) => next,
+            Some(next) => {
+                arm_timer(&sched, next);
+                next
+            }
             None => return,
         }
     };
@@ -163,7 +213,9 @@ pub fn exit_thread(status: i32) -> ! {
             drop(sched);
             crate::process::exit(status);
         }
-        sched.pick_next(time::monotonic_ns())
+        let next = sched.pick_next(time::monotonic_ns());
+        arm_timer(&sched, next);
+        next
     };
     // From here on nothing runs on this thread's stack, which the application may
     // unmap as soon as its joiner runs.
@@ -184,7 +236,8 @@ fn idle_loop() -> ! {
         let mut sched = SCHED.lock();
         let now = time::monotonic_ns();
         sched.expire(now);
-        if let Some(next) = sched.pop_runnable() {
+        if let Some(next) = sched.pop_runnable(now) {
+            arm_timer(&sched, next);
             drop(sched);
             switch(next);
             continue;

@@ -61,19 +61,25 @@ pub(super) struct Scheduler {
     next_tid: Tid,
     live: usize,
     waits: u64,
+    /// `CLOCK_MONOTONIC` time at which the running thread's time slice ends.
+    slice_end: u64,
 }
+
+/// How long a thread runs while others are runnable before the timer preempts it.
+pub(super) const TIME_SLICE_NS: u64 = 10_000_000;
 
 /// The main thread's slot (slot 0 is the idle thread).
 const MAIN_SLOT: usize = 1;
 
 impl Scheduler {
     pub(super) const fn new() -> Scheduler {
-        Scheduler { threads: [Thread::FREE; MAX_THREADS], run_queue: RunQueue::new(), next_tid: PID as Tid + 1, live: 0, waits: 0 }
+        Scheduler { threads: [Thread::FREE; MAX_THREADS], run_queue: RunQueue::new(), next_tid: PID as Tid + 1, live: 0, waits: 0, slice_end: 0 }
     }
 
     /// Records the main thread (tid = pid, as on Linux); returns its slot.
-    pub(super) fn add_main(&mut self) -> usize {
+    pub(super) fn add_main(&mut self, now: u64) -> usize {
         self.threads[MAIN_SLOT] = Thread { tid: PID as Tid, state: State::Running, ..Thread::FREE };
+        self.slice_end = now.saturating_add(TIME_SLICE_NS);
         self.live += 1;
         MAIN_SLOT
     }
@@ -148,18 +154,36 @@ impl Scheduler {
             .min()
     }
 
-    /// Takes the next runnable thread off the queue and marks it running.
-    pub(super) fn pop_runnable(&mut self) -> Option<usize> {
+    /// Takes the next runnable thread off the queue and marks it running; its time
+    /// slice starts at `now`.
+    pub(super) fn pop_runnable(&mut self, now: u64) -> Option<usize> {
         let slot = self.run_queue.pop()?;
         self.threads[slot].state = State::Running;
+        self.slice_end = now.saturating_add(TIME_SLICE_NS);
         Some(slot)
+    }
+
+    /// When the timer must next interrupt the thread about to run (not the idle
+    /// thread): at the end of its slice if another thread is waiting to run, or at
+    /// the earliest sleeper's deadline; `None` if neither.
+    pub(super) fn next_timer(&self) -> Option<u64> {
+        let slice = (!self.run_queue.is_empty()).then_some(self.slice_end);
+        match (slice, self.earliest_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// `true` if the running thread's slice is over and another thread can run.
+    pub(super) fn should_preempt(&self, now: u64) -> bool {
+        !self.run_queue.is_empty() && now >= self.slice_end
     }
 
     /// The thread to run after the current one stopped running: the next runnable
     /// one, else the idle thread.
     pub(super) fn pick_next(&mut self, now: u64) -> usize {
         self.expire(now);
-        self.pop_runnable().unwrap_or(IDLE)
+        self.pop_runnable(now).unwrap_or(IDLE)
     }
 
     /// Requeues the running thread behind the others; the thread to switch to, or
@@ -173,7 +197,7 @@ impl Scheduler {
         if current != IDLE {
             self.make_runnable(current, Wake::Woken);
         }
-        self.pop_runnable()
+        self.pop_runnable(now)
     }
 
     /// Wakes up to `count` (at least one, as Linux) waiters on `address` whose bitset

@@ -12,6 +12,10 @@
 //! - register-frame only: no entry.
 //!
 //! and the `dispatch` match used by both dispatchers below, [`IMPLEMENTED`] and `name`.
+//!
+//! Every entry disables interrupts for its duration (the application runs with them
+//! enabled so the timer can preempt it; kernel code is never preempted, see the
+//! README's locking discipline). The register-frame entries arrive with IF clear.
 // Exporting unmangled C symbols needs `#[unsafe(no_mangle)]`/`export_name`, which the
 // crate-wide `deny(unsafe_code)` flags; these attributes are the whole of it here.
 #![allow(unsafe_code)]
@@ -78,12 +82,14 @@ macro_rules! syscall_table {
     (@entry $nr:literal $name:ident $module:ident $handler:ident) => {
         #[unsafe(export_name = concat!("__unikernel_sys_", stringify!($name)))]
         pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+            let _irq = unikernel_hal::irq::disable();
             $crate::syscall::table::abi_return(super::super::$module::$handler($crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5])))
         }
     };
     (@entry $nr:literal $name:ident) => {
         #[unsafe(export_name = concat!("__unikernel_enosys_", stringify!($name)))]
         pub extern "C" fn $name(_: usize, _: usize, _: usize, _: usize, _: usize, _: usize) -> isize {
+            let _irq = unikernel_hal::irq::disable();
             $crate::syscall::table::unimplemented($nr)
         }
     };
@@ -192,5 +198,6 @@ pub extern "C" fn __unikernel_syscall(
     a4: usize,
     a5: usize,
 ) -> isize {
+    let _irq = unikernel_hal::irq::disable();
     dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]), Entry::Direct)
 }
