@@ -107,6 +107,19 @@ pub fn set_robust_list(head: usize) {
     SCHED.lock().current_mut().robust_list = head;
 }
 
+/// `PR_SET_NAME`: the calling thread's name (truncated to 15 bytes, NUL-terminated).
+pub fn set_name(name: &[u8]) {
+    let mut padded = [0u8; 16];
+    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len()).min(15);
+    padded[..len].copy_from_slice(&name[..len]);
+    SCHED.lock().current_mut().name = padded;
+}
+
+/// `PR_GET_NAME`: the calling thread's name, NUL-padded.
+pub fn name() -> [u8; 16] {
+    SCHED.lock().current().name
+}
+
 /// What a new thread starts with besides the parent's registers.
 #[derive(Clone, Copy, Debug)]
 pub struct NewThread {

@@ -45,13 +45,15 @@ pub(super) struct Thread {
     pub robust_list: usize,
     /// Why the thread last woke up.
     pub wake: Wake,
+    /// `prctl(PR_SET_NAME)`: up to 15 bytes and a NUL (Linux's `TASK_COMM_LEN`).
+    pub name: [u8; 16],
     /// Order of blocking, so futex wakes go to the oldest waiter first.
     wait_order: u64,
 }
 
 impl Thread {
     const FREE: Thread =
-        Thread { tid: 0, state: State::Free, clear_child_tid: 0, robust_list: 0, wake: Wake::Woken, wait_order: 0 };
+        Thread { tid: 0, state: State::Free, clear_child_tid: 0, robust_list: 0, wake: Wake::Woken, name: [0; 16], wait_order: 0 };
 }
 
 #[derive(Debug)]
@@ -103,9 +105,11 @@ impl Scheduler {
     /// Records a new runnable thread in `slot`; returns its tid.
     pub(super) fn add(&mut self, slot: usize, clear_child_tid: usize) -> Tid {
         let tid = self.next_tid;
+        // Like Linux's `comm`, a new thread starts with its creator's name.
+        let name = self.current().name;
         // Thread ids are never reused while the program runs (2^31 creations).
         self.next_tid = self.next_tid.wrapping_add(1).max(PID as Tid + 1) & 0x7fff_ffff;
-        self.threads[slot] = Thread { tid, state: State::Runnable, clear_child_tid, ..Thread::FREE };
+        self.threads[slot] = Thread { tid, state: State::Runnable, clear_child_tid, name, ..Thread::FREE };
         self.run_queue.push(slot);
         self.live += 1;
         tid

@@ -175,7 +175,7 @@ super::table::syscall_table! {
     154 => modify_ldt,
     155 => pivot_root,
     156 => _sysctl,
-    157 => prctl,
+    157 => prctl: process::prctl,
     158 => arch_prctl: process::arch_prctl,
     159 => adjtimex,
     160 => setrlimit,

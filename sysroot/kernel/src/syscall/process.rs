@@ -1,5 +1,6 @@
 //! Process identity and lifetime: `exit`, `exit_group`, the id getters, `uname`,
-//! `arch_prctl`, `set_tid_address`, `set_robust_list`, `getrlimit`, `prlimit64`.
+//! `arch_prctl`, `prctl` (thread names), `set_tid_address`, `set_robust_list`,
+//! `getrlimit`, `prlimit64`.
 
 use unikernel_hal::{cpu, uaccess};
 
@@ -100,6 +101,37 @@ pub fn set_robust_list(args: SyscallArgs) -> SysResult {
     }
     sched::set_robust_list(head.0);
     Ok(0)
+}
+
+const PR_SET_NAME: i32 = 15;
+const PR_GET_NAME: i32 = 16;
+
+/// `prctl(option, arg2, ...)`: `PR_SET_NAME` and `PR_GET_NAME` (the thread's name, 16
+/// bytes with the NUL, as `pthread_setname_np` uses it); other options are `EINVAL`.
+pub fn prctl(args: SyscallArgs) -> SysResult {
+    let option: i32 = args.get(0)?;
+    let name: UserAddr = args.get(1)?;
+    match option {
+        PR_SET_NAME => {
+            // The name may sit at the end of a page: read at most what is mapped.
+            let mut bytes = [0u8; 16];
+            for (i, byte) in bytes.iter_mut().enumerate().take(15) {
+                let mut one = [0u8; 1];
+                uaccess::copy_from(name.offset(i)?.0, &mut one)?;
+                *byte = one[0];
+                if one[0] == 0 {
+                    break;
+                }
+            }
+            sched::set_name(&bytes);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            uaccess::copy_to(name.0, &sched::name())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 const RLIMIT_STACK: u32 = 3;
