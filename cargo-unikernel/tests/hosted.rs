@@ -32,6 +32,11 @@ fn files_matches_native() {
 }
 
 #[test]
+fn stress_matches_native() {
+    differential("stress", &[], &[]);
+}
+
+#[test]
 fn time_matches_native() {
     differential("time", &[], &[]);
 }
