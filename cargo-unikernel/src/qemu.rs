@@ -113,8 +113,13 @@ impl Boot<'_> {
             }
             Accel::Tcg => command.args(["-accel", "tcg", "-cpu", "max"]),
         };
+        // The image file again as the first PVH boot module: the kernel symbolizes crash
+        // reports with its symbol table and serves it as /proc/self/exe (std's
+        // backtraces). It costs guest RAM of the file's size, not image size.
         command
             .arg("-kernel")
+            .arg(self.image)
+            .arg("-initrd")
             .arg(self.image)
             .arg("-append")
             .arg(self.command_line()?);

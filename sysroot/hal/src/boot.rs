@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::memory::FreeRam;
 use crate::pvh;
 pub use crate::pvh::{MemoryKind, MemoryMap, MemoryRegion};
-use crate::{apic, console, exceptions, exit, gdt, paging, stacks, syscall_entry};
+use crate::{apic, console, exceptions, exit, gdt, image, paging, stacks, syscall_entry};
 
 /// The boot page tables: one PML4, one PDPT and four page directories of 2 MiB pages
 /// covering 0..4 GiB. Only used until [`paging::init`] installs the real tables.
@@ -190,10 +190,11 @@ unsafe extern "C" fn rust_entry(start_info: usize) -> ! {
         Ok(pvh) => pvh,
         Err(message) => boot_failure(message),
     };
-    let free_ram = match paging::init(pvh.memory_map) {
+    let free_ram = match paging::init(pvh.memory_map, pvh.module) {
         Ok(free_ram) => free_ram,
         Err(message) => boot_failure(message),
     };
+    image::set_executable(pvh.module);
     syscall_entry::init();
     if !apic::init() {
         console::print(format_args!("unikernel: no usable local APIC: idle waits poll the clock\n"));

@@ -1,16 +1,22 @@
-//! The IDT and the crash report for CPU exceptions.
+//! The IDT and what happens on a CPU exception.
 //!
-//! Every one of the 32 architectural exception vectors gets a handler. Nothing is
-//! recoverable yet (no demand paging, no signal delivery), so a handler prints what
-//! happened (vector, error code, RIP, CR2, registers, and which stack a guard-page hit
-//! belongs to) and stops the machine with [`EXIT_CPU_EXCEPTION`] instead of hanging.
+//! Every one of the 32 architectural exception vectors gets a handler. The kernel
+//! registers a [`FaultHandler`] ([`set_fault_handler`]) that writes the crash report
+//! (symbolized backtrace) and may deliver a signal by changing the saved registers and
+//! asking to [`FaultAction::Resume`]. Without one, or when an exception hits while the
+//! handler runs, the hal prints the raw report (vector, error code, RIP, CR2,
+//! registers, and which stack a guard-page hit belongs to) and stops the machine with
+//! [`EXIT_CPU_EXCEPTION`] instead of hanging.
 //!
 //! Each vector has a 16-byte assembly stub that pushes a zero error code where the CPU
 //! pushes none (SDM Vol. 3A, Table 6-1), then the vector number, and jumps to a common
-//! path that saves the general registers and calls [`exception_report`]. All vectors
-//! run on IST stacks (gdt.rs).
+//! path that saves the general registers, calls [`exception_entry`] and, if that
+//! returns, restores the (possibly changed) registers and `iretq`s. All vectors run on
+//! IST stacks (gdt.rs), so a stack overflow reaches the handler instead of a double
+//! fault.
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::Once;
 use x86_64::registers::control::Cr2;
@@ -19,6 +25,7 @@ use x86_64::VirtAddr;
 
 use crate::exit::{exit, EXIT_CPU_EXCEPTION};
 use crate::gdt::{self, KERNEL_CODE};
+use crate::stacks::StackName;
 use crate::{apic, console, paging, stacks};
 
 global_asm!(
@@ -160,11 +167,31 @@ global_asm!(
     "push r14",
     "push r15",
     "mov rdi, rsp",
+    "mov rbx, rsp",
     "and rsp, -16",
-    "call {report}",
-    "ud2",
+    "call {entry}",
+    // Resume: rbx (callee-saved) still points at the frame.
+    "mov rsp, rbx",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rbp",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbx",
+    "pop rax",
+    // Vector and error code.
+    "add rsp, 16",
+    "iretq",
     ".popsection",
-    report = sym exception_report,
+    entry = sym exception_entry,
 );
 
 unsafe extern "C" {
@@ -172,13 +199,14 @@ unsafe extern "C" {
     static __unikernel_exception_stubs: [u8; 32 * 16];
 }
 
-/// Keeps the report alive through whole-program optimisation (it is only referenced
+/// Keeps the entry alive through whole-program optimisation (it is only referenced
 /// from module-level assembly).
 #[used]
-static KEEP_REPORT: extern "C" fn(&ExceptionFrame) -> ! = exception_report;
+static KEEP_ENTRY: extern "C" fn(&mut ExceptionFrame) = exception_entry;
 
 /// What the stubs and the CPU left on the IST stack, lowest address first.
 #[repr(C)]
+#[derive(Debug)]
 struct ExceptionFrame {
     r15: u64,
     r14: u64,
@@ -283,8 +311,28 @@ const NAMES: [&str; 32] = [
     "#HV hypervisor injection", "#VC VMM communication", "#SX security", "reserved 31",
 ];
 
-/// Called by the common stub with the saved frame; never returns.
-extern "C" fn exception_report(frame: &ExceptionFrame) -> ! {
+/// Called by the common stub with the saved frame; returning resumes at the frame's
+/// (possibly changed) registers.
+extern "C" fn exception_entry(frame: &mut ExceptionFrame) {
+    let cr2 = Cr2::read_raw() as usize;
+    if let Some(handler) = HANDLER.get()
+        && !IN_HANDLER.swap(true, Ordering::Relaxed)
+    {
+        let action = handler(&mut Fault { frame: &mut *frame, cr2 });
+        IN_HANDLER.store(false, Ordering::Relaxed);
+        match action {
+            FaultAction::Resume => return,
+            FaultAction::Stop(code) => exit(code),
+        }
+    }
+    if IN_HANDLER.load(Ordering::Relaxed) {
+        console::print(format_args!("\nunikernel: CPU exception while reporting a CPU exception\n"));
+    }
+    exception_report(frame)
+}
+
+/// The hal's own report: raw addresses, no symbols.
+fn exception_report(frame: &ExceptionFrame) -> ! {
     let vector = frame.vector as usize;
     let name = NAMES.get(vector).copied().unwrap_or("unknown");
     console::print(format_args!(
@@ -313,26 +361,164 @@ extern "C" fn exception_report(frame: &ExceptionFrame) -> ! {
         ));
         report_guard_page(cr2 as usize);
     }
+    print_registers(frame);
+    exit(EXIT_CPU_EXCEPTION)
+}
+
+fn print_registers(frame: &ExceptionFrame) {
     console::print(format_args!(
         "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}\n  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}\n  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}\n  r13 {:#018x} r14 {:#018x} r15 {:#018x}\n",
         frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.r8,
         frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15
     ));
-    exit(EXIT_CPU_EXCEPTION)
 }
 
 /// Names the stack whose guard page `address` falls in, if any.
 fn report_guard_page(address: usize) {
-    let page = address & !(crate::PAGE_SIZE - 1);
-    for (guard, stack) in stacks::guard_pages() {
-        if guard == page {
+    match guard_page_of(address) {
+        Some(GuardPage::Kernel(stack)) => {
             console::print(format_args!("  guard page of the kernel's {stack}: stack overflow\n"));
-            return;
+        }
+        Some(GuardPage::Registered(name)) => {
+            console::print(format_args!("  guard page of the {name}: stack overflow\n"));
+        }
+        None if address < crate::PAGE_SIZE => console::print(format_args!("  null pointer dereference\n")),
+        None => {}
+    }
+}
+
+/// Whose guard page holds `address`.
+#[derive(Clone, Copy, Debug)]
+pub enum GuardPage {
+    /// One of the kernel's own stacks (boot, idle, interrupt).
+    Kernel(KernelStack),
+    /// A stack the kernel allocated, by the name it was registered under (e.g. "main
+    /// thread's stack").
+    Registered(&'static str),
+}
+
+impl core::fmt::Display for GuardPage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            GuardPage::Kernel(stack) => write!(f, "the kernel's {stack}"),
+            GuardPage::Registered(name) => write!(f, "the {name}"),
         }
     }
-    if let Some(name) = paging::guard_page_owner(page) {
-        console::print(format_args!("  guard page of the {name}: stack overflow\n"));
-    } else if page == 0 {
-        console::print(format_args!("  null pointer dereference\n"));
+}
+
+fn guard_page_of(address: usize) -> Option<GuardPage> {
+    let page = address & !(crate::PAGE_SIZE - 1);
+    if let Some((_, stack)) = stacks::guard_pages().find(|&(guard, _)| guard == page) {
+        return Some(GuardPage::Kernel(KernelStack(stack)));
+    }
+    paging::guard_page_owner(page).map(GuardPage::Registered)
+}
+
+/// One of the kernel's own stacks; displays as e.g. "interrupt stack 4".
+#[derive(Clone, Copy, Debug)]
+pub struct KernelStack(StackName);
+
+impl core::fmt::Display for KernelStack {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What the kernel's [`FaultHandler`] wants done after an exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Continue at the saved registers (changed with [`Fault::set_registers`]).
+    Resume,
+    /// Stop the machine with this exit code.
+    Stop(u8),
+}
+
+/// The kernel's exception handler. It runs on the exception's IST stack with
+/// interrupts disabled; an exception inside it is reported raw and stops the machine.
+pub type FaultHandler = fn(&mut Fault<'_>) -> FaultAction;
+
+static HANDLER: Once<FaultHandler> = Once::new();
+static IN_HANDLER: AtomicBool = AtomicBool::new(false);
+
+/// Registers the kernel's exception handler (the first registration wins).
+pub fn set_fault_handler(handler: FaultHandler) {
+    HANDLER.call_once(|| handler);
+}
+
+/// The general registers, in DWARF register-number order (SysV x86-64 psABI, Figure
+/// 3.36: rax, rdx, rcx, rbx, rsi, rdi, rbp, rsp, r8..r15), and the instruction pointer
+/// and flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Registers {
+    pub gpr: [u64; 16],
+    pub rip: u64,
+    pub rflags: u64,
+}
+
+impl Registers {
+    /// DWARF number of `rsp`.
+    pub const RSP: usize = 7;
+    /// DWARF number of `rbp`.
+    pub const RBP: usize = 6;
+}
+
+/// A CPU exception as the kernel's handler sees it.
+#[derive(Debug)]
+pub struct Fault<'a> {
+    frame: &'a mut ExceptionFrame,
+    cr2: usize,
+}
+
+impl Fault<'_> {
+    /// The vector (0..32).
+    pub fn vector(&self) -> u8 {
+        self.frame.vector as u8
+    }
+
+    /// The exception's name with its mnemonic, e.g. "#PF page fault".
+    pub fn name(&self) -> &'static str {
+        NAMES.get(self.frame.vector as usize).copied().unwrap_or("unknown")
+    }
+
+    /// The error code the CPU pushed (0 for vectors without one).
+    pub fn error_code(&self) -> u64 {
+        self.frame.error_code
+    }
+
+    /// For a page fault, the address that faulted (CR2).
+    pub fn fault_address(&self) -> Option<usize> {
+        (self.frame.vector == 14).then_some(self.cr2)
+    }
+
+    /// Whose guard page the faulting address is in, for a page fault on one.
+    pub fn guard_page(&self) -> Option<GuardPage> {
+        self.fault_address().and_then(guard_page_of)
+    }
+
+    /// The interrupted context.
+    pub fn registers(&self) -> Registers {
+        let f = &*self.frame;
+        Registers {
+            gpr: [f.rax, f.rdx, f.rcx, f.rbx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15],
+            rip: f.rip,
+            rflags: f.rflags,
+        }
+    }
+
+    /// Replaces the interrupted context's registers: [`FaultAction::Resume`] then
+    /// continues there (signal delivery). Segment selectors stay; of the flags only the
+    /// arithmetic ones and DF can change (IF, IOPL and the rest keep their values).
+    pub fn set_registers(&mut self, regs: &Registers) {
+        // CF, PF, AF, ZF, SF, DF, OF (SDM Vol. 1, 3.4.3).
+        const USER_FLAGS: u64 = 0x0cd5;
+        let f = &mut *self.frame;
+        [f.rax, f.rdx, f.rcx, f.rbx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] = regs.gpr;
+        f.rip = regs.rip;
+        f.rflags = (f.rflags & !USER_FLAGS) | (regs.rflags & USER_FLAGS);
+    }
+
+    /// Prints the general registers, as the raw report does.
+    pub fn print_registers(&self) {
+        print_registers(self.frame);
     }
 }

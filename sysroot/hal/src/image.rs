@@ -1,8 +1,15 @@
 //! The loaded image: section boundaries from the linker script (`sysroot/image.ld`)
 //! and the ELF program headers, which the script keeps loaded so the kernel can point
 //! `AT_PHDR` at them (the libc shim finds `PT_TLS` and `PT_GNU_EH_FRAME` there).
+//!
+//! It also holds the image *file* when the VMM passed it as the first boot module
+//! (`cargo unikernel run` does, with `-initrd`): the loaded segments carry no symbol
+//! table or DWARF, the file does. Crash reports symbolize with it and the VFS serves
+//! it as `/proc/self/exe`, where std's backtrace looks for symbols, as on Linux.
 
 use core::ops::Range;
+
+use spin::Once;
 
 unsafe extern "C" {
     static __ehdr_start: u8;
@@ -15,6 +22,10 @@ unsafe extern "C" {
     static __unikernel_image_end: u8;
     static __unikernel_initfs_start: u8;
     static __unikernel_initfs_end: u8;
+    static __eh_frame_hdr_start: u8;
+    static __eh_frame_hdr_end: u8;
+    static __eh_frame_start: u8;
+    static __eh_frame_end: u8;
 }
 
 macro_rules! addr {
@@ -54,6 +65,23 @@ pub fn initfs() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(start as *const u8, len) }
 }
 
+/// A read-only section of the loaded image between two linker-script symbols.
+fn rodata_section(start: usize, end: usize) -> &'static [u8] {
+    // SAFETY: the linker script puts the section between the two symbols inside the
+    // rodata segment, mapped read-only and never written for the whole run.
+    unsafe { core::slice::from_raw_parts(start as *const u8, end.saturating_sub(start)) }
+}
+
+/// `.eh_frame_hdr` (the binary-search table of FDEs); its address is the slice's.
+pub fn eh_frame_hdr() -> &'static [u8] {
+    rodata_section(addr!(__eh_frame_hdr_start), addr!(__eh_frame_hdr_end))
+}
+
+/// `.eh_frame` (call-frame information, for unwinding and backtraces).
+pub fn eh_frame() -> &'static [u8] {
+    rodata_section(addr!(__eh_frame_start), addr!(__eh_frame_end))
+}
+
 /// Where the program headers are and how they are laid out (the `AT_PHDR`,
 /// `AT_PHNUM` and `AT_PHENT` auxiliary-vector entries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,4 +113,33 @@ pub fn program_headers() -> ProgramHeaders {
         entry_size: usize::from(phentsize),
         entry: entry as usize,
     }
+}
+
+static EXECUTABLE: Once<Option<&'static [u8]>> = Once::new();
+
+/// Records the boot module as the image file if it is one: its ELF header and program
+/// headers must be byte for byte the ones loaded at `__ehdr_start` (so a stale or
+/// foreign module is never used to name this image's code).
+pub(crate) fn set_executable(module: Option<(usize, usize)>) {
+    EXECUTABLE.call_once(|| {
+        let (start, len) = module?;
+        let headers = program_headers();
+        let loaded_len = headers.address + headers.count * headers.entry_size - addr!(__ehdr_start);
+        if len < loaded_len {
+            return None;
+        }
+        // SAFETY: the boot module is RAM that `paging::init` mapped read-only and kept
+        // out of the free RAM, so nothing writes it for the rest of the run.
+        let file = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
+        // SAFETY: the ELF header and program headers are in the headers segment, loaded
+        // and mapped read-only for the whole run.
+        let loaded = unsafe { core::slice::from_raw_parts((&raw const __ehdr_start).cast::<u8>(), loaded_len) };
+        (file[..loaded_len] == *loaded).then_some(file)
+    });
+}
+
+/// The image file (ELF, with its symbol table unless it was stripped), if the VMM
+/// passed it as the first boot module.
+pub fn executable() -> Option<&'static [u8]> {
+    EXECUTABLE.get().copied().flatten()
 }

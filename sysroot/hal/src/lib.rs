@@ -32,7 +32,7 @@ pub mod apic;
 pub mod boot;
 pub mod console;
 pub mod cpu;
-mod exceptions;
+pub mod exceptions;
 pub mod exit;
 mod gdt;
 pub mod image;

@@ -210,7 +210,9 @@ const fn align_up(x: usize) -> usize {
 }
 
 /// Builds and loads the final page tables; returns the free RAM as region tokens.
-pub(crate) fn init(memory_map: &MemoryMap) -> Result<FreeRam, &'static str> {
+/// `module` (the boot module: the image file, see `image::executable`) is mapped
+/// read-only and kept out of the free RAM.
+pub(crate) fn init(memory_map: &MemoryMap, module: Option<(usize, usize)>) -> Result<FreeRam, &'static str> {
     let out_of_tables = |_| "page-table pool exhausted while building the initial tables";
     let mut space = AddressSpace { pml4: alloc_table().map_err(out_of_tables)?, active: false };
     let rw = leaf_flags(Access::ReadWrite);
@@ -228,6 +230,10 @@ pub(crate) fn init(memory_map: &MemoryMap) -> Result<FreeRam, &'static str> {
     space.set_range(rodata.start, rodata.end, leaf_flags(Access::Read)).map_err(out_of_tables)?;
     space.set_range(data.start, data.end, rw).map_err(out_of_tables)?;
     space.set_range(0, PAGE_SIZE, None).map_err(out_of_tables)?;
+    let module = module.map(|(start, len)| (align_down(start), align_up(start.saturating_add(len))));
+    if let Some((start, end)) = module {
+        space.set_range(start, end, leaf_flags(Access::Read)).map_err(out_of_tables)?;
+    }
     for (guard, _) in stacks::guard_pages() {
         space.set_range(guard, guard + PAGE_SIZE, None).map_err(out_of_tables)?;
     }
@@ -249,11 +255,18 @@ pub(crate) fn init(memory_map: &MemoryMap) -> Result<FreeRam, &'static str> {
         }
         let start = align_up((region.start as usize).max(floor));
         let end = align_down(region.end() as usize);
-        if start < end {
-            // SAFETY: RAM per the memory map, above the image and page-aligned, mapped
-            // read-write just above; memory-map RAM entries do not overlap, and this is
-            // the only place tokens are created.
-            free.push(unsafe { Region::new(start, end - start) });
+        // The boot module splits a RAM range into the parts below and above it.
+        let (below, above) = match module {
+            Some((m_start, m_end)) if m_start < end && start < m_end => ((start, m_start), (m_end, end)),
+            _ => ((start, end), (end, end)),
+        };
+        for (start, end) in [below, above] {
+            if start < end {
+                // SAFETY: RAM per the memory map, above the image, outside the boot
+                // module and page-aligned, mapped read-write just above; memory-map RAM
+                // entries do not overlap, and this is the only place tokens are created.
+                free.push(unsafe { Region::new(start, end - start) });
+            }
         }
     }
     Ok(free)

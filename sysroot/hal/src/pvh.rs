@@ -32,6 +32,16 @@ struct StartInfo {
     reserved: u32,
 }
 
+/// `hvm_modlist_entry`: one module (QEMU passes `-initrd` as the first).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ModlistEntry {
+    paddr: u64,
+    size: u64,
+    cmdline_paddr: u64,
+    reserved: u64,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct MemmapEntry {
@@ -110,6 +120,9 @@ pub(crate) struct PvhInfo {
     pub(crate) cmdline: &'static str,
     pub(crate) cmdline_truncated: bool,
     pub(crate) memory_map: &'static MemoryMap,
+    /// The first boot module (physical start, length), if the loader passed one. It
+    /// stays where the loader put it: `paging::init` keeps it out of the free RAM.
+    pub(crate) module: Option<(usize, usize)>,
 }
 
 static CMDLINE: Once<([u8; CMDLINE_MAX], usize, bool)> = Once::new();
@@ -190,5 +203,15 @@ pub(crate) unsafe fn read(start_info: usize) -> Result<PvhInfo, &'static str> {
         map
     });
 
-    Ok(PvhInfo { cmdline: text, cmdline_truncated: cmdline.2, memory_map })
+    let module = if info.nr_modules == 0 || info.modlist_paddr == 0 {
+        None
+    } else {
+        // SAFETY: the loader's module list holds `nr_modules` (here at least one)
+        // entries at `modlist_paddr`, identity-mapped; read_unaligned for lack of
+        // guarantees.
+        let entry = unsafe { (info.modlist_paddr as usize as *const ModlistEntry).read_unaligned() };
+        Some((entry.paddr as usize, entry.size as usize)).filter(|&(start, len)| start != 0 && len != 0)
+    };
+
+    Ok(PvhInfo { cmdline: text, cmdline_truncated: cmdline.2, memory_map, module })
 }

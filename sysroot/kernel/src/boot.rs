@@ -23,6 +23,7 @@ fn fail(what: &str) -> ! {
 
 pub(crate) fn run(boot: BootInfo) -> ! {
     let BootInfo { cmdline: line, cmdline_truncated, memory_map, free_ram, boot_tsc, handover_tsc } = boot;
+    crate::crash::init();
     let cmdline = Cmdline::parse(line);
     log::set_verbose(cmdline.options.verbose);
     process::set_boot_tsc(boot_tsc);

@@ -21,6 +21,7 @@
 extern crate alloc;
 
 mod boot;
+pub mod crash;
 pub mod cmdline;
 mod entry;
 pub mod errno;

@@ -93,6 +93,12 @@ pub fn current_tid() -> Tid {
     SCHED.lock().current().tid
 }
 
+/// The running thread's id, unless the scheduler is locked (crash reports, which may
+/// run while it is).
+pub fn try_current_tid() -> Option<Tid> {
+    SCHED.try_lock().map(|sched| sched.current().tid)
+}
+
 /// `set_tid_address`: the word to clear (and wake) when the calling thread exits.
 pub fn set_clear_child_tid(address: usize) -> Tid {
     let mut sched = SCHED.lock();
