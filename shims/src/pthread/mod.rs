@@ -7,9 +7,11 @@
 //! wake when the thread is gone (`CLONE_CHILD_CLEARTID`): `pthread_join` waits on
 //! that word, then unmaps the thread. A detached thread cannot unmap the stack it
 //! is running on, so it queues itself on a reap list; later thread creations
-//! unmap queued threads whose `tid` the kernel has cleared.
+//! release queued threads whose `tid` the kernel has cleared. Released mappings go to
+//! a small cache (`cache.rs`) that the next creations reuse.
 
 mod attr;
+mod cache;
 mod clone;
 mod dtors;
 mod key;
@@ -153,7 +155,7 @@ fn reap_exited() {
             let t = &raw mut (**link).thread;
             if (*t).tid.load(Ordering::Acquire) == 0 {
                 *link = (*t).reap_next;
-                let _ = mman::unmap((*t).map_base as *mut u8, (*t).map_len);
+                release(t);
             } else {
                 link = &raw mut (*t).reap_next;
             }
@@ -207,14 +209,20 @@ pub unsafe extern "C" fn pthread_create(
     else {
         return Errno::EINVAL.0;
     };
-    let base = match mman::map_anonymous_with(map_len, mman::MAP_STACK) {
-        Ok(p) => p,
-        Err(_) => return Errno::EAGAIN.0,
+    let base = match cache::take(map_len, guard_size) {
+        Some(cached) => cached.base as *mut u8,
+        None => {
+            let base = match mman::map_anonymous_with(map_len, mman::MAP_STACK) {
+                Ok(p) => p,
+                Err(_) => return Errno::EAGAIN.0,
+            };
+            if guard_size != 0 && mman::protect(base, guard_size, mman::PROT_NONE).is_err() {
+                let _ = mman::unmap(base, map_len);
+                return Errno::EAGAIN.0;
+            }
+            base
+        }
     };
-    if guard_size != 0 && mman::protect(base, guard_size, mman::PROT_NONE).is_err() {
-        let _ = mman::unmap(base, map_len);
-        return Errno::EAGAIN.0;
-    }
     let stack_lo = base as usize + guard_size;
     let mut thread = Thread::new();
     thread.map_base = base as usize;
@@ -258,7 +266,11 @@ pub unsafe extern "C" fn pthread_create(
             0
         }
         Err(e) => {
-            let _ = mman::unmap(base, map_len);
+            cache::give_back(cache::Mapping {
+                base: base as usize,
+                len: map_len,
+                guard: guard_size,
+            });
             if e == Errno::ENOMEM {
                 Errno::EAGAIN.0
             } else {
@@ -302,9 +314,26 @@ pub unsafe extern "C" fn pthread_join(thread: PthreadT, retval: *mut *mut c_void
         if !retval.is_null() {
             *retval = (*t).result;
         }
-        let _ = mman::unmap((*t).map_base as *mut u8, (*t).map_len);
+        release(t);
     }
     0
+}
+
+/// Hands a finished thread's mapping to the cache (which may unmap it).
+///
+/// # Safety
+/// The thread must be gone (its `tid` cleared by the kernel) and not released before;
+/// `t` must not be used afterwards.
+unsafe fn release(t: *mut Thread) {
+    // SAFETY: per the caller, the control block is still mapped and ours.
+    let mapping = unsafe {
+        cache::Mapping {
+            base: (*t).map_base,
+            len: (*t).map_len,
+            guard: (*t).guard_size,
+        }
+    };
+    cache::give_back(mapping);
 }
 
 /// `pthread_detach(3)`.
