@@ -12,15 +12,19 @@
 //!    code needs becomes internal, so the optimizer sees a closed world;
 //! 4. [`codegen`]: the LTO pipeline and native code generation.
 //!
-//! Each stage reports counters that end up in the driver's build report.
+//! Each stage reports counters that end up in the driver's build report. [`reach`]
+//! analyzes the final module: the system calls still reachable, the call paths to
+//! them, and the `#[unikernel::no_syscalls]` functions' property.
 
 pub mod codegen;
 pub mod internalize;
 pub mod merge;
 pub mod noredzone;
+pub mod reach;
 pub mod syscalls;
 pub mod varargs;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use inkwell::context::Context;
@@ -89,6 +93,8 @@ pub struct Stats {
 pub struct WholeProgram<'ctx> {
     module: Module<'ctx>,
     stats: Stats,
+    /// The input each symbol was defined in, by name as it was before linking.
+    origins: HashMap<String, usize>,
 }
 
 impl std::fmt::Debug for WholeProgram<'_> {
@@ -103,14 +109,50 @@ impl<'ctx> WholeProgram<'ctx> {
     /// Parse and link `inputs` into one module (stage 1).
     pub fn merge(context: &'ctx Context, inputs: &[BitcodeInput]) -> Result<Self, PassError> {
         let started = std::time::Instant::now();
-        let module = merge::merge_modules(context, inputs)?;
+        let mut origins = HashMap::new();
+        let module = merge::merge_modules_with(context, inputs, |index, module| {
+            record_definitions(module, index, &mut origins);
+        })?;
         let stats = Stats {
             modules: inputs.len(),
             functions_merged: count_definitions(&module),
             merge_ms: started.elapsed().as_millis(),
             ..Stats::default()
         };
-        Ok(Self { module, stats })
+        Ok(Self {
+            module,
+            stats,
+            origins,
+        })
+    }
+
+    /// The index (in the inputs given to [`WholeProgram::merge`]) of the input that
+    /// defined each function and global, by its name in that input. Linking renames a
+    /// clashing internal symbol (`name.1`), and optimization derives new ones
+    /// (`name.llvm.123`, `name.cold`): look those up without the suffix.
+    pub fn origins(&self) -> &HashMap<String, usize> {
+        &self.origins
+    }
+
+    /// Mark every kernel entry so the analysis finds its code after inlining (see
+    /// [`reach::markers`]); before the optimization, in unikernel builds. Returns how
+    /// many entries were marked.
+    pub fn mark_kernel_entries(&mut self) -> usize {
+        reach::markers::mark_kernel_entries(&self.module)
+    }
+
+    /// The analysis of the module as it stands (normally the final one): see
+    /// [`reach`]. `entry_points` are searched first.
+    pub fn reachability(&self, entry_points: &[String]) -> reach::Reachability {
+        reach::analyze(&self.module, entry_points)
+    }
+
+    /// Delete the `#[unikernel::no_syscalls]` marks before code generation: see
+    /// [`reach::markers`].
+    pub fn strip_no_syscalls_marks(&mut self) -> Result<usize, PassError> {
+        let stripped = reach::markers::strip_no_syscalls_marks(&self.module);
+        self.verify("removing the no_syscalls marks")?;
+        Ok(stripped)
     }
 
     /// The module as it stands, for `cargo unikernel ir` and tests.
@@ -183,6 +225,20 @@ impl<'ctx> WholeProgram<'ctx> {
             stage,
             message: first_lines(&e.to_string(), 8),
         })
+    }
+}
+
+fn record_definitions(module: &Module<'_>, index: usize, origins: &mut HashMap<String, usize>) {
+    let functions = module
+        .get_functions()
+        .filter(|f| f.count_basic_blocks() > 0)
+        .map(|f| f.get_name().to_string_lossy().into_owned());
+    let globals = module
+        .get_globals()
+        .filter(|g| !g.is_declaration())
+        .map(|g| g.get_name().to_string_lossy().into_owned());
+    for name in functions.chain(globals) {
+        origins.entry(name).or_insert(index);
     }
 }
 

@@ -12,9 +12,20 @@ pub fn merge_modules<'ctx>(
     context: &'ctx Context,
     inputs: &[BitcodeInput],
 ) -> Result<Module<'ctx>, PassError> {
+    merge_modules_with(context, inputs, |_, _| {})
+}
+
+/// [`merge_modules`], showing `parsed` each input's module (with the input's index)
+/// before it is linked in: e.g. to record where each definition came from.
+pub fn merge_modules_with<'ctx>(
+    context: &'ctx Context,
+    inputs: &[BitcodeInput],
+    mut parsed: impl FnMut(usize, &Module<'ctx>),
+) -> Result<Module<'ctx>, PassError> {
     let mut merged: Option<Module<'ctx>> = None;
-    for input in inputs {
+    for (index, input) in inputs.iter().enumerate() {
         let module = parse(context, input)?;
+        parsed(index, &module);
         match &merged {
             None => merged = Some(module),
             Some(into) => into.link_in_module(module).map_err(|e| PassError::Link {

@@ -1,0 +1,260 @@
+//! The reference graph of a module: functions and global variables as nodes; an edge
+//! from a function to every function it calls, and from a function or global to every
+//! function or global its instructions or initializer refer to (an address taken: a
+//! vtable, a function pointer passed on). What is not reachable over these edges from
+//! the roots can never run, except through module-level asm, which names its targets
+//! only in text (those are kept alive by `llvm.used` or external linkage, so they are
+//! roots).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use inkwell::module::{Linkage, Module};
+use inkwell::values::{AsValueRef, InstructionOpcode};
+use llvm_sys::prelude::LLVMValueRef;
+use serde::{Deserialize, Serialize};
+
+/// How one node leads to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// A direct call (or invoke).
+    Call,
+    /// The address is taken: stored, passed, or held in a global's initializer
+    /// (vtables, function-pointer tables); it may be called from there.
+    Reference,
+}
+
+/// A node: a function or a global variable of the module.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The symbol name (mangled).
+    pub name: String,
+    pub is_function: bool,
+    /// A function or variable with a body or initializer here.
+    pub defined: bool,
+    /// Linkage other than internal/private: code outside the module may reach it.
+    pub external: bool,
+}
+
+/// The graph. Node indices are stable for the module it was built from.
+#[derive(Debug, Default)]
+pub struct ReferenceGraph {
+    pub nodes: Vec<Node>,
+    index: HashMap<LLVMValueRef, usize>,
+    edges: Vec<Vec<(usize, EdgeKind)>>,
+}
+
+impl ReferenceGraph {
+    pub fn of(module: &Module<'_>) -> Self {
+        let mut graph = Self::default();
+        for function in module.get_functions() {
+            let defined = function.count_basic_blocks() > 0;
+            graph.add_node(
+                function.as_value_ref(),
+                function.get_name().to_string_lossy().into_owned(),
+                true,
+                defined,
+                is_external(function.as_global_value().get_linkage()),
+            );
+        }
+        for global in module.get_globals() {
+            graph.add_node(
+                global.as_value_ref(),
+                global.get_name().to_string_lossy().into_owned(),
+                false,
+                !global.is_declaration(),
+                is_external(global.get_linkage()),
+            );
+        }
+        for function in module.get_functions() {
+            let from = graph.index[&function.as_value_ref()];
+            let mut calls = Vec::new();
+            let mut operands = Vec::new();
+            for block in function.get_basic_block_iter() {
+                for inst in block.get_instructions() {
+                    let raw = inst.as_value_ref();
+                    let is_call = matches!(
+                        inst.get_opcode(),
+                        InstructionOpcode::Call | InstructionOpcode::Invoke
+                    );
+                    // SAFETY: `raw` is a live instruction of the module; operand indices
+                    // are below its operand count; the called value exists for calls.
+                    unsafe {
+                        let callee = if is_call {
+                            llvm_sys::core::LLVMGetCalledValue(raw)
+                        } else {
+                            std::ptr::null_mut()
+                        };
+                        let direct =
+                            !callee.is_null() && !llvm_sys::core::LLVMIsAFunction(callee).is_null();
+                        if direct {
+                            calls.push(callee);
+                        }
+                        for i in 0..llvm_sys::core::LLVMGetNumOperands(raw) {
+                            let operand = llvm_sys::core::LLVMGetOperand(raw, i as u32);
+                            if !(direct && operand == callee) {
+                                operands.push(operand);
+                            }
+                        }
+                    }
+                }
+            }
+            // Calls first: a call edge reads better in a path than a reference to the
+            // same function.
+            let mut edges = Edges::default();
+            for callee in calls {
+                edges.add(&graph, callee, EdgeKind::Call);
+            }
+            for operand in operands {
+                graph.constant_references(operand, &mut edges);
+            }
+            graph.edges[from] = edges.list;
+        }
+        for global in module.get_globals() {
+            let from = graph.index[&global.as_value_ref()];
+            let mut edges = Edges::default();
+            // SAFETY: `global` is a live global variable; a declaration has a null
+            // initializer.
+            let init = unsafe { llvm_sys::core::LLVMGetInitializer(global.as_value_ref()) };
+            if !init.is_null() {
+                graph.constant_references(init, &mut edges);
+            }
+            graph.edges[from] = edges.list;
+        }
+        graph
+    }
+
+    fn add_node(
+        &mut self,
+        value: LLVMValueRef,
+        name: String,
+        is_function: bool,
+        defined: bool,
+        external: bool,
+    ) {
+        self.index.insert(value, self.nodes.len());
+        self.nodes.push(Node {
+            name,
+            is_function,
+            defined,
+            external,
+        });
+        self.edges.push(Vec::new());
+    }
+
+    /// The node of a function or global variable.
+    pub fn node(&self, value: LLVMValueRef) -> Option<usize> {
+        self.index.get(&value).copied()
+    }
+
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    pub fn edges(&self, node: usize) -> &[(usize, EdgeKind)] {
+        &self.edges[node]
+    }
+
+    /// Every function or global a constant refers to, looking through constant
+    /// expressions and aggregates and stopping at global values (aliases resolve to
+    /// what they alias).
+    fn constant_references(&self, value: LLVMValueRef, edges: &mut Edges) {
+        let mut work = vec![value];
+        let mut seen = HashSet::new();
+        while let Some(value) = work.pop() {
+            if value.is_null() || !seen.insert(value) {
+                continue;
+            }
+            // SAFETY: `value` is a live value of the module (an operand or initializer
+            // reached from one); the `LLVMIsA*` checks gate the accessors used on it.
+            unsafe {
+                if !llvm_sys::core::LLVMIsAGlobalValue(value).is_null() {
+                    if !llvm_sys::core::LLVMIsAGlobalAlias(value).is_null() {
+                        work.push(llvm_sys::core::LLVMAliasGetAliasee(value));
+                    } else {
+                        edges.add(self, value, EdgeKind::Reference);
+                    }
+                } else if !llvm_sys::core::LLVMIsAConstant(value).is_null() {
+                    for i in 0..llvm_sys::core::LLVMGetNumOperands(value) {
+                        work.push(llvm_sys::core::LLVMGetOperand(value, i as u32));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Breadth-first search from `tiers` of roots, one tier after the other (so a
+    /// node reachable from the first tier gets a path from there). Returns each
+    /// node's predecessor on a shortest path (`None` for roots and unreached nodes)
+    /// and whether it was reached.
+    pub fn search(&self, tiers: &[Vec<usize>]) -> Search {
+        let mut parent = vec![None; self.nodes.len()];
+        let mut reached = vec![false; self.nodes.len()];
+        for tier in tiers {
+            let mut queue = VecDeque::new();
+            for &root in tier {
+                if !reached[root] {
+                    reached[root] = true;
+                    queue.push_back(root);
+                }
+            }
+            while let Some(node) = queue.pop_front() {
+                for &(next, kind) in &self.edges[node] {
+                    if !reached[next] {
+                        reached[next] = true;
+                        parent[next] = Some((node, kind));
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        Search { parent, reached }
+    }
+}
+
+/// The result of [`ReferenceGraph::search`].
+#[derive(Debug)]
+pub struct Search {
+    parent: Vec<Option<(usize, EdgeKind)>>,
+    pub reached: Vec<bool>,
+}
+
+impl Search {
+    /// The nodes from a root to `node`, each with how it was reached from the one
+    /// before (the root's kind is `Call`).
+    pub fn path(&self, node: usize) -> Vec<(usize, EdgeKind)> {
+        let mut path = vec![];
+        let mut at = (node, EdgeKind::Call);
+        loop {
+            let parent = self.parent[at.0];
+            path.push((at.0, parent.map_or(EdgeKind::Call, |(_, kind)| kind)));
+            match parent {
+                Some((from, _)) => at = (from, EdgeKind::Call),
+                None => break,
+            }
+        }
+        path.reverse();
+        path
+    }
+}
+
+#[derive(Default)]
+struct Edges {
+    list: Vec<(usize, EdgeKind)>,
+    seen: HashSet<usize>,
+}
+
+impl Edges {
+    /// The first edge to a node is kept.
+    fn add(&mut self, graph: &ReferenceGraph, value: LLVMValueRef, kind: EdgeKind) {
+        if let Some(to) = graph.node(value)
+            && self.seen.insert(to)
+        {
+            self.list.push((to, kind));
+        }
+    }
+}
+
+fn is_external(linkage: Linkage) -> bool {
+    !matches!(linkage, Linkage::Internal | Linkage::Private)
+}

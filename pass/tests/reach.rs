@@ -1,0 +1,80 @@
+//! The reachability analysis: syscalls reachable from the entry with a path, the
+//! `no_syscalls` marks, and the kernel entry marks that survive inlining.
+
+mod common;
+
+use common::fixture;
+
+use inkwell::context::Context;
+use unikernel_pass::internalize::KeepSet;
+use unikernel_pass::reach::{Support, Via};
+use unikernel_pass::{OptLevel, WholeProgram};
+
+fn path(steps: &[unikernel_pass::reach::PathStep]) -> Vec<&str> {
+    steps.iter().map(|s| s.symbol.as_str()).collect()
+}
+
+#[test]
+fn reachable_syscalls_and_no_syscalls_checks() {
+    let context = Context::create();
+    let mut program = WholeProgram::merge(&context, &[fixture("reach.ll")]).unwrap();
+    assert_eq!(program.mark_kernel_entries(), 2);
+    assert_eq!(program.mark_kernel_entries(), 0, "marking is idempotent");
+    let reach = program.reachability(&["main".into()]);
+
+    // write is reachable only from `impure`, which only its mark keeps alive.
+    assert_eq!(reach.syscalls.len(), 1, "{:?}", reach.syscalls);
+    let pause = &reach.syscalls[0];
+    assert_eq!(
+        (pause.name.as_deref(), pause.number, pause.support),
+        (Some("pause"), Some(34), Support::Unimplemented)
+    );
+    assert_eq!(pause.via, [Via::EntryCall]);
+    assert_eq!(path(&pause.path), ["main", "helper"]);
+
+    let checks: Vec<(&str, Vec<Option<&str>>)> = reach
+        .no_syscalls
+        .iter()
+        .map(|c| {
+            (
+                c.function.as_str(),
+                c.reaches.iter().map(|s| s.name.as_deref()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [("pure", vec![]), ("impure", vec![Some("write")])]
+    );
+    assert_eq!(path(&reach.no_syscalls[1].reaches[0].path), ["impure"]);
+
+    assert_eq!(program.strip_no_syscalls_marks().unwrap(), 2);
+    let ir = program.module().print_to_string().to_string();
+    assert!(!ir.contains("unikernel.no_syscalls") && !ir.contains("llvm.used"), "{ir}");
+}
+
+#[test]
+fn the_entry_marks_survive_inlining() {
+    let context = Context::create();
+    let mut program = WholeProgram::merge(&context, &[fixture("reach.ll")]).unwrap();
+    program.mark_kernel_entries();
+    program.strip_no_syscalls_marks().unwrap();
+    program.internalize(&KeepSet::new(["main"])).unwrap();
+    program.optimize(OptLevel::Full).unwrap();
+    let ir = program.module().print_to_string().to_string();
+    assert!(
+        !ir.contains("@__unikernel_enosys_pause("),
+        "the entry was inlined away: {ir}"
+    );
+    let reach = program.reachability(&["main".into()]);
+    let names: Vec<_> = reach
+        .syscalls
+        .iter()
+        .map(|s| (s.name.as_deref(), s.support, s.via.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [(Some("pause"), Support::Unimplemented, vec![Via::Inlined])]
+    );
+    assert_eq!(path(&reach.syscalls[0].path), ["main"]);
+}
