@@ -8,13 +8,16 @@ use clap::{Args, Parser, Subcommand};
 use unikernel_pass::OptLevel;
 
 use crate::cargo_build::{self, Artifact};
+use crate::checks;
 use crate::error::{self, Failure};
 use crate::fresh::Fingerprint;
 use crate::initfs;
+use crate::ir::{self, Stage};
 use crate::lld::LinkKind;
 use crate::project::{Project, Selection};
 use crate::qemu::{Accel, Boot};
-use crate::report::ImageSize;
+use crate::report::{BuildReport, ImageSize};
+use crate::report_text;
 use crate::roles::{self, RoleLinks};
 use crate::runtime;
 use crate::toolchain::{TARGET, Toolchain};
@@ -34,6 +37,37 @@ enum Command {
     Build(BuildArgs),
     /// Build the image and boot it under QEMU; the app's exit code becomes ours.
     Run(RunArgs),
+    /// Print the whole-program module's LLVM IR at a stage of the build.
+    Ir(IrArgs),
+    /// Build and print the build report: syscall sites, reachable syscalls, image size
+    /// by component, inputs left out of LTO.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IrArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// The stage: right after merging, after the syscall rewrite (images only), or
+    /// the final module that code generation receives.
+    #[arg(long, value_enum, default_value_t = Stage::Optimized)]
+    pub stage: Stage,
+    /// Print only the functions whose demangled name contains PATTERN (or matches it
+    /// as a glob, with `*` and `?`).
+    #[arg(long, value_name = "PATTERN")]
+    pub function: Option<String>,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Print the report as JSON (the `<output>.report.json` file) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -107,6 +141,10 @@ pub struct BuildArgs {
     /// absolute path (repeatable; adds to `[package.metadata.unikernel] files`).
     #[arg(long = "file", value_name = "HOST:GUEST")]
     pub files: Vec<String>,
+    /// Build even if the program can reach system calls the kernel does not implement
+    /// (they return ENOSYS at run time); they are listed as warnings.
+    #[arg(long)]
+    pub allow_unsupported_syscalls: bool,
 }
 
 impl BuildArgs {
@@ -149,6 +187,8 @@ pub fn main() -> ExitCode {
     let result = match command {
         Command::Build(args) => build(&args).map(|_| ExitCode::SUCCESS),
         Command::Run(args) => run(&args),
+        Command::Ir(args) => print_ir(&args),
+        Command::Report(args) => report(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));
@@ -161,10 +201,31 @@ pub fn main() -> ExitCode {
 pub struct Built {
     pub output: PathBuf,
     pub size: ImageSize,
+    /// The build report beside the output.
+    pub report: PathBuf,
+    /// The IR file the build was asked for ([`BuildOptions::ir`]).
+    pub ir: Option<PathBuf>,
+}
+
+/// What a command needs from a build besides the output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Keep the module's IR at this stage (`cargo unikernel ir`).
+    pub ir: Option<Stage>,
+    /// Only inspecting (`ir`, `report`): failed checks are printed, not fatal.
+    pub inspect_only: bool,
 }
 
 /// `cargo unikernel build`.
 pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
+    build_with(args, BuildOptions::default())
+}
+
+/// A build, keeping what `options` asks for.
+pub fn build_with(args: &BuildArgs, options: BuildOptions) -> anyhow::Result<Built> {
+    if args.hosted && options.ir == Some(Stage::Rewritten) {
+        anyhow::bail!("a --hosted build rewrites no system calls: use --stage merged or optimized");
+    }
     let project = Project::resolve(&args.selection(), args.target_dir.as_deref())?;
     let toolchain = Toolchain::for_project(project.package_dir())?;
     let dir = project.unikernel_dir();
@@ -234,14 +295,38 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         entry_points: vec![entry.into()],
         work_dir: dir.join("work").join(label).join(&profile_dir).join(name),
         output: output.clone(),
+        save_ir: None,
     };
+    let mut job = job;
     let fingerprint = Fingerprint::of(&job)?;
-    if fingerprint.is_current(&output) {
+    let report_path = BuildReport::path_for(&output);
+    // A kept IR file is current if the link that wrote it had this fingerprint.
+    let ir = options.ir.map(|stage| {
+        let file = job.work_dir.join("ir").join(format!("{stage}.ll"));
+        let stamp = file.with_extension("ll.fingerprint");
+        (stage, file, stamp)
+    });
+    let ir_current = ir
+        .as_ref()
+        .is_none_or(|(_, file, stamp)| file.is_file() && fingerprint.matches_file(stamp));
+    if fingerprint.is_current(&output) && ir_current && report_path.is_file() {
         status("Fresh", &relative(&output));
+        let reachability = checks::recorded(&report_path)?;
+        check(args, options, reachability.as_ref())?;
         return Ok(Built {
             size: ImageSize::of(&output)?,
             output,
+            report: report_path,
+            ir: ir.map(|(_, file, _)| file),
         });
+    }
+    if let Some((stage, file, stamp)) = &ir {
+        let _ = std::fs::remove_file(stamp);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        job.save_ir = Some((*stage, file.clone()));
     }
     Fingerprint::invalidate(&output);
     status(
@@ -254,6 +339,9 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
     let report = job.run()?;
     let report_path = report.write()?;
     fingerprint.record(&output)?;
+    if let Some((_, _, stamp)) = &ir {
+        fingerprint.record_in(stamp)?;
+    }
     if args.verbose {
         status("Report", &report.summary_line());
         for native in report.native_inputs() {
@@ -269,10 +357,97 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
         status("Report", &report_path.display().to_string());
     }
     status("Finished", &relative(&output));
+    check(args, options, report.reachability.as_ref())?;
     Ok(Built {
         output,
         size: report.size,
+        report: report_path,
+        ir: ir.map(|(_, file, _)| file),
     })
+}
+
+/// The build's checks (`checks.rs`): fatal for `build` and `run`, printed for `ir`
+/// and `report`.
+fn check(
+    args: &BuildArgs,
+    options: BuildOptions,
+    reachability: Option<&unikernel_pass::reach::Reachability>,
+) -> anyhow::Result<()> {
+    let Some(reachability) = reachability else {
+        return Ok(());
+    };
+    let allow = args.allow_unsupported_syscalls || options.inspect_only;
+    match checks::enforce(reachability, allow) {
+        Ok(warnings) => {
+            for warning in warnings {
+                status("Warning", &warning);
+            }
+            Ok(())
+        }
+        Err(e) if options.inspect_only => {
+            status("Warning", &error::message(&e));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `cargo unikernel ir`.
+fn print_ir(args: &IrArgs) -> anyhow::Result<ExitCode> {
+    let built = build_with(
+        &args.build,
+        BuildOptions {
+            ir: Some(args.stage),
+            inspect_only: true,
+        },
+    )?;
+    let file = built.ir.context("the build kept no IR")?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text = match &args.function {
+        None => text,
+        Some(pattern) => ir::functions_matching(&text, pattern).with_context(|| {
+            format!(
+                "no function of the {} module matches `{pattern}`",
+                args.stage
+            )
+        })?,
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = stdout.write_all(text.as_bytes());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo unikernel report`.
+fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let built = build_with(
+        &args.build,
+        BuildOptions {
+            ir: None,
+            inspect_only: true,
+        },
+    )?;
+    let bytes = std::fs::read(&built.report)
+        .with_context(|| format!("cannot read {}", built.report.display()))?;
+    let text = if args.json {
+        String::from_utf8_lossy(&bytes).into_owned() + "\n"
+    } else {
+        report_text::render(
+            &serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a build report", built.report.display()))?,
+        )
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Packs the image's initial files (`initfs.rs`); the object to link, if any.

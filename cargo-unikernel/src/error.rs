@@ -15,6 +15,7 @@
 /// | 6 | the whole-program build: bad bitcode, LLVM failure |
 /// | 7 | the final link: undefined symbols, unsupported libraries |
 /// | 8 | running the image: QEMU missing or failing |
+/// | 9 | a checked property: a reachable unimplemented syscall, a syscall reachable from a `#[unikernel::no_syscalls]` function |
 ///
 /// A class displays as the empty string: it is a marker in the error chain, not part of
 /// the message.
@@ -32,6 +33,8 @@ pub enum Failure {
     Link,
     #[error("")]
     Run,
+    #[error("")]
+    Check,
 }
 
 impl Failure {
@@ -43,6 +46,7 @@ impl Failure {
             Failure::WholeProgram => 6,
             Failure::Link => 7,
             Failure::Run => 8,
+            Failure::Check => 9,
         }
     }
 

@@ -67,6 +67,17 @@ impl Fingerprint {
         let _ = std::fs::remove_file(Self::path_for(output));
     }
 
+    /// Whether `stamp` (written by [`Fingerprint::record_in`]) holds this fingerprint.
+    pub fn matches_file(&self, stamp: &Path) -> bool {
+        std::fs::read_to_string(stamp).is_ok_and(|old| old == self.0)
+    }
+
+    /// Record this fingerprint in `stamp`: for files a link writes besides the output
+    /// (the IR `cargo unikernel ir` asks for).
+    pub fn record_in(&self, stamp: &Path) -> anyhow::Result<()> {
+        std::fs::write(stamp, &self.0).with_context(|| format!("cannot write {}", stamp.display()))
+    }
+
     /// Record that `output` was linked from inputs with this fingerprint.
     pub fn record(&self, output: &Path) -> anyhow::Result<()> {
         let path = Self::path_for(output);

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use object::{Object, ObjectSegment};
 use serde::Serialize;
+use unikernel_pass::reach::Reachability;
 use unikernel_pass::syscalls::SyscallSummary;
 use unikernel_pass::{OptLevel, Stats};
 
+use crate::composition::Composition;
 use crate::link_inputs::InputSummary;
 
 #[derive(Debug, Serialize)]
@@ -23,6 +25,12 @@ pub struct BuildReport {
     pub stats: Stats,
     /// What the syscall rewrite left in the image (unikernel builds; `null` otherwise).
     pub syscalls: Option<SyscallSummary>,
+    /// The system calls reachable in the final module, with a call path to each, and
+    /// the `#[unikernel::no_syscalls]` checks.
+    pub reachability: Option<Reachability>,
+    /// The loaded image by component (app, std, shim, kernel, ...) and its largest
+    /// symbols.
+    pub composition: Option<Composition>,
     pub size: ImageSize,
     pub total_ms: u128,
 }

@@ -8,7 +8,9 @@ use inkwell::context::Context as LlvmContext;
 use unikernel_pass::internalize::KeepSet;
 use unikernel_pass::{OptLevel, WholeProgram, syscalls};
 
+use crate::composition::{Composition, Origins};
 use crate::error::Failure;
+use crate::ir::Stage;
 use crate::link_capture::LinkManifest;
 use crate::link_inputs::Inputs;
 use crate::lld::{self, LinkKind};
@@ -40,6 +42,16 @@ pub struct Job<'a> {
     /// Intermediate files go here.
     pub work_dir: PathBuf,
     pub output: PathBuf,
+    /// Write the module's textual IR at this stage to this file (`cargo unikernel ir`);
+    /// `None` in ordinary builds, which write no IR.
+    pub save_ir: Option<(Stage, PathBuf)>,
+}
+
+/// What the LLVM stages hand to the report besides their counters.
+struct Analysis {
+    stats: unikernel_pass::Stats,
+    reachability: unikernel_pass::reach::Reachability,
+    origins: std::collections::HashMap<String, usize>,
 }
 
 impl Job<'_> {
@@ -48,8 +60,9 @@ impl Job<'_> {
         &self,
         context: &LlvmContext,
         inputs: &Inputs,
-    ) -> Result<unikernel_pass::Stats, unikernel_pass::PassError> {
+    ) -> Result<Analysis, unikernel_pass::PassError> {
         let mut program = WholeProgram::merge(context, &inputs.bitcode)?;
+        self.save_ir(&program, Stage::Merged)?;
         program.fix_varargs_calls()?;
         let mut keep = KeepSet::new(self.entry_points.iter().cloned());
         keep.extend(inputs.native_undefined.iter().cloned());
@@ -62,6 +75,9 @@ impl Job<'_> {
                 if rewrite {
                     program.rewrite_syscalls()?;
                 }
+                self.save_ir(&program, Stage::Rewritten)?;
+                // So the reachability analysis finds each entry's code after inlining.
+                program.mark_kernel_entries();
                 // The kernel's entries stay reachable until the second rewrite, which
                 // finds the numbers that only inlining made constant.
                 let mut keep_entries = keep.clone();
@@ -77,8 +93,26 @@ impl Job<'_> {
                 }
             }
         }
+        let reachability = program.reachability(&self.entry_points);
+        program.strip_no_syscalls_marks()?;
+        self.save_ir(&program, Stage::Optimized)?;
         program.emit_object(self.level, &self.work_dir.join("whole-program.o"))?;
-        Ok(program.stats().clone())
+        Ok(Analysis {
+            stats: program.stats().clone(),
+            reachability,
+            origins: program.origins().clone(),
+        })
+    }
+
+    fn save_ir(
+        &self,
+        program: &WholeProgram<'_>,
+        stage: Stage,
+    ) -> Result<(), unikernel_pass::PassError> {
+        match &self.save_ir {
+            Some((wanted, path)) if *wanted == stage => program.write_ir(path),
+            _ => Ok(()),
+        }
     }
 
     pub fn run(&self) -> anyhow::Result<BuildReport> {
@@ -90,9 +124,10 @@ impl Job<'_> {
             .map_err(|e| e.context(Failure::WholeProgram))?;
 
         let context = LlvmContext::create();
-        let stats = self
+        let analysis = self
             .whole_program(&context, &inputs)
             .map_err(|e| anyhow::Error::new(e).context(Failure::WholeProgram))?;
+        let stats = analysis.stats;
 
         if let Some(dir) = self.output.parent() {
             std::fs::create_dir_all(dir)
@@ -107,6 +142,14 @@ impl Job<'_> {
             &self.output,
         )?;
         let size = ImageSize::of(&self.output)?;
+        let origins = Origins::new(
+            &analysis.origins,
+            &inputs.bitcode,
+            &manifest,
+            self.runtime_rlibs,
+            &self.toolchain.sysroot,
+        );
+        let composition = Composition::of(&self.output, &origins)?;
         Ok(BuildReport {
             output: self.output.clone(),
             level: self.level,
@@ -115,6 +158,8 @@ impl Job<'_> {
             inputs: inputs.summary,
             syscalls: syscalls::SyscallSummary::of(&stats.syscall_rewrites),
             stats,
+            reachability: Some(analysis.reachability),
+            composition: Some(composition),
             size,
             total_ms: started.elapsed().as_millis(),
         })

@@ -1,0 +1,295 @@
+//! `cargo unikernel report`: the build report (`<output>.report.json`) as text.
+//!
+//! It renders the JSON file rather than the in-memory report, so a build that skipped
+//! the link prints the same; [`Report`] reads back the parts it shows.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use unikernel_pass::reach::{Reachability, Support, Via, demangle};
+
+use crate::checks::path_text;
+use crate::composition::Composition;
+
+/// The parts of a build report this prints.
+#[derive(Debug, Deserialize)]
+pub struct Report {
+    pub output: PathBuf,
+    pub pipeline: String,
+    pub inputs: Vec<Input>,
+    pub stats: Stats,
+    #[serde(default)]
+    pub reachability: Option<Reachability>,
+    #[serde(default)]
+    pub composition: Option<Composition>,
+    pub total_ms: u128,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub name: String,
+    pub bitcode_modules: usize,
+    pub native: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Stats {
+    pub modules: usize,
+    pub functions_merged: usize,
+    pub functions_optimized: usize,
+    pub internalized: usize,
+    pub syscall_rewrites: Vec<RewriteRun>,
+    pub merge_ms: u128,
+    pub rewrite_syscalls_ms: u128,
+    pub optimize_ms: u128,
+    pub codegen_ms: u128,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RewriteRun {
+    pub details: Vec<Site>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Site {
+    pub function: String,
+    pub number: Option<u64>,
+    pub name: Option<String>,
+    pub outcome: String,
+    pub changed: bool,
+}
+
+/// The report as text.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Build report for {}", report.output.display());
+    let _ = writeln!(
+        out,
+        "  pipeline {}; {} bitcode modules; {} functions merged -> {} after LTO \
+         ({} internalized); {} ms (merge {}, syscall rewrite {}, optimize {}, codegen {})",
+        report.pipeline,
+        report.stats.modules,
+        report.stats.functions_merged,
+        report.stats.functions_optimized,
+        report.stats.internalized,
+        report.total_ms,
+        report.stats.merge_ms,
+        report.stats.rewrite_syscalls_ms,
+        report.stats.optimize_ms,
+        report.stats.codegen_ms,
+    );
+    sites(&mut out, &report.stats.syscall_rewrites);
+    if let Some(reachability) = &report.reachability {
+        reachable(&mut out, reachability);
+    }
+    if let Some(composition) = &report.composition {
+        sizes(&mut out, composition);
+    }
+    let native: Vec<&Input> = report
+        .inputs
+        .iter()
+        .filter(|i| i.native.is_some())
+        .collect();
+    let _ = writeln!(out, "\nInputs left out of LTO ({}):", native.len());
+    for input in native {
+        let _ = writeln!(
+            out,
+            "  {}: {}{}",
+            input.name,
+            input.native.as_deref().unwrap_or(""),
+            if input.bitcode_modules > 0 {
+                format!(" ({} bitcode modules merged)", input.bitcode_modules)
+            } else {
+                String::new()
+            }
+        );
+    }
+    out
+}
+
+/// Sites by outcome: those the runs made direct, and what the last run left.
+fn sites(out: &mut String, runs: &[RewriteRun]) {
+    if runs.is_empty() {
+        return;
+    }
+    let mut by_outcome: BTreeMap<&str, BTreeMap<String, (usize, Vec<String>)>> = BTreeMap::new();
+    let last = runs.len() - 1;
+    for (index, run) in runs.iter().enumerate() {
+        for site in &run.details {
+            let direct = matches!(site.outcome.as_str(), "direct" | "direct_unimplemented");
+            if !(direct && site.changed || !direct && index == last) {
+                continue;
+            }
+            let name = match (&site.name, site.number) {
+                (Some(name), _) => name.clone(),
+                (None, Some(n)) => format!("#{n}"),
+                (None, None) => "(run-time number)".into(),
+            };
+            let entry = by_outcome
+                .entry(site.outcome.as_str())
+                .or_default()
+                .entry(name)
+                .or_default();
+            entry.0 += 1;
+            let function = demangle(&site.function);
+            if !entry.1.contains(&function) {
+                entry.1.push(function);
+            }
+        }
+    }
+    let _ = writeln!(out, "\nSystem call sites, by outcome of the rewrite:");
+    for outcome in [
+        "direct",
+        "direct_unimplemented",
+        "dispatcher_constant",
+        "dispatcher_dynamic",
+        "stub_call",
+        "trap_path",
+    ] {
+        let Some(names) = by_outcome.get(outcome) else {
+            continue;
+        };
+        let total: usize = names.values().map(|(n, _)| n).sum();
+        let _ = writeln!(out, "  {outcome} ({total} sites):");
+        for (name, (count, functions)) in names {
+            let mut shown: Vec<&str> = functions.iter().take(3).map(String::as_str).collect();
+            let more = functions.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            shown.sort_unstable();
+            let _ = writeln!(
+                out,
+                "    {name:<20} {count:>4}  in {}{more}",
+                shown.join(", ")
+            );
+        }
+    }
+}
+
+fn reachable(out: &mut String, reachability: &Reachability) {
+    let _ = writeln!(
+        out,
+        "\nSystem calls reachable in the final module ({} of {} functions reachable):",
+        reachability.functions_reachable, reachability.functions
+    );
+    for syscall in &reachability.syscalls {
+        let support = match syscall.support {
+            Support::Implemented => "implemented",
+            Support::Unimplemented => "UNIMPLEMENTED",
+            Support::Unknown => "decided at run time",
+        };
+        let via: Vec<&str> = syscall
+            .via
+            .iter()
+            .map(|v| match v {
+                Via::EntryCall => "entry call",
+                Via::Inlined => "inlined",
+                Via::Dispatcher => "dispatcher",
+                Via::Asm => "asm",
+                Via::LibcSyscall => "libc syscall()",
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<20} {} uses ({})",
+            syscall.label(),
+            support,
+            syscall.uses,
+            via.join(", ")
+        );
+        if syscall.support == Support::Unimplemented {
+            let _ = writeln!(out, "      path: {}", path_text(&syscall.path));
+        }
+    }
+    for check in &reachability.no_syscalls {
+        if check.reaches.is_empty() {
+            let _ = writeln!(out, "  #[no_syscalls] {}: holds", check.function);
+        } else {
+            for syscall in &check.reaches {
+                let _ = writeln!(
+                    out,
+                    "  #[no_syscalls] {}: VIOLATED, reaches {} via {}",
+                    check.function,
+                    syscall.label(),
+                    path_text(&syscall.path)
+                );
+            }
+        }
+    }
+}
+
+fn sizes(out: &mut String, composition: &Composition) {
+    let _ = writeln!(
+        out,
+        "\nImage size by component ({} bytes loaded{}):",
+        composition.loaded_bytes,
+        if composition.symbols {
+            ""
+        } else {
+            "; the image has no symbols"
+        }
+    );
+    for line in &composition.components {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>10} bytes  {:>5.1}%",
+            line.component.label(),
+            line.bytes,
+            percent(line.bytes, composition.loaded_bytes)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<24} {:>10} bytes",
+        "total", composition.total_bytes
+    );
+    let _ = writeln!(out, "\nLargest crates:");
+    for krate in composition.crates.iter().take(12) {
+        let name = if krate.name.is_empty() {
+            "?"
+        } else {
+            &krate.name
+        };
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>10} bytes  ({})",
+            name,
+            krate.bytes,
+            krate.component.label()
+        );
+    }
+    let _ = writeln!(out, "\nData without symbols, by section:");
+    for section in composition.sections_without_symbols.iter().take(8) {
+        let _ = writeln!(out, "  {:<32} {:>10} bytes", section.section, section.bytes);
+    }
+    let _ = writeln!(out, "\nLargest symbols:");
+    for symbol in &composition.largest {
+        let _ = writeln!(
+            out,
+            "  {:>8} bytes  {:<10} {}",
+            symbol.bytes,
+            symbol.section,
+            truncate(&symbol.name, 100)
+        );
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
