@@ -28,6 +28,24 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+/// Assembly that saves the general registers after `rax`, `rbx` first and `r15` last
+/// (so `r15` is lowest in memory): with a `push rax` before it, the layout of the
+/// register part of [`SyscallFrame`] and of the exception frame.
+macro_rules! push_registers_after_rax {
+    () => {
+        "push rbx\npush rcx\npush rdx\npush rsi\npush rdi\npush rbp\npush r8\npush r9\n\
+         push r10\npush r11\npush r12\npush r13\npush r14\npush r15"
+    };
+}
+
+/// Assembly that restores what `push rax` + [`push_registers_after_rax`] saved.
+macro_rules! pop_registers {
+    () => {
+        "pop r15\npop r14\npop r13\npop r12\npop r11\npop r10\npop r9\npop r8\n\
+         pop rbp\npop rdi\npop rsi\npop rdx\npop rcx\npop rbx\npop rax"
+    };
+}
+
 pub mod apic;
 pub mod boot;
 pub mod console;
