@@ -30,6 +30,7 @@ pub mod memory;
 pub mod process;
 pub mod random;
 pub mod sched;
+pub mod signal;
 pub mod syscall;
 pub mod time;
 pub mod vfs;

@@ -41,6 +41,8 @@ pub enum Wake {
     Woken,
     /// Its deadline passed.
     TimedOut,
+    /// A signal was delivered to it (`pause`).
+    Interrupted,
 }
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
@@ -145,6 +147,7 @@ pub fn spawn(parent: &SyscallFrame, new: NewThread, publish: impl FnOnce(Tid)) -
         ThreadError::BadSlot | ThreadError::WrongState => Errno::EAGAIN,
     })?;
     let tid = sched.add(slot, new.clear_child_tid);
+    crate::signal::thread_started(hal_thread::current(), slot);
     publish(tid);
     arm_timer(&sched, hal_thread::current());
     Ok(tid)
@@ -175,6 +178,29 @@ fn switch(next: usize) {
         kinfo!("scheduler: cannot switch to slot {next}: {err:?}");
         exit::exit(exit::EXIT_DEADLOCK);
     }
+}
+
+/// `pause`: blocks the calling thread until [`interrupt`] wakes it (a signal).
+pub fn pause() {
+    let _ = block(Wait { futex: None, deadline: None }, || Ok(()));
+}
+
+/// Wakes the thread in `slot` if it waits in [`pause`] (a signal was delivered to it).
+pub fn interrupt(slot: usize) {
+    let mut sched = SCHED.lock();
+    if sched.interrupt(slot) {
+        arm_timer(&sched, hal_thread::current());
+    }
+}
+
+/// The slot of the live thread `tid`.
+pub fn slot_of(tid: Tid) -> Option<usize> {
+    SCHED.lock().slot_of(tid)
+}
+
+/// Which slots hold a live thread.
+pub fn live_slots() -> [bool; hal_thread::MAX_THREADS] {
+    SCHED.lock().live_slots()
 }
 
 /// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns`.
@@ -283,6 +309,9 @@ fn idle_loop() -> ! {
 fn report_deadlock<'a>(threads: impl Iterator<Item = &'a Thread>) {
     kinfo!("deadlock: every thread is blocked and no timeout is pending; nothing can wake them");
     for thread in threads {
+        if let State::Blocked(Wait { futex: None, deadline: None }) = thread.state {
+            kinfo!("  thread {} waits for a signal (pause)", thread.tid);
+        }
         if let State::Blocked(Wait { futex: Some(futex), .. }) = thread.state {
             let (tid, address, expected) = (thread.tid, futex.address, futex.expected);
             match uaccess::read_u32(address) {

@@ -204,6 +204,29 @@ impl Scheduler {
         self.pop_runnable(now)
     }
 
+    /// Makes the thread in `slot` runnable if it waits for a signal only (`pause`);
+    /// `true` if it did.
+    pub(super) fn interrupt(&mut self, slot: usize) -> bool {
+        let pausing = matches!(self.threads.get(slot).map(|t| t.state), Some(State::Blocked(Wait { futex: None, deadline: None })));
+        if pausing {
+            self.make_runnable(slot, Wake::Interrupted);
+        }
+        pausing
+    }
+
+    /// The slot of the live thread `tid`.
+    pub(super) fn slot_of(&self, tid: Tid) -> Option<usize> {
+        (0..MAX_THREADS).find(|&slot| slot != IDLE && self.threads[slot].tid == tid && !matches!(self.threads[slot].state, State::Free))
+    }
+
+    pub(super) fn live_slots(&self) -> [bool; MAX_THREADS] {
+        let mut live = [false; MAX_THREADS];
+        for (slot, thread) in self.threads.iter().enumerate() {
+            live[slot] = slot != IDLE && !matches!(thread.state, State::Free);
+        }
+        live
+    }
+
     /// Wakes up to `count` (at least one, as Linux) waiters on `address` whose bitset
     /// shares a bit with `bitset`, oldest first.
     pub(super) fn wake_futex(&mut self, address: usize, count: usize, bitset: u32) -> usize {

@@ -64,6 +64,7 @@ pub fn futex(args: SyscallArgs) -> SysResult {
             match sched::futex_wait(uaddr.0, val, bitset, deadline)? {
                 Wake::Woken => Ok(0),
                 Wake::TimedOut => Err(Errno::ETIMEDOUT),
+                Wake::Interrupted => Err(Errno::EINTR),
             }
         }
         _ => Err(Errno::ENOSYS),

@@ -1,42 +1,22 @@
-//! Signals: `rt_sigaction`, `rt_sigprocmask`, `sigaltstack`. Dispositions, the mask and
-//! the alternate stack are recorded and reported back, but nothing delivers signals
-//! yet (faults stop the machine with a report instead; see hal `exceptions`).
+//! Signals: `rt_sigaction`, `rt_sigprocmask`, `sigaltstack`, `kill`, `tkill`, `tgkill`,
+//! `pause`. The rules (pending, blocked, ignored, default actions) live in
+//! `crate::signal`; this file is the argument checking of each call.
 
-use spin::Mutex;
 use unikernel_hal::uaccess;
 
 use super::{SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
+use crate::process::PID;
+use crate::sched;
+use crate::signal::{self, Action, AltStack, Target, NSIG, SIGKILL, SIGSTOP};
 
-const NSIG: usize = 64;
-const SIGKILL: usize = 9;
-const SIGSTOP: usize = 19;
 /// The kernel's `sigset_t` is 64 bits.
 const SIGSET_SIZE: usize = 8;
-/// `struct sigaction` as the kernel sees it: handler, flags, restorer, mask.
-const SIGACTION_SIZE: usize = 32;
-
-#[derive(Debug)]
-struct SignalState {
-    actions: [[u8; SIGACTION_SIZE]; NSIG],
-    mask: u64,
-    /// `stack_t { void *ss_sp; int ss_flags; size_t ss_size; }`.
-    altstack: (u64, i32, u64),
-}
-
-const SS_ONSTACK: i32 = 1;
-const SS_DISABLE: i32 = 2;
-const SS_AUTODISARM: i32 = 1 << 31;
 const MINSIGSTKSZ: u64 = 2048;
 
-static STATE: Mutex<SignalState> = Mutex::new(SignalState {
-    actions: [[0; SIGACTION_SIZE]; NSIG],
-    mask: 0,
-    altstack: (0, SS_DISABLE, 0),
-});
-
-fn unblockable() -> u64 {
-    (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
+/// A signal number argument: 1..=64, or 0 where "no signal" is allowed.
+fn signal_number(raw: i32) -> Result<usize, Errno> {
+    usize::try_from(raw).ok().filter(|&s| s <= NSIG).ok_or(Errno::EINVAL)
 }
 
 /// `rt_sigaction(sig, act, oact, sigsetsize)`.
@@ -48,21 +28,22 @@ pub fn rt_sigaction(args: SyscallArgs) -> SysResult {
     if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let sig = usize::try_from(sig).ok().filter(|s| (1..=NSIG).contains(s)).ok_or(Errno::EINVAL)?;
-    let mut new = [0u8; SIGACTION_SIZE];
-    if !act.is_null() {
+    let sig = signal_number(sig).ok().filter(|&s| s != 0).ok_or(Errno::EINVAL)?;
+    let new = if act.is_null() {
+        None
+    } else {
         if sig == SIGKILL || sig == SIGSTOP {
             return Err(Errno::EINVAL);
         }
-        uaccess::copy_from(act.0, &mut new)?;
-    }
-    let mut state = STATE.lock();
+        let mut bytes = [0u8; Action::SIZE];
+        uaccess::copy_from(act.0, &mut bytes)?;
+        Some(Action::from_bytes(&bytes))
+    };
     if !oact.is_null() {
-        uaccess::copy_to(oact.0, &state.actions[sig - 1])?;
+        // Checked before anything changes, as Linux copies out only after success.
+        uaccess::copy_to(oact.0, &signal::action(sig, None).to_bytes())?;
     }
-    if !act.is_null() {
-        state.actions[sig - 1] = new;
-    }
+    signal::action(sig, new);
     Ok(0)
 }
 
@@ -70,7 +51,7 @@ const SIG_BLOCK: i32 = 0;
 const SIG_UNBLOCK: i32 = 1;
 const SIG_SETMASK: i32 = 2;
 
-/// `rt_sigprocmask(how, set, oset, sigsetsize)`.
+/// `rt_sigprocmask(how, set, oset, sigsetsize)`: the calling thread's mask.
 pub fn rt_sigprocmask(args: SyscallArgs) -> SysResult {
     let how: i32 = args.get(0)?;
     let set: UserAddr = args.get(1)?;
@@ -79,34 +60,39 @@ pub fn rt_sigprocmask(args: SyscallArgs) -> SysResult {
     if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let mut state = STATE.lock();
-    let old = state.mask;
-    if !set.is_null() {
+    let old = if set.is_null() {
+        signal::update_mask(|old| old)
+    } else {
         let set = uaccess::read_u64(set.0)?;
-        state.mask = match how {
+        if !matches!(how, SIG_BLOCK | SIG_UNBLOCK | SIG_SETMASK) {
+            return Err(Errno::EINVAL);
+        }
+        if !oset.is_null() {
+            // Fail with EFAULT before changing the mask.
+            uaccess::copy_to(oset.0, &signal::update_mask(|old| old).to_ne_bytes())?;
+        }
+        signal::update_mask(|old| match how {
             SIG_BLOCK => old | set,
             SIG_UNBLOCK => old & !set,
-            SIG_SETMASK => set,
-            _ => return Err(Errno::EINVAL),
-        } & !unblockable();
-    }
+            _ => set,
+        })
+    };
     if !oset.is_null() {
         uaccess::copy_to(oset.0, &old.to_ne_bytes())?;
     }
     Ok(0)
 }
 
-/// `sigaltstack(ss, old_ss)`.
+/// `sigaltstack(ss, old_ss)`: the calling thread's alternate signal stack.
 pub fn sigaltstack(args: SyscallArgs) -> SysResult {
     let ss: UserAddr = args.get(0)?;
     let old: UserAddr = args.get(1)?;
-    let mut state = STATE.lock();
+    let current = signal::altstack(None);
     if !old.is_null() {
-        let (sp, flags, size) = state.altstack;
         let mut bytes = [0u8; 24];
-        bytes[..8].copy_from_slice(&sp.to_ne_bytes());
-        bytes[8..12].copy_from_slice(&flags.to_ne_bytes());
-        bytes[16..].copy_from_slice(&size.to_ne_bytes());
+        bytes[..8].copy_from_slice(&current.sp.to_ne_bytes());
+        bytes[8..12].copy_from_slice(&current.flags.to_ne_bytes());
+        bytes[16..].copy_from_slice(&current.size.to_ne_bytes());
         uaccess::copy_to(old.0, &bytes)?;
     }
     if !ss.is_null() {
@@ -115,17 +101,75 @@ pub fn sigaltstack(args: SyscallArgs) -> SysResult {
         let sp = u64::from_ne_bytes(bytes[..8].try_into().map_err(|_| Errno::EFAULT)?);
         let flags = i32::from_ne_bytes(bytes[8..12].try_into().map_err(|_| Errno::EFAULT)?);
         let size = u64::from_ne_bytes(bytes[16..].try_into().map_err(|_| Errno::EFAULT)?);
-        let mode = flags & !SS_AUTODISARM;
-        if mode == SS_DISABLE {
-            state.altstack = (0, SS_DISABLE, 0);
-        } else if mode == 0 || mode == SS_ONSTACK {
+        let mode = flags & !signal::SS_AUTODISARM;
+        let new = if mode == signal::SS_DISABLE {
+            AltStack::DISABLED
+        } else if mode == 0 || mode == signal::SS_ONSTACK {
             if size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }
-            state.altstack = (sp, flags & SS_AUTODISARM, size);
+            AltStack { sp, flags: flags & signal::SS_AUTODISARM, size }
         } else {
             return Err(Errno::EINVAL);
-        }
+        };
+        signal::altstack(Some(new));
     }
     Ok(0)
+}
+
+/// Sends `sig` (0: only the existence check) to `target`.
+fn send(sig: usize, target: Target) -> SysResult {
+    if sig != 0 {
+        let live = sched::live_slots();
+        signal::send(sig, target, &live);
+    }
+    Ok(0)
+}
+
+/// `kill(pid, sig)`: this process is pid 1 and its own process group; `pid` 0 and
+/// `-1` (every process the caller may signal but init, which this process is) follow
+/// kill(2).
+pub fn kill(args: SyscallArgs) -> SysResult {
+    let pid: i32 = args.get(0)?;
+    let sig = signal_number(args.get(1)?)?;
+    match pid {
+        0 => send(sig, Target::Process),
+        p if p.unsigned_abs() as usize == PID && p != -1 => send(sig, Target::Process),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+/// The scheduler slot of thread `tid`, or `ESRCH`.
+fn thread(tid: i32) -> Result<usize, Errno> {
+    let tid = u32::try_from(tid).ok().filter(|&t| t > 0).ok_or(Errno::EINVAL)?;
+    sched::slot_of(tid).ok_or(Errno::ESRCH)
+}
+
+/// `tkill(tid, sig)`.
+pub fn tkill(args: SyscallArgs) -> SysResult {
+    let tid: i32 = args.get(0)?;
+    let sig = signal_number(args.get(1)?)?;
+    send(sig, Target::Thread(thread(tid)?))
+}
+
+/// `tgkill(tgid, tid, sig)`.
+pub fn tgkill(args: SyscallArgs) -> SysResult {
+    let tgid: i32 = args.get(0)?;
+    let tid: i32 = args.get(1)?;
+    let sig = signal_number(args.get(2)?)?;
+    if tgid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let slot = thread(tid)?;
+    if tgid as usize != PID {
+        return Err(Errno::ESRCH);
+    }
+    send(sig, Target::Thread(slot))
+}
+
+/// `pause()`: sleeps until a signal is delivered, then fails with `EINTR` (a signal
+/// that ends the program never returns here).
+pub fn pause(_: SyscallArgs) -> SysResult {
+    sched::pause();
+    Err(Errno::EINTR)
 }
