@@ -14,8 +14,11 @@ use inkwell::values::{AsValueRef, GlobalValue};
 
 /// Functions LLVM code generation may call without any reference in the IR: the
 /// `llvm.mem*` intrinsics lower to the C functions, `frem` to `fmod`, the math
-/// intrinsics to libm, and a landing pad's `resume` to `_Unwind_Resume`. Their definitions (in the shim) must survive internalization.
+/// intrinsics to libm, and a landing pad's `resume` to `_Unwind_Resume`; the optimizer
+/// itself folds `malloc` + `memset(0)` into a new `calloc` call (DSE). Their definitions
+/// (in the shim) must survive internalization.
 pub const LIBCALLS: &[&str] = &[
+    "calloc",
     "memcpy",
     "memmove",
     "memset",
