@@ -58,11 +58,15 @@ pub mod nr {
     pub const SOCKETPAIR: usize = 53;
     pub const SETSOCKOPT: usize = 54;
     pub const GETSOCKOPT: usize = 55;
+    pub const EPOLL_CREATE: usize = 213;
     pub const EPOLL_WAIT: usize = 232;
     pub const EPOLL_CTL: usize = 233;
+    pub const PPOLL: usize = 271;
+    pub const EPOLL_PWAIT: usize = 281;
     pub const ACCEPT4: usize = 288;
     pub const EVENTFD2: usize = 290;
     pub const EPOLL_CREATE1: usize = 291;
+    pub const EPOLL_PWAIT2: usize = 441;
     pub const CLONE: usize = 56;
     pub const EXIT: usize = 60;
     pub const KILL: usize = 62;
