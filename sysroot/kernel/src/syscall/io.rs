@@ -1,7 +1,8 @@
 //! Descriptor calls: `read`, `write`, `pread64`, `pwrite64`, `readv`, `writev`,
 //! `preadv`, `pwritev`, `lseek`, `close`, `dup`, `dup2`, `dup3`, `fcntl`, `ioctl`,
-//! `pipe`, `pipe2`, `poll`, `fsync`, `fdatasync`, `ftruncate`, `sendfile`,
-//! `copy_file_range`. What a descriptor reads and writes is `crate::vfs`'s business.
+//! `pipe`, `pipe2`, `fsync`, `fdatasync`, `ftruncate`, `sendfile`,
+//! `copy_file_range`. What a descriptor reads and writes is `crate::vfs`'s business;
+//! reads and writes on a blocking pipe or event counter wait in `vfs::wait`.
 
 use alloc::vec;
 
@@ -19,7 +20,7 @@ pub fn read(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let buf: UserAddr = args.get(1)?;
     let len: usize = args.get(2)?;
-    vfs::with(|vfs| vfs.read(fd.0, buf.0, len, None))
+    vfs::wait::blocking(fd.0, |vfs| vfs.read(fd.0, buf.0, len, None))
 }
 
 /// `write(fd, buf, count)`.
@@ -27,7 +28,7 @@ pub fn write(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let buf: UserAddr = args.get(1)?;
     let len: usize = args.get(2)?;
-    vfs::with(|vfs| vfs.write(fd.0, buf.0, len, None))
+    vfs::wait::write(fd.0, buf.0, len)
 }
 
 /// A `pread64`/`pwrite64` offset (`EINVAL` if negative).
@@ -80,7 +81,7 @@ fn vectored(
     transfer: fn(&mut Vfs, u32, usize, usize, Option<u64>) -> Result<usize, Errno>,
 ) -> SysResult {
     let count = check_iovecs(iov, count)?;
-    vfs::with(|vfs| {
+    vfs::wait::blocking(fd, |vfs| {
         vfs.file(fd)?;
         let mut total = 0;
         for index in 0..count {
@@ -246,41 +247,6 @@ pub fn pipe2(args: SyscallArgs) -> SysResult {
 /// `pipe(fds[2])`.
 pub fn pipe(args: SyscallArgs) -> SysResult {
     pipe2(SyscallArgs([args.0[0], 0, 0, 0, 0, 0]))
-}
-
-/// `poll(fds, nfds, timeout)`: readiness never changes while the caller waits (one
-/// thread), so a poll with nothing ready sleeps out its timeout (a negative timeout,
-/// "forever", returns 0 at once rather than hang the machine).
-pub fn poll(args: SyscallArgs) -> SysResult {
-    let fds: UserAddr = args.get(0)?;
-    let nfds: usize = args.get(1)?;
-    let timeout_ms: i32 = args.get(2)?;
-    if nfds > 1024 * 1024 {
-        return Err(Errno::EINVAL);
-    }
-    let mut ready = 0;
-    for index in 0..nfds {
-        // struct pollfd { int fd; short events; short revents; }
-        let at = fds.offset(index * 8)?;
-        let mut entry = [0u8; 8];
-        uaccess::copy_from(at.0, &mut entry)?;
-        let fd = i32::from_ne_bytes([entry[0], entry[1], entry[2], entry[3]]);
-        let events = u16::from_ne_bytes([entry[4], entry[5]]);
-        let revents = match u32::try_from(fd) {
-            Ok(fd) => vfs::with(|vfs| Ok(vfs.poll(fd, events)))?,
-            Err(_) => 0, // negative descriptors are skipped
-        };
-        if revents != 0 {
-            ready += 1;
-        }
-        uaccess::copy_to(at.offset(6)?.0, &revents.to_ne_bytes())?;
-    }
-    if ready == 0 && timeout_ms > 0 {
-        let deadline = crate::time::monotonic_ns() + u64::from(timeout_ms.unsigned_abs()) * 1_000_000;
-        // Other threads run meanwhile.
-        crate::sched::sleep_until(deadline);
-    }
-    Ok(ready)
 }
 
 /// `fsync(fd)`/`fdatasync(fd)`: RAM is as durable as it gets; `EINVAL` for objects

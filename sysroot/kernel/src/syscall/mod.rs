@@ -12,6 +12,7 @@
 //! `Result<usize, Errno>`; the table turns errors into `-errno`. One file per family.
 
 mod clone;
+mod event;
 mod fs;
 mod futex;
 mod io;

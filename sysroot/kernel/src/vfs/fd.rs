@@ -28,6 +28,11 @@ impl FdTable {
         self.0.get(fd as usize).copied().flatten().ok_or(Errno::EBADF)
     }
 
+    /// The open file description `fd` refers to (its `Vfs::files` slot).
+    pub fn file_id(&self, fd: u32) -> Result<usize, Errno> {
+        Ok(self.entry(fd)?.file)
+    }
+
     fn lowest_free(&self, min: u32) -> Result<u32, Errno> {
         let free = (min as usize..self.0.len()).find(|&i| self.0[i].is_none()).unwrap_or(self.0.len().max(min as usize));
         u32::try_from(free).ok().filter(|&fd| fd < MAX_FDS).ok_or(Errno::EMFILE)
@@ -118,7 +123,8 @@ impl Vfs {
     /// Counts a new description's reference to its object.
     fn retain_object(&mut self, object: Object) -> Result<(), Errno> {
         match object {
-            Object::Console(_) => {}
+            // One description per counter or instance: `dup` shares it.
+            Object::Console(_) | Object::EventFd(_) | Object::Epoll(_) => {}
             Object::Inode(ino) => self.inodes.get_mut(ino)?.open += 1,
             Object::PipeRead(id) => self.pipes.get_mut(id.0).ok_or(Errno::EBADF)?.readers += 1,
             Object::PipeWrite(id) => self.pipes.get_mut(id.0).ok_or(Errno::EBADF)?.writers += 1,
@@ -127,7 +133,8 @@ impl Vfs {
     }
 
     /// Drops one descriptor's reference to description `id`; the last one releases
-    /// the object (an unlinked inode is freed, a pipe with no ends left too).
+    /// the object (an unlinked inode is freed, a pipe with no ends left too, an event
+    /// counter or `epoll` instance always) and leaves every `epoll` interest list.
     fn drop_ref(&mut self, id: usize) {
         let Some(file) = self.files.get_mut(id) else { return };
         file.refs = file.refs.saturating_sub(1);
@@ -135,8 +142,15 @@ impl Vfs {
             return;
         }
         let Some(file) = self.files.remove(id) else { return };
+        self.forget_file(id);
         match file.object {
             Object::Console(_) => {}
+            Object::EventFd(counter) => {
+                self.eventfds.remove(counter.0);
+            }
+            Object::Epoll(epoll) => {
+                self.epolls.remove(epoll.0);
+            }
             Object::Inode(ino) => {
                 if let Ok(inode) = self.inodes.get_mut(ino) {
                     inode.open = inode.open.saturating_sub(1);
@@ -150,6 +164,8 @@ impl Vfs {
                     } else {
                         p.writers = p.writers.saturating_sub(1);
                     }
+                    // The other end's waiters see end of file or `EPIPE` now.
+                    p.end_closed();
                     if p.readers == 0 && p.writers == 0 {
                         self.pipes.remove(pipe.0);
                     }

@@ -4,6 +4,8 @@
 
 use alloc::vec::Vec;
 
+use super::epoll::EpollId;
+use super::eventfd::EventFdId;
 use super::inode::Ino;
 use super::pipe::PipeId;
 
@@ -53,6 +55,8 @@ pub enum Object {
     Inode(Ino),
     PipeRead(PipeId),
     PipeWrite(PipeId),
+    EventFd(EventFdId),
+    Epoll(EpollId),
 }
 
 /// Where a directory listing (`getdents64`) goes on from.
@@ -88,6 +92,11 @@ impl OpenFile {
 
     pub fn readable(&self) -> bool {
         self.flags & flags::O_PATH == 0 && self.flags & flags::O_ACCMODE != flags::O_WRONLY
+    }
+
+    /// `O_NONBLOCK`: `EAGAIN` instead of waiting.
+    pub fn nonblocking(&self) -> bool {
+        self.flags & flags::O_NONBLOCK != 0
     }
 
     pub fn writable(&self) -> bool {

@@ -1,12 +1,14 @@
 //! Reading, writing and positioning: the per-object behaviour of `read`, `write`,
-//! `pread64`, `pwrite64`, `lseek`, `getdents64`, `pipe2` and `poll` readiness.
+//! `pread64`, `pwrite64`, `lseek`, `getdents64` and `pipe2`. None of it waits: a pipe
+//! or event counter that is not ready is `EAGAIN` here, and the system call waits in
+//! [`super::wait`] unless the descriptor is `O_NONBLOCK`.
 
 use alloc::vec::Vec;
 use core::ops::Bound;
 
 use unikernel_hal::{console, uaccess};
 
-use super::file::{Console, DirCursor, Object, OpenFile, flags::*};
+use super::file::{DirCursor, Object, OpenFile, flags::*};
 use super::inode::{Device, Ino, Node};
 use super::pipe::{Pipe, PipeId};
 use super::{Vfs, now};
@@ -22,17 +24,6 @@ const SEEK_CUR: u32 = 1;
 const SEEK_END: u32 = 2;
 const SEEK_DATA: u32 = 3;
 const SEEK_HOLE: u32 = 4;
-
-/// `poll` event bits.
-pub mod poll {
-    pub const POLLIN: u16 = 0x001;
-    pub const POLLOUT: u16 = 0x004;
-    pub const POLLERR: u16 = 0x008;
-    pub const POLLHUP: u16 = 0x010;
-    pub const POLLNVAL: u16 = 0x020;
-    pub const POLLRDNORM: u16 = 0x040;
-    pub const POLLWRNORM: u16 = 0x100;
-}
 
 /// Fills `len` bytes at `buf` from `fill`, in chunks (zeros, random bytes).
 fn fill_user(buf: usize, len: usize, fill: impl Fn(&mut [u8])) -> Result<usize, Errno> {
@@ -78,6 +69,18 @@ impl Vfs {
                 Ok(n)
             }
             Object::PipeWrite(_) => Err(Errno::EBADF),
+            Object::EventFd(_) | Object::Epoll(_) if at.is_some() => Err(Errno::ESPIPE),
+            Object::EventFd(id) => {
+                if len < 8 {
+                    return Err(Errno::EINVAL);
+                }
+                // Checked before the count is taken, so a bad buffer loses nothing.
+                uaccess::with_bytes(buf, 8, |_| ())?;
+                let value = self.eventfd_mut(id)?.take()?;
+                uaccess::copy_to(buf, &value.to_ne_bytes())?;
+                Ok(8)
+            }
+            Object::Epoll(_) => Err(Errno::EINVAL),
             Object::Inode(ino) => {
                 let n = match &self.inodes.get(ino)?.node {
                     Node::Dir(_) => return Err(Errno::EISDIR),
@@ -118,10 +121,21 @@ impl Vfs {
                 let pipe = self.pipe_mut(id)?;
                 let n = pipe.room(len)?;
                 pipe.buffer.try_reserve(n).map_err(|_| Errno::ENOMEM)?;
-                uaccess::with_bytes(buf, n, |bytes| pipe.buffer.extend(bytes))?;
+                uaccess::with_bytes(buf, n, |bytes| pipe.append(bytes))?;
                 Ok(n)
             }
             Object::PipeRead(_) => Err(Errno::EBADF),
+            Object::EventFd(_) | Object::Epoll(_) if at.is_some() => Err(Errno::ESPIPE),
+            Object::EventFd(id) => {
+                if len < 8 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut value = [0u8; 8];
+                uaccess::copy_from(buf, &mut value)?;
+                self.eventfd_mut(id)?.add(u64::from_ne_bytes(value))?;
+                Ok(8)
+            }
+            Object::Epoll(_) => Err(Errno::EINVAL),
             Object::Inode(ino) => {
                 let end = self.write_inode(ino, buf, len, flags, at.unwrap_or(offset))?;
                 if at.is_none() {
@@ -279,28 +293,6 @@ impl Vfs {
         }
     }
 
-    /// `poll` readiness of `fd` for `events` (never blocks: see `pipe`).
-    pub fn poll(&self, fd: u32, events: u16) -> u16 {
-        use poll::*;
-        let Ok(file) = self.file(fd) else { return POLLNVAL };
-        let ready = match file.object {
-            Object::Console(Console::Input) => POLLIN | POLLRDNORM,
-            Object::Console(Console::Output) => POLLOUT | POLLWRNORM,
-            Object::Inode(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
-            Object::PipeRead(id) => match self.pipes.get(id.0) {
-                Some(p) if !p.buffer.is_empty() => POLLIN | POLLRDNORM | if p.writers == 0 { POLLHUP } else { 0 },
-                Some(p) if p.writers == 0 => POLLHUP,
-                _ => 0,
-            },
-            Object::PipeWrite(id) => match self.pipes.get(id.0) {
-                Some(p) if p.readers == 0 => POLLERR,
-                Some(p) if p.buffer.len() < super::pipe::CAPACITY => POLLOUT | POLLWRNORM,
-                _ => 0,
-            },
-        };
-        ready & (events | POLLERR | POLLHUP)
-    }
-
     /// Bytes ready to read (`FIONREAD`).
     pub fn readable_bytes(&self, fd: u32) -> Result<usize, Errno> {
         let file = self.file(fd)?;
@@ -311,7 +303,7 @@ impl Vfs {
                 Node::Dir(_) => Err(Errno::ENOTTY),
                 _ => Ok(0),
             },
-            Object::Console(_) | Object::PipeWrite(_) => Err(Errno::ENOTTY),
+            Object::Console(_) | Object::PipeWrite(_) | Object::EventFd(_) | Object::Epoll(_) => Err(Errno::ENOTTY),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The virtual file system: one RAM file system (directories, regular files,
 //! symbolic links, writable at run time), the character devices under `/dev`, pipes,
-//! the console, and the process's file-descriptor table.
+//! the console, event counters, `epoll` instances, and the process's file-descriptor
+//! table.
 //!
 //! Layout at boot: `/` (0755), `/tmp` (1777), `/dev/{null,zero,full,random,urandom}`,
 //! then whatever the image's initial file archive holds ([`initfs`]). Descriptors
@@ -18,11 +19,14 @@
 //! shim's malloc, which takes its own lock and may call `mmap`; nothing there calls
 //! back into the VFS, so the order is always VFS, then heap, then memory) and while it
 //! copies to or from the caller's buffers (checked copies that do not fault). It is
-//! never held across a wait: nothing in the VFS blocks (see [`pipe`]).
+//! never held across a wait: a call that has to wait (a blocking pipe or eventfd end,
+//! `poll`, `epoll_wait`) drops it and waits in [`wait`], then takes it again.
 //!
 //! The state is built on first use, not at boot: building it allocates, and the
 //! shim's allocator works only once `__unikernel_libc_start` has run.
 
+mod epoll;
+mod eventfd;
 mod fd;
 mod file;
 mod initfs;
@@ -30,13 +34,17 @@ mod inode;
 mod io;
 mod path;
 mod pipe;
+mod poll;
 mod slab;
 mod stat;
 mod tree;
+pub mod wait;
 
+pub use epoll::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, Ready, events as epoll_events};
 pub use file::{Console, Object, OpenFile, flags};
 pub use inode::{Device, Ino, Node, mode};
 pub use path::{Follow, MAX_PATH};
+pub use poll::bits as poll_bits;
 pub use stat::{Stat, dirent_type};
 
 use alloc::vec::Vec;
@@ -45,6 +53,8 @@ use spin::Mutex;
 
 use crate::errno::Errno;
 use crate::log::kinfo;
+use epoll::Epoll;
+use eventfd::EventFd;
 use fd::FdTable;
 use inode::{Dir, Inode, Inodes};
 use pipe::Pipe;
@@ -60,6 +70,8 @@ pub struct Vfs {
     files: Slab<OpenFile>,
     fds: FdTable,
     pipes: Slab<Pipe>,
+    eventfds: Slab<EventFd>,
+    epolls: Slab<Epoll>,
     cwd: Ino,
     umask: u32,
 }
@@ -88,7 +100,16 @@ impl Vfs {
         let mut inodes = Inodes::new();
         let root = inodes.insert(Inode::new(Node::Dir(Dir { entries: Default::default(), parent: ROOT }), 0o755, now))?;
         debug_assert_eq!(root, ROOT);
-        let mut vfs = Self { inodes, files: Slab::new(), fds: FdTable::new(), pipes: Slab::new(), cwd: ROOT, umask: 0 };
+        let mut vfs = Self {
+            inodes,
+            files: Slab::new(),
+            fds: FdTable::new(),
+            pipes: Slab::new(),
+            eventfds: Slab::new(),
+            epolls: Slab::new(),
+            cwd: ROOT,
+            umask: 0,
+        };
         vfs.mkdir_in(ROOT, b"tmp", 0o1777)?;
         let dev = vfs.mkdir_in(ROOT, b"dev", 0o755)?;
         for (name, device) in [

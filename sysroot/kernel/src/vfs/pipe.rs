@@ -1,10 +1,15 @@
 //! Pipes (`pipe(7)`): a bounded byte queue with counts of open read and write ends.
 //!
-//! Reading an empty pipe whose write end is still open returns `EAGAIN`, also without
-//! `O_NONBLOCK`, and writing a full pipe writes what fits or returns `EAGAIN`: the
-//! kernel has no way to block a thread yet (one thread, no scheduler), and with one
-//! thread nothing could ever fill or drain the pipe while the caller waited. Once the
-//! scheduler can park a thread, blocking descriptors wait there instead.
+//! The queue itself never blocks: reading an empty pipe whose write end is still open
+//! and writing a full one are `EAGAIN` here. Descriptors without `O_NONBLOCK` turn
+//! that into a wait ([`super::wait`]): every change of the queue or of the ends wakes
+//! the waiters to try again, so a blocking reader sleeps until a writer writes or the
+//! last write end closes, and a blocking writer until a reader makes room or the last
+//! read end closes.
+//!
+//! Edge-triggered `epoll` sees the changes each end's waiters see on Linux, which has
+//! one wait queue per direction: a write (and a close) concerns the read ends, a read
+//! (and a close) the write ends ([`Pipe::changes`]).
 
 use alloc::collections::VecDeque;
 
@@ -12,6 +17,8 @@ use crate::errno::Errno;
 
 /// Linux's default pipe capacity (16 pages).
 pub const CAPACITY: usize = 64 * 1024;
+/// Writes of up to `PIPE_BUF` bytes are atomic (`pipe(7)`).
+pub const PIPE_BUF: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PipeId(pub usize);
@@ -21,6 +28,15 @@ pub struct Pipe {
     pub buffer: VecDeque<u8>,
     pub readers: u32,
     pub writers: u32,
+    /// Changes that concern the read ends and the write ends (module docs).
+    pub changes: Changes,
+}
+
+/// Counts of changes per direction, for edge-triggered `epoll`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Changes {
+    pub for_readers: u64,
+    pub for_writers: u64,
 }
 
 impl Pipe {
@@ -38,18 +54,42 @@ impl Pipe {
     /// Drops `n` bytes read with [`Pipe::read`].
     pub fn consume(&mut self, n: usize) {
         self.buffer.drain(..n.min(self.buffer.len()));
+        if n > 0 {
+            self.changes.for_writers = self.changes.for_writers.wrapping_add(1);
+            super::wait::notify();
+        }
     }
 
     /// Room for a write of `len` bytes: `EPIPE` without readers, `EAGAIN` when full.
-    /// Writes of up to `PIPE_BUF` (4096) bytes are atomic: all or nothing.
+    /// Writes of up to [`PIPE_BUF`] bytes are atomic: all or nothing.
     pub fn room(&self, len: usize) -> Result<usize, Errno> {
         if self.readers == 0 {
             return Err(Errno::EPIPE);
         }
-        let free = CAPACITY - self.buffer.len();
-        if free == 0 || (len <= 4096 && free < len) {
+        let free = self.free();
+        if free == 0 || (len <= PIPE_BUF && free < len) {
             return Err(Errno::EAGAIN);
         }
         Ok(free.min(len))
+    }
+
+    pub fn free(&self) -> usize {
+        CAPACITY - self.buffer.len()
+    }
+
+    /// Appends `bytes` (which [`Pipe::room`] allowed).
+    pub fn append(&mut self, bytes: &[u8]) {
+        self.buffer.extend(bytes);
+        if !bytes.is_empty() {
+            self.changes.for_readers = self.changes.for_readers.wrapping_add(1);
+            super::wait::notify();
+        }
+    }
+
+    /// An end closed: both directions' waiters look again (end of file, `EPIPE`).
+    pub fn end_closed(&mut self) {
+        self.changes.for_readers = self.changes.for_readers.wrapping_add(1);
+        self.changes.for_writers = self.changes.for_writers.wrapping_add(1);
+        super::wait::notify();
     }
 }

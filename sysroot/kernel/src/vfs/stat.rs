@@ -10,6 +10,8 @@ use crate::errno::Errno;
 const RAMFS_DEV: (u32, u32) = (0, 1);
 /// Device number of the pipe file system.
 const PIPEFS_DEV: (u32, u32) = (0, 2);
+/// Device number of the anonymous inodes behind event counters and `epoll` instances.
+const ANON_INODE_DEV: (u32, u32) = (0, 3);
 /// `/dev/console`.
 const CONSOLE_RDEV: (u32, u32) = (5, 1);
 /// The preferred I/O size (`st_blksize`).
@@ -146,6 +148,17 @@ impl Vfs {
                 dev: PIPEFS_DEV,
                 ino: id.0 as u64 + 1,
                 mode: mode::S_IFIFO | 0o600,
+                nlink: 1,
+                size: 0,
+                rdev: (0, 0),
+                blocks: 0,
+                times: boot,
+            }),
+            // Linux's anonymous inode: one for all of them, no file type bits.
+            Object::EventFd(_) | Object::Epoll(_) => Ok(Stat {
+                dev: ANON_INODE_DEV,
+                ino: 1,
+                mode: 0o600,
                 nlink: 1,
                 size: 0,
                 rdev: (0, 0),
