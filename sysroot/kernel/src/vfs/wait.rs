@@ -79,6 +79,8 @@ pub fn until<R>(
         match woke {
             Ok(Wake::Woken) | Err(Errno::EAGAIN) => {}
             Ok(Wake::TimedOut) => timed_out = true,
+            // A signal for this thread ends the wait, as on Linux (no restart).
+            Ok(Wake::Interrupted) => return Err(Errno::EINTR),
             Err(error) => return Err(error),
         }
     }
