@@ -3,11 +3,16 @@
 //!
 //! microvm boots a PVH ELF directly in tens of milliseconds (`-M pc` spends seconds in
 //! firmware). The kernel ends the VM through QEMU's isa-debug-exit device: writing `v`
-//! to port 0xf4 makes QEMU exit with `(v << 1) | 1`.
+//! to port 0xf4 makes QEMU exit with `(v << 1) | 1`, truncated to 8 bits as a process
+//! status, so codes ≥ 128 (128 + signal, as Linux reports a process a signal killed)
+//! would arrive cut. Just before, the kernel prints `unikernel-exit-status N` on the
+//! isa-debugcon port 0xe9 (sysroot hal `exit.rs`); QEMU writes it to a file that
+//! [`Boot::run`] reads back for the full 8-bit code.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -105,6 +110,15 @@ impl Boot<'_> {
             "-device",
             "isa-debug-exit,iobase=0xf4,iosize=0x04",
         ]);
+        let status_file = StatusFile::new();
+        command
+            .arg("-chardev")
+            // QEMU option syntax: a comma in a value is written twice.
+            .arg(format!(
+                "file,id=exit-status,path={}",
+                status_file.path.display().to_string().replace(',', ",,")
+            ))
+            .args(["-device", "isa-debugcon,iobase=0xe9,chardev=exit-status"]);
         command.arg("-m").arg(format!("{}M", self.memory_mib));
         match self.accel {
             Accel::Kvm => command.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
@@ -157,9 +171,9 @@ impl Boot<'_> {
             let _ = e.read_to_string(&mut stderr);
         }
         match status.code() {
-            // isa-debug-exit: (v << 1) | 1.
+            // isa-debug-exit: (v << 1) | 1, of which 8 bits survive: v's low 7 bits.
             Some(code) if code % 2 == 1 => Ok(Outcome {
-                exit_code: (code - 1) / 2,
+                exit_code: status_file.exit_code((code - 1) / 2),
                 wall,
             }),
             code => Err(anyhow!(
@@ -169,6 +183,44 @@ impl Boot<'_> {
             )
             .context(Failure::Run)),
         }
+    }
+}
+
+/// The file QEMU's isa-debugcon writes to: the guest's full exit status.
+struct StatusFile {
+    path: PathBuf,
+}
+
+impl StatusFile {
+    fn new() -> StatusFile {
+        static BOOTS: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "cargo-unikernel-{}-{}.status",
+            std::process::id(),
+            BOOTS.fetch_add(1, Ordering::Relaxed)
+        );
+        StatusFile {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+
+    /// The 8-bit status the guest printed, if it agrees with the 7 bits isa-debug-exit
+    /// carried (`low7`); otherwise (an older image, no line) `low7` itself.
+    fn exit_code(&self, low7: i32) -> i32 {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        text.lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("unikernel-exit-status "))
+            .and_then(|code| code.trim().parse::<u8>().ok())
+            .map(i32::from)
+            .filter(|&code| code & 0x7f == low7)
+            .unwrap_or(low7)
+    }
+}
+
+impl Drop for StatusFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Recurses without end: on Linux std's SIGSEGV handler prints "thread '...' has
-//! overflowed its stack" and aborts (SIGABRT); in the unikernel the guard page below
-//! the stack faults and the kernel reports a stack overflow naming `recurse`, exit 126.
+//! overflowed its stack" and aborts (SIGABRT, status 134). In the unikernel the same
+//! handler runs and prints the same, after the kernel's report of the guard-page hit
+//! naming `recurse`; status 134 too.
 //!
 //! With no argument the main thread overflows; with `thread`, a thread named `deep`.
 

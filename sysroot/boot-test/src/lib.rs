@@ -9,10 +9,10 @@
 //! |------------------|---------------------------------------------------------|
 //! | `hello` (default)| direct calls into syscall entries; exit_group(3)        |
 //! | `trap`           | raw `syscall` instructions through LSTAR; exit_group(4) |
-//! | `null`           | read of address 0: #PF report, EXIT_CPU_EXCEPTION       |
-//! | `write-text`     | write to code: #PF (W^X), EXIT_CPU_EXCEPTION            |
-//! | `exec-data`      | jump into the stack: #PF (NX), EXIT_CPU_EXCEPTION       |
-//! | `stack-overflow` | unbounded recursion: guard page #PF, EXIT_CPU_EXCEPTION |
+//! | `null`           | read of address 0: #PF report, killed by SIGSEGV (139)   |
+//! | `write-text`     | write to code: #PF (W^X), killed by SIGSEGV (139)        |
+//! | `exec-data`      | jump into the stack: #PF (NX), killed by SIGSEGV (139)   |
+//! | `stack-overflow` | unbounded recursion: guard page #PF, SIGSEGV (139)       |
 //! | `deadlock`       | futex wait with no waker: EXIT_DEADLOCK                 |
 //! | `threads`        | stub convention; clone via syscall and stub; exit_group(5) |
 //! | `preempt`        | a spinning thread is preempted; a sleeper wakes; exit_group(6) |

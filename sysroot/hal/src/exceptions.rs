@@ -418,6 +418,9 @@ pub fn set_fault_handler(handler: FaultHandler) {
     HANDLER.call_once(|| handler);
 }
 
+/// The flags a signal frame may change: CF, PF, AF, ZF, SF, DF, OF (SDM Vol. 1, 3.4.3).
+pub(crate) const USER_FLAGS: u64 = 0x0cd5;
+
 /// The general registers, in DWARF register-number order (SysV x86-64 psABI, Figure
 /// 3.36: rax, rdx, rcx, rbx, rsi, rdi, rbp, rsp, r8..r15), and the instruction pointer
 /// and flags.
@@ -482,8 +485,6 @@ impl Fault<'_> {
     /// continues there (signal delivery). Segment selectors stay; of the flags only the
     /// arithmetic ones and DF can change (IF, IOPL and the rest keep their values).
     pub fn set_registers(&mut self, regs: &Registers) {
-        // CF, PF, AF, ZF, SF, DF, OF (SDM Vol. 1, 3.4.3).
-        const USER_FLAGS: u64 = 0x0cd5;
         let f = &mut *self.frame;
         [f.rax, f.rdx, f.rcx, f.rbx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] = regs.gpr;
         f.rip = regs.rip;

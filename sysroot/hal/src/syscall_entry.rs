@@ -99,6 +99,30 @@ impl SyscallFrame {
         self.rsp as usize
     }
 
+    /// The caller's registers (`rt_sigreturn` reads the stack through `rsp`).
+    pub fn registers(&self) -> crate::exceptions::Registers {
+        crate::exceptions::Registers {
+            gpr: [
+                self.rax, self.rdx, self.rcx, self.rbx, self.rsi, self.rdi, self.rbp, self.rsp,
+                self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15,
+            ],
+            rip: self.rip,
+            rflags: self.rflags,
+        }
+    }
+
+    /// Replaces the registers the caller resumes with (`rt_sigreturn`). As with
+    /// [`crate::exceptions::Fault::set_registers`], only the arithmetic flags and DF
+    /// change; `rax` is then the system call's return value ([`Self::set_return`]).
+    pub fn set_registers(&mut self, regs: &crate::exceptions::Registers) {
+        [
+            self.rax, self.rdx, self.rcx, self.rbx, self.rsi, self.rdi, self.rbp, self.rsp,
+            self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15,
+        ] = regs.gpr;
+        self.rip = regs.rip;
+        self.rflags = (self.rflags & !crate::exceptions::USER_FLAGS) | (regs.rflags & crate::exceptions::USER_FLAGS);
+    }
+
     /// A copy for a new thread (`clone`): `rax` = 0, `rsp` = `stack_pointer`, every
     /// other register as in `self`.
     pub(crate) fn for_child(&self, stack_pointer: usize) -> SyscallFrame {

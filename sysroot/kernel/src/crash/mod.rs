@@ -5,10 +5,10 @@
 //! here instead of a double fault). The report names the exception, the thread, the
 //! faulting function and, for page faults, the address and what it was (a null pointer,
 //! a guard page: stack overflow), then a backtrace walked with `.eh_frame` and
-//! symbolized with the image file's symbol table (`symbols`), then the registers. The
-//! program ends with exit code 126 ([`exit::EXIT_CPU_EXCEPTION`]): the kernel does not
-//! deliver signals, and an 8-bit-truncated 139 (Linux's 128 + SIGSEGV) cannot cross
-//! QEMU's `isa-debug-exit`.
+//! symbolized with the image file's symbol table (`symbols`), then the registers. In
+//! application code the exception then raises its signal as on Linux ([`on_fault`]):
+//! the program ends with 128 + signal (139 for SIGSEGV) unless a handler runs; in
+//! kernel code it ends with 126 ([`exit::EXIT_CPU_EXCEPTION`]).
 //!
 //! Without the image file (a VMM that passes no boot module, or a stripped image) the
 //! report has addresses only.
@@ -21,6 +21,8 @@ use core::fmt;
 use spin::Once;
 use unikernel_hal::exceptions::{self, Fault, FaultAction, Registers};
 use unikernel_hal::{console, exit, image};
+
+use crate::signal;
 
 pub use symbols::{Symbol, SymbolTable};
 
@@ -59,6 +61,20 @@ fn print(args: fmt::Arguments<'_>) {
     console::print(args);
 }
 
+/// A data access just below the stack pointer: a push, a call or a stack probe ran off
+/// the bottom of the stack, e.g. into a thread's `PROT_NONE` guard.
+fn below_stack_pointer(address: usize, sp: usize, error_code: u64) -> bool {
+    address < sp.saturating_add(256) && address >= sp.saturating_sub(1 << 20) && error_code & 0x10 == 0
+}
+
+/// Whether `fault` is a stack overflow: a hit on a guard page the kernel knows, or a
+/// page fault just below the stack pointer.
+fn is_stack_overflow(fault: &Fault<'_>) -> bool {
+    let sp = fault.registers().gpr[Registers::RSP] as usize;
+    fault.guard_page().is_some()
+        || fault.fault_address().is_some_and(|address| below_stack_pointer(address, sp, fault.error_code()))
+}
+
 /// What a page fault's address tells about the fault.
 fn describe_address(fault: &Fault<'_>, regs: &Registers, address: usize) {
     let code = fault.error_code();
@@ -76,17 +92,52 @@ fn describe_address(fault: &Fault<'_>, regs: &Registers, address: usize) {
         print(format_args!(", guard page of {guard}: stack overflow\n"));
     } else if address < unikernel_hal::PAGE_SIZE {
         print(format_args!(": null pointer dereference\n"));
-    } else if address < sp.saturating_add(256) && address >= sp.saturating_sub(1 << 20) && code & 0x10 == 0 {
-        // Just below the stack pointer: a push, a call or a stack probe ran off the
-        // bottom of the stack, e.g. into a thread's PROT_NONE guard.
+    } else if below_stack_pointer(address, sp, code) {
         print(format_args!(", just below the stack pointer: stack overflow\n"));
     } else {
         print(format_args!("\n"));
     }
 }
 
-/// The hal's [`exceptions::FaultHandler`].
+/// RFLAGS.IF: application code runs with interrupts enabled, kernel code with them
+/// disabled (README, "Interrupts and locking"), so IF tells whose code faulted.
+const RFLAGS_IF: u64 = 1 << 9;
+
+/// The hal's [`exceptions::FaultHandler`]. An exception in application code raises
+/// its signal, as on Linux: a handler runs (std's SIGSEGV handler reports a stack
+/// overflow and aborts; for anything else it restores `SIG_DFL` and returns, so the
+/// instruction faults again), or the report prints and the program ends with 128 +
+/// signal. A guard-page hit is reported before the handler runs. An exception in
+/// kernel code prints the report and ends with 126.
 fn on_fault(fault: &mut Fault<'_>) -> FaultAction {
+    let regs = fault.registers();
+    let signal = (regs.rflags & RFLAGS_IF != 0)
+        .then(|| signal::fault::signal_for(fault.vector(), fault.error_code()))
+        .flatten();
+    let Some((sig, code)) = signal else {
+        report(fault);
+        print(format_args!("unikernel: exit code {} (CPU exception in kernel code)\n", exit::EXIT_CPU_EXCEPTION));
+        return FaultAction::Stop(exit::EXIT_CPU_EXCEPTION);
+    };
+    if signal::fault::is_caught(sig) {
+        if is_stack_overflow(fault) {
+            report(fault);
+        }
+        let address = fault.fault_address().unwrap_or(0) as u64;
+        if let Some(handler) = signal::fault::deliver(sig, code, &regs, address, fault.error_code(), fault.vector()) {
+            fault.set_registers(&handler);
+            return FaultAction::Resume;
+        }
+        print(format_args!("unikernel: no room for the signal frame of {}\n", signal::name(sig)));
+    } else {
+        report(fault);
+    }
+    print(format_args!("unikernel: killed by {}\n", signal::name(sig)));
+    FaultAction::Stop(128 + sig as u8)
+}
+
+/// Prints the crash report of `fault`.
+fn report(fault: &Fault<'_>) {
     let regs = fault.registers();
     let pc = regs.rip as usize;
     let overflow = fault.guard_page().is_some();
@@ -104,8 +155,6 @@ fn on_fault(fault: &mut Fault<'_>) -> FaultAction {
     }
     backtrace(&regs);
     fault.print_registers();
-    print(format_args!("unikernel: exit code {} (CPU exception)\n", exit::EXIT_CPU_EXCEPTION));
-    FaultAction::Stop(exit::EXIT_CPU_EXCEPTION)
 }
 
 fn print_frame(index: usize, frame: &unwind::Frame) {

@@ -13,12 +13,18 @@
 //!   shell reports) and the exit status is `128 + signal`;
 //! - stop signals have nothing to stop them and nobody to continue them (no job
 //!   control): they are ignored, like `SIGCONT`;
-//! - a caught signal (a handler) is not run yet: the kernel says so once per signal
-//!   and applies the default action instead; a thread in `pause` returns `EINTR`.
+//! - a CPU exception in application code raises its signal (`fault`): a handler runs
+//!   on a Linux signal frame (`frame`) and returns through `rt_sigreturn`; otherwise
+//!   the program ends as above (a null pointer: `killed by SIGSEGV`, 139);
+//! - the handler of a signal sent with `kill`/`tkill`/`tgkill` is not run yet: the
+//!   kernel says so once per signal and applies the default action instead; a thread
+//!   in `pause` returns `EINTR`.
 //!
 //! Lock order: the scheduler's lock before this module's (`thread_started` runs under
 //! the scheduler's); code here never calls into the scheduler while holding its own.
 
+pub mod fault;
+pub mod frame;
 mod names;
 
 use spin::Mutex;
@@ -30,6 +36,7 @@ pub use names::name;
 /// Signals 1..=64 (`_NSIG`).
 pub const NSIG: usize = 64;
 pub const SIGKILL: usize = 9;
+pub const SIGSEGV: usize = 11;
 pub const SIGSTOP: usize = 19;
 
 /// `SIG_DFL` and `SIG_IGN` in `sa_handler`.
@@ -258,7 +265,7 @@ fn decide(state: &mut State, sig: usize, action: &Action, slot: usize) -> Outcom
     if state.reported & bit(sig) == 0 {
         state.reported |= bit(sig);
         kinfo!(
-            "{} has a handler, but the kernel does not run signal handlers yet: applying the default action",
+            "{} has a handler, but the kernel does not yet run handlers of signals sent with kill/tkill/tgkill: applying the default action",
             name(sig)
         );
     }

@@ -171,15 +171,18 @@ pub(super) fn frame_only(nr: usize, entry: Entry) -> isize {
 }
 
 const SYS_CLONE: usize = 56;
+const SYS_RT_SIGRETURN: usize = 15;
 
 /// The frame dispatcher: the `syscall`-instruction trap path and
 /// `__unikernel_syscall_stub` (hal `syscall_entry`) land here with the caller's
-/// registers.
+/// registers (`clone` copies them, `rt_sigreturn` replaces them).
 #[unsafe(no_mangle)]
 pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
     let nr = frame.number();
     let result = if nr == SYS_CLONE {
         abi_return(clone::clone(frame))
+    } else if nr == SYS_RT_SIGRETURN {
+        crate::signal::frame::sigreturn(frame)
     } else {
         dispatch(nr, SyscallArgs(frame.args()), Entry::Frame)
     };
