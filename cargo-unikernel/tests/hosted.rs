@@ -32,6 +32,11 @@ fn files_matches_native() {
 }
 
 #[test]
+fn tokio_matches_native() {
+    differential("tokio", &[], &[]);
+}
+
+#[test]
 fn stress_matches_native() {
     differential("stress", &[], &[]);
 }

@@ -1,5 +1,5 @@
 //! Unikernel images booted under QEMU: the app's console output and exit code equal the
-//! native build's (hello, time, panic, threads, files, stress), the build report shows every system call rewritten, and no `syscall`
+//! native build's (hello, time, panic, threads, files, stress, tokio), the build report shows every system call rewritten, and no `syscall`
 //! instruction is left in the image.
 
 mod common;
@@ -53,6 +53,12 @@ fn threads_matches_native() {
 fn files_matches_native() {
     differential("files", &[], &[]);
     check_report("files");
+}
+
+#[test]
+fn tokio_matches_native() {
+    differential("tokio", &[], &[]);
+    check_report("tokio");
 }
 
 #[test]
