@@ -167,3 +167,15 @@ fn unchanged_build_is_fresh_and_a_recompiled_crate_relinks() {
     assert!(status.contains("Linking"), "expected a relink:\n{status}");
     assert!(binary.is_file());
 }
+
+/// Crashes and signals end a hosted build as they end the glibc build: same output,
+/// same status (128 + signal).
+#[test]
+fn crashes_and_signals_match_native() {
+    differential("null-deref", &[], &[]);
+    differential("stack-overflow", &[], &[]);
+    differential("stack-overflow", &["thread"], &[]);
+    for scenario in ["basics", "abort", "pause"] {
+        differential("signals", &[scenario], &[]);
+    }
+}

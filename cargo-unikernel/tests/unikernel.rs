@@ -159,3 +159,78 @@ fn llvm_objdump() -> PathBuf {
     assert!(path.is_file(), "llvm-tools is missing: {}", path.display());
     path
 }
+
+/// Crashes and signals: the console shows every line the native run prints, in order,
+/// plus the kernel's lines (`needles`: its report naming the faulting function, the
+/// signal that ended the program); the status is Linux's (128 + signal).
+fn crash(example: &str, args: &[&str], needles: &[&str]) {
+    let expected = run_merged(&native(example), args, &[]);
+    let actual = boot(example, args, &[]);
+    assert_eq!(actual.stderr, "", "{example}: the tool reported an error");
+    assert_eq!(
+        expected.code, actual.code,
+        "{example} {args:?}: status\n{}",
+        actual.stdout
+    );
+    let mut console = actual.stdout.lines();
+    for line in expected.stdout.lines() {
+        assert!(
+            console.any(|l| l == line),
+            "{example} {args:?}: the native line {line:?} is missing (or out of order) in\n{}",
+            actual.stdout
+        );
+    }
+    for needle in needles {
+        assert!(
+            actual.stdout.contains(needle),
+            "{example} {args:?}: no {needle:?} in the report:\n{}",
+            actual.stdout
+        );
+    }
+}
+
+#[test]
+fn null_deref_reports_the_faulting_function() {
+    crash(
+        "null-deref",
+        &[],
+        &[
+            "#PF page fault",
+            "in null_deref::read_field",
+            "null pointer dereference",
+            "null_deref::main",
+            "killed by SIGSEGV",
+        ],
+    );
+}
+
+#[test]
+fn stack_overflow_reports_the_faulting_function() {
+    crash(
+        "stack-overflow",
+        &[],
+        &[
+            "in stack_overflow::recurse",
+            "stack overflow",
+            "killed by SIGABRT",
+        ],
+    );
+    crash(
+        "stack-overflow",
+        &["thread"],
+        &[
+            "in stack_overflow::recurse",
+            "stack overflow",
+            "killed by SIGABRT",
+        ],
+    );
+}
+
+/// Signals sent to the program itself end it as on Linux; the kernel adds the line a
+/// shell would print.
+#[test]
+fn signals_match_native() {
+    crash("signals", &["basics"], &["unikernel: killed by SIGTERM"]);
+    crash("signals", &["abort"], &["unikernel: killed by SIGABRT"]);
+    crash("signals", &["pause"], &["unikernel: killed by SIGUSR2"]);
+}

@@ -30,6 +30,8 @@ pub fn tool() -> Command {
 /// The output of one run, with what varies between runs masked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
+    /// The exit status as a shell reports it: the exit code, or 128 + the signal that
+    /// killed the process (the unikernel reports a fatal signal the same way).
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -37,28 +39,33 @@ pub struct Run {
 
 impl Run {
     fn from(output: Output) -> Self {
+        use std::os::unix::process::ExitStatusExt;
         Self {
-            code: output.status.code(),
+            code: output
+                .status
+                .code()
+                .or(output.status.signal().map(|signal| 128 + signal)),
             stdout: mask_thread_ids(&String::from_utf8_lossy(&output.stdout)),
             stderr: mask_thread_ids(&String::from_utf8_lossy(&output.stderr)),
         }
     }
 }
 
-/// std's default panic hook prints the OS thread id (`thread 'main' (1234) panicked`),
-/// which differs on every run.
+/// std prints the OS thread id in its panic and stack-overflow messages
+/// (`thread 'main' (1234) panicked at`, `thread 'deep' (1235) has overflowed its
+/// stack`), which differs on every run and between Linux and the unikernel.
 fn mask_thread_ids(text: &str) -> String {
     text.lines()
-        .map(
-            |line| match (line.strip_prefix("thread '"), line.find("' (")) {
-                (Some(_), Some(at)) => match line[at..].find(") panicked") {
-                    Some(end) => format!("{}' (N{}", &line[..at], &line[at + end..]),
-                    None => line.to_owned(),
-                },
-                _ => line.to_owned(),
-            },
-        )
-        .map(|l| l + "\n")
+        .map(|line| {
+            let masked = line.strip_prefix("thread '").and_then(|_| {
+                let open = line.find("' (")? + 3;
+                let close = open + line[open..].find(')')?;
+                let digits = &line[open..close];
+                (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| format!("{}N{}", &line[..open], &line[close..]))
+            });
+            masked.unwrap_or_else(|| line.to_owned()) + "\n"
+        })
         .collect()
 }
 
