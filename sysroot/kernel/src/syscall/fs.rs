@@ -300,8 +300,9 @@ fn readlink_at(dirfd: i32, path: UserAddr, buf: UserAddr, size: i32) -> SysResul
     })
 }
 
-/// `readlink(path, buf, size)`: `EINVAL` for anything but a symbolic link. There is
-/// no `/proc`, so `/proc/self/exe` is `ENOENT` (std's `current_exe` reports that).
+/// `readlink(path, buf, size)`: `EINVAL` for anything but a symbolic link, except
+/// `/proc/self/exe`, which names itself (`ENOENT` when the image was booted without
+/// its file: std's `current_exe` reports that).
 pub fn readlink(args: SyscallArgs) -> SysResult {
     readlink_at(AT_FDCWD, args.get(0)?, args.get(1)?, args.get(2)?)
 }

@@ -15,7 +15,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::inode::{Dir, Ino, Node, mode};
+use super::inode::{Dir, FileData, Ino, Node, mode};
 use super::path::Follow;
 use super::{ROOT, Vfs};
 use crate::errno::Errno;
@@ -58,7 +58,7 @@ pub fn unpack<'a>(vfs: &mut Vfs, archive: &'a [u8]) -> Result<Unpacked, UnpackEr
                 let mut data = Vec::new();
                 data.try_reserve_exact(entry.file().len()).map_err(|_| fail(Errno::ENOMEM))?;
                 data.extend_from_slice(entry.file());
-                Node::File(data)
+                Node::File(FileData::Heap(data))
             }
             mode::S_IFLNK => Node::Symlink(entry.file().to_vec()),
             _ => return Err(fail(Errno::EINVAL)),

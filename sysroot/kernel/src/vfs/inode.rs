@@ -7,6 +7,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::ops::Deref;
 
 use super::slab::Slab;
 use crate::errno::Errno;
@@ -57,10 +58,43 @@ pub struct Dir {
     pub parent: Ino,
 }
 
+/// A regular file's bytes.
+#[derive(Debug)]
+pub enum FileData {
+    /// In the heap: created or written at run time, or copied from the initial files.
+    Heap(Vec<u8>),
+    /// Bytes that stay mapped, unchanged, for the whole run: the image file
+    /// (`/proc/self/exe`). Never copied into the heap, and never written: opening it
+    /// for writing or truncating it is `ETXTBSY`, as for a running executable on Linux
+    /// (`open(2)`).
+    Executable(&'static [u8]),
+}
+
+impl FileData {
+    /// The bytes to change, or `ETXTBSY` for the executable.
+    pub fn heap_mut(&mut self) -> Result<&mut Vec<u8>, Errno> {
+        match self {
+            FileData::Heap(data) => Ok(data),
+            FileData::Executable(_) => Err(Errno::ETXTBSY),
+        }
+    }
+}
+
+impl Deref for FileData {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileData::Heap(data) => data,
+            FileData::Executable(data) => data,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Node {
     Dir(Dir),
-    File(Vec<u8>),
+    File(FileData),
     Symlink(Vec<u8>),
     Device(Device),
 }

@@ -152,7 +152,7 @@ impl Vfs {
         let now = now();
         let inode = self.inodes.get_mut(ino)?;
         let data = match &mut inode.node {
-            Node::File(data) => data,
+            Node::File(data) => data.heap_mut()?,
             Node::Device(Device::Full) => return Err(Errno::ENOSPC),
             Node::Device(_) => return Ok(pos),
             Node::Dir(_) => return Err(Errno::EISDIR),

@@ -4,7 +4,8 @@
 //! table.
 //!
 //! Layout at boot: `/` (0755), `/tmp` (1777), `/dev/{null,zero,full,random,urandom}`,
-//! then whatever the image's initial file archive holds ([`initfs`]). Descriptors
+//! `/proc/self/exe` when the image file is available ([`proc`]), then whatever the
+//! image's initial file archive holds ([`initfs`]). Descriptors
 //! 0, 1 and 2 are the console (0 reads end of file, 1 and 2 write to the serial port).
 //!
 //! Objects, as on Linux: a descriptor ([`fd::FdTable`]) refers to an open file
@@ -35,6 +36,7 @@ mod io;
 mod path;
 mod pipe;
 mod poll;
+mod proc;
 mod slab;
 mod stat;
 mod tree;
@@ -42,7 +44,7 @@ pub mod wait;
 
 pub use epoll::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, Ready, events as epoll_events};
 pub use file::{Console, Object, OpenFile, flags};
-pub use inode::{Device, Ino, Node, mode};
+pub use inode::{Device, FileData, Ino, Node, mode};
 pub use path::{Follow, MAX_PATH};
 pub use poll::bits as poll_bits;
 pub use stat::{Stat, dirent_type};
@@ -74,6 +76,8 @@ pub struct Vfs {
     epolls: Slab<Epoll>,
     cwd: Ino,
     umask: u32,
+    /// `/proc/self/exe`, when the image file is there to serve.
+    executable: Option<Ino>,
 }
 
 static VFS: Mutex<Option<Vfs>> = Mutex::new(None);
@@ -109,6 +113,7 @@ impl Vfs {
             epolls: Slab::new(),
             cwd: ROOT,
             umask: 0,
+            executable: None,
         };
         vfs.mkdir_in(ROOT, b"tmp", 0o1777)?;
         let dev = vfs.mkdir_in(ROOT, b"dev", 0o755)?;
@@ -125,6 +130,12 @@ impl Vfs {
             let flags = if console == Console::Input { flags::O_RDONLY } else { flags::O_WRONLY };
             let got = vfs.install(OpenFile::new(Object::Console(console), flags), fd, false)?;
             debug_assert_eq!(got, fd);
+        }
+        if let Some(image) = unikernel_hal::image::executable() {
+            match vfs.add_executable(image) {
+                Ok(ino) => vfs.executable = Some(ino),
+                Err(error) => kinfo!("/proc/self/exe: cannot add the image file: {error:?}"),
+            }
         }
         match initfs::unpack(&mut vfs, unikernel_hal::image::initfs()) {
             Ok(stats) if stats.entries > 0 => {

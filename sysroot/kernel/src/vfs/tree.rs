@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use super::file::{Object, OpenFile, flags::*};
-use super::inode::{Dir, Ino, Inode, Node};
+use super::inode::{Dir, FileData, Ino, Inode, Node};
 use super::path::{Follow, Parent};
 use super::{ROOT, Vfs, now};
 use crate::errno::Errno;
@@ -87,7 +87,7 @@ impl Vfs {
                 },
                 None => {
                     let perm = mode & !self.umask & 0o7777;
-                    self.link_new(parent.dir, parent.name, Node::File(Vec::new()), perm)?
+                    self.link_new(parent.dir, parent.name, Node::File(FileData::Heap(Vec::new())), perm)?
                 }
             }
         } else {
@@ -107,6 +107,9 @@ impl Vfs {
             let writes = oflags & O_ACCMODE != O_RDONLY;
             if inode.is_dir() && writes {
                 return Err(Errno::EISDIR);
+            }
+            if writes && matches!(inode.node, Node::File(FileData::Executable(_))) {
+                return Err(Errno::ETXTBSY);
             }
             if writes && oflags & O_TRUNC != 0 && matches!(inode.node, Node::File(_)) {
                 self.truncate(ino, 0)?;
@@ -325,9 +328,13 @@ impl Vfs {
         Ok(())
     }
 
-    /// `readlinkat`: the link's target (`EINVAL` for anything but a link).
+    /// `readlinkat`: the link's target (`EINVAL` for anything but a link, except the
+    /// executable, which names itself like Linux's `/proc/self/exe`).
     pub fn readlink(&self, start: Ino, path: &[u8]) -> Result<&[u8], Errno> {
         let ino = self.resolve(start, path, Follow::No)?;
+        if self.executable == Some(ino) {
+            return Ok(super::proc::EXE_PATH);
+        }
         match &self.inodes.get(ino)?.node {
             Node::Symlink(target) => Ok(target),
             _ => Err(Errno::EINVAL),
@@ -341,6 +348,7 @@ impl Vfs {
         let Node::File(data) = &mut inode.node else {
             return Err(if inode.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
         };
+        let data = data.heap_mut()?;
         let len = usize::try_from(len).ok().filter(|&l| l <= isize::MAX as usize).ok_or(Errno::EFBIG)?;
         if len > data.len() {
             data.try_reserve(len - data.len()).map_err(|_| Errno::ENOSPC)?;
