@@ -21,7 +21,7 @@ const MAPPED_SLOTS: usize = 512;
 /// What a mapping is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Use {
-    /// `mmap(MAP_ANONYMOUS)`.
+    /// `mmap` memory: anonymous, or a copy of a file's bytes (`syscall::mm`).
     Anonymous,
     /// A thread stack's guard page.
     StackGuard,
@@ -237,8 +237,14 @@ fn checked_range(start: usize, len: usize) -> Result<usize, Errno> {
     start.checked_add(len).ok_or(Errno::ENOMEM)
 }
 
-fn prepare(mut region: Region, access: Access) -> Region {
-    region.zero();
+/// Zero-fills `region`, copies `contents` to its start (cut to its length) and sets
+/// its permissions.
+fn prepare(mut region: Region, access: Access, contents: &[u8]) -> Region {
+    if let Some(bytes) = region.as_mut_slice() {
+        let n = contents.len().min(bytes.len());
+        bytes[..n].copy_from_slice(&contents[..n]);
+        bytes[n..].fill(0);
+    }
     if access != Access::ReadWrite {
         // Without page-table frames the region stays read-write: more permissive
         // than asked, never less, and never writable + executable.
@@ -247,18 +253,19 @@ fn prepare(mut region: Region, access: Access) -> Region {
     region
 }
 
-/// Maps `len` bytes (rounded up to pages) of zeroed memory anywhere; returns the
-/// address.
-pub fn map_anonymous(len: usize, access: Access) -> Result<usize, Errno> {
+/// Maps `len` bytes (rounded up to pages) anywhere: `contents` (a file mapping's
+/// bytes, empty for anonymous memory), then zeros; returns the address.
+pub fn map_anywhere(len: usize, access: Access, contents: &[u8]) -> Result<usize, Errno> {
     let len = page_align_up(len).filter(|&len| len > 0).ok_or(Errno::ENOMEM)?;
     let mut memory = MEMORY.lock();
     let region = memory.take(len)?;
-    memory.add_mapping(prepare(region, access), Use::Anonymous)
+    memory.add_mapping(prepare(region, access, contents), Use::Anonymous)
 }
 
-/// Maps zeroed memory at exactly `start`; with `replace`, existing mappings there are
-/// unmapped first (`MAP_FIXED`), otherwise they make it fail (`MAP_FIXED_NOREPLACE`).
-pub fn map_fixed(start: usize, len: usize, access: Access, replace: bool) -> Result<usize, Errno> {
+/// Maps `contents`, then zeros, at exactly `start`; with `replace`, existing mappings
+/// there are unmapped first (`MAP_FIXED`), otherwise they make it fail
+/// (`MAP_FIXED_NOREPLACE`).
+pub fn map_fixed(start: usize, len: usize, access: Access, replace: bool, contents: &[u8]) -> Result<usize, Errno> {
     let end = checked_range(start, len)?;
     if end == start {
         return Err(Errno::EINVAL);
@@ -271,7 +278,7 @@ pub fn map_fixed(start: usize, len: usize, access: Access, replace: bool) -> Res
         memory.unmap_range(start, end)?;
     }
     let region = memory.take_at(start, end - start)?;
-    memory.add_mapping(prepare(region, access), Use::Anonymous)
+    memory.add_mapping(prepare(region, access, contents), Use::Anonymous)
 }
 
 impl Memory {
@@ -387,7 +394,7 @@ pub fn remap(start: usize, old_len: usize, new_len: usize, may_move: bool) -> Re
         .ok_or(Errno::EFAULT)?;
     // In place: the pages right after the mapping are free.
     if let Ok(tail) = memory.take_at(old_end, new_len - old_len) {
-        memory.add_mapping(prepare(tail, access), Use::Anonymous)?;
+        memory.add_mapping(prepare(tail, access, &[]), Use::Anonymous)?;
         return Ok(start);
     }
     if !may_move {

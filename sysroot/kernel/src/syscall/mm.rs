@@ -1,14 +1,19 @@
-//! Memory mappings: `mmap` (anonymous only), `munmap`, `mprotect`, `madvise`, `brk`.
+//! Memory mappings: `mmap`, `munmap`, `mprotect`, `madvise`, `brk`.
 //!
 //! Policy (see `crate::memory`): mappings are backed at once (no demand paging), so
 //! huge `PROT_NONE` reservations cost real memory; and W^X holds for the application
 //! too: a mapping is never writable and executable at once (`EACCES`).
+//!
+//! A mapping of a file is fresh memory holding a copy of the file's bytes from the
+//! offset on, zeros past the end of file (`crate::vfs` says which descriptors can be
+//! mapped and how shared mappings behave). Linux raises `SIGBUS` for pages wholly
+//! past the end of file; here they read as zeros.
 
 use unikernel_hal::memory::Access;
 
 use super::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
-use crate::memory;
+use crate::{memory, vfs};
 
 const PROT_READ: u32 = 0x1;
 const PROT_WRITE: u32 = 0x2;
@@ -52,21 +57,34 @@ pub fn mmap(args: SyscallArgs) -> SysResult {
     if flags & !(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_IGNORED) != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    if flags & MAP_ANONYMOUS == 0 {
-        // File mappings need files; every descriptor that exists is the console.
-        args.get::<Fd>(4)?;
-        return Err(Errno::ENODEV);
-    }
     if !offset.is_multiple_of(unikernel_hal::PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
-    // MAP_SHARED|MAP_ANONYMOUS is private memory too, with one process and no fork.
+    if flags & MAP_ANONYMOUS != 0 {
+        // MAP_SHARED|MAP_ANONYMOUS is private memory too, with one process and no fork.
+        return place(addr, len, access, flags, &[]);
+    }
+    let fd: Fd = args.get(4)?;
+    // The file offset is an off_t: the last byte mapped must fit one (EOVERFLOW).
+    offset.checked_add(len).filter(|&end| end <= i64::MAX as usize).ok_or(Errno::EOVERFLOW)?;
+    let shared_write = kind == MAP_SHARED && prot & PROT_WRITE != 0;
+    // The VFS lock is held while the memory is taken and filled (VFS, then memory:
+    // the documented lock order).
+    vfs::with(|vfs| {
+        let file = vfs.map_contents(fd.0, shared_write)?;
+        let from_offset = file.get(offset..).unwrap_or_default();
+        place(addr, len, access, flags, &from_offset[..from_offset.len().min(len)])
+    })
+}
+
+/// Maps `len` bytes starting with `contents` where `flags` ask for.
+fn place(addr: UserAddr, len: usize, access: Access, flags: u32, contents: &[u8]) -> SysResult {
     if flags & MAP_FIXED_NOREPLACE != 0 {
-        memory::map_fixed(addr.0, len, access, false)
+        memory::map_fixed(addr.0, len, access, false, contents)
     } else if flags & MAP_FIXED != 0 {
-        memory::map_fixed(addr.0, len, access, true)
+        memory::map_fixed(addr.0, len, access, true, contents)
     } else {
-        memory::map_anonymous(len, access)
+        memory::map_anywhere(len, access, contents)
     }
 }
 

@@ -33,6 +33,7 @@ mod file;
 mod initfs;
 mod inode;
 mod io;
+mod map;
 mod path;
 mod pipe;
 mod poll;
