@@ -234,3 +234,41 @@ fn signals_match_native() {
     crash("signals", &["abort"], &["unikernel: killed by SIGABRT"]);
     crash("signals", &["pause"], &["unikernel: killed by SIGUSR2"]);
 }
+
+/// `RUST_BACKTRACE=1` on the final, uncaught panic: std symbolizes through
+/// `/proc/self/exe` (the image file, passed again as a boot module) and `mmap`, so the
+/// short backtrace names the same frames, in the same order, as the native build's.
+#[test]
+fn panic_backtrace_names_frames() {
+    let env = [("RUST_BACKTRACE", "1")];
+    // "   2: panic::main" -> "panic::main" (addresses and line info may differ).
+    let frames = |console: &str| -> Vec<String> {
+        console
+            .lines()
+            .skip_while(|l| *l != "stack backtrace:")
+            .filter_map(|l| l.trim_start().split_once(": "))
+            .filter(|(index, _)| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, name)| name.to_owned())
+            .collect()
+    };
+    let expected = run_merged(&native("panic"), &[], &env);
+    let actual = boot("panic", &[], &env);
+    assert_eq!(actual.stderr, "", "panic: the tool reported an error");
+    assert_eq!(
+        expected.code, actual.code,
+        "panic: status\n{}",
+        actual.stdout
+    );
+    let native_frames = frames(&expected.stdout);
+    assert!(
+        native_frames.iter().any(|f| f == "panic::main"),
+        "the native backtrace has no panic::main frame:\n{}",
+        expected.stdout
+    );
+    assert_eq!(
+        native_frames,
+        frames(&actual.stdout),
+        "backtrace frames: native (left) and unikernel (right) differ\n{}",
+        actual.stdout
+    );
+}
