@@ -65,6 +65,10 @@ pub(super) struct Scheduler {
     waits: u64,
     /// `CLOCK_MONOTONIC` time at which the running thread's time slice ends.
     slice_end: u64,
+    /// One past the highest slot that ever held a thread: the scans over the table
+    /// (deadlines, futex waiters, tids) stop here, so they cost what the program's
+    /// thread count costs, not [`MAX_THREADS`].
+    in_use: usize,
 }
 
 /// How long a thread runs while others are runnable before the timer preempts it.
@@ -75,12 +79,13 @@ const MAIN_SLOT: usize = 1;
 
 impl Scheduler {
     pub(super) const fn new() -> Scheduler {
-        Scheduler { threads: [Thread::FREE; MAX_THREADS], run_queue: RunQueue::new(), next_tid: PID as Tid + 1, live: 0, waits: 0, slice_end: 0 }
+        Scheduler { threads: [Thread::FREE; MAX_THREADS], run_queue: RunQueue::new(), next_tid: PID as Tid + 1, live: 0, waits: 0, slice_end: 0, in_use: 0 }
     }
 
     /// Records the main thread (tid = pid, as on Linux); returns its slot.
     pub(super) fn add_main(&mut self, now: u64) -> usize {
         self.threads[MAIN_SLOT] = Thread { tid: PID as Tid, state: State::Running, ..Thread::FREE };
+        self.in_use = self.in_use.max(MAIN_SLOT + 1);
         self.slice_end = now.saturating_add(TIME_SLICE_NS);
         self.live += 1;
         MAIN_SLOT
@@ -95,7 +100,7 @@ impl Scheduler {
     }
 
     pub(super) fn threads(&self) -> impl Iterator<Item = &Thread> {
-        self.threads.iter().filter(|t| !matches!(t.state, State::Free))
+        self.threads[..self.in_use].iter().filter(|t| !matches!(t.state, State::Free))
     }
 
     pub(super) fn free_slot(&self) -> Option<usize> {
@@ -110,6 +115,7 @@ impl Scheduler {
         // Thread ids are never reused while the program runs (2^31 creations).
         self.next_tid = self.next_tid.wrapping_add(1).max(PID as Tid + 1) & 0x7fff_ffff;
         self.threads[slot] = Thread { tid, state: State::Runnable, clear_child_tid, name, ..Thread::FREE };
+        self.in_use = self.in_use.max(slot + 1);
         self.run_queue.push(slot);
         self.live += 1;
         tid
@@ -139,7 +145,7 @@ impl Scheduler {
 
     /// Wakes every thread whose deadline is at or before `now`.
     pub(super) fn expire(&mut self, now: u64) {
-        for slot in 0..MAX_THREADS {
+        for slot in 0..self.in_use {
             if let State::Blocked(Wait { deadline: Some(deadline), .. }) = self.threads[slot].state
                 && deadline <= now
             {
@@ -149,7 +155,7 @@ impl Scheduler {
     }
 
     pub(super) fn earliest_deadline(&self) -> Option<u64> {
-        self.threads
+        self.threads[..self.in_use]
             .iter()
             .filter_map(|t| match t.state {
                 State::Blocked(Wait { deadline, .. }) => deadline,
@@ -216,7 +222,7 @@ impl Scheduler {
 
     /// The slot of the live thread `tid`.
     pub(super) fn slot_of(&self, tid: Tid) -> Option<usize> {
-        (0..MAX_THREADS).find(|&slot| slot != IDLE && self.threads[slot].tid == tid && !matches!(self.threads[slot].state, State::Free))
+        (0..self.in_use).find(|&slot| slot != IDLE && self.threads[slot].tid == tid && !matches!(self.threads[slot].state, State::Free))
     }
 
     pub(super) fn live_slots(&self) -> [bool; MAX_THREADS] {
@@ -232,7 +238,7 @@ impl Scheduler {
     pub(super) fn wake_futex(&mut self, address: usize, count: usize, bitset: u32) -> usize {
         let mut woken = 0;
         while woken < count.max(1) {
-            let oldest = (0..MAX_THREADS)
+            let oldest = (0..self.in_use)
                 .filter_map(|slot| match self.threads[slot].state {
                     State::Blocked(Wait { futex: Some(f), .. }) if f.address == address && f.bitset & bitset != 0 => {
                         Some((self.threads[slot].wait_order, slot))
