@@ -24,6 +24,8 @@ use x86_64::structures::DescriptorTablePointer;
 use x86_64::VirtAddr;
 
 use crate::exit::{exit, EXIT_CPU_EXCEPTION};
+pub use crate::frame::Registers;
+use crate::frame::{InterruptFrame, SavedRegisters};
 use crate::gdt::{self, KERNEL_CODE};
 use crate::stacks::StackName;
 use crate::{apic, console, paging, stacks};
@@ -181,28 +183,10 @@ static KEEP_ENTRY: extern "C" fn(&mut ExceptionFrame) = exception_entry;
 #[repr(C)]
 #[derive(Debug)]
 struct ExceptionFrame {
-    r15: u64,
-    r14: u64,
-    r13: u64,
-    r12: u64,
-    r11: u64,
-    r10: u64,
-    r9: u64,
-    r8: u64,
-    rbp: u64,
-    rdi: u64,
-    rsi: u64,
-    rdx: u64,
-    rcx: u64,
-    rbx: u64,
-    rax: u64,
+    regs: SavedRegisters,
     vector: u64,
     error_code: u64,
-    rip: u64,
-    cs: u64,
-    rflags: u64,
-    rsp: u64,
-    ss: u64,
+    iret: InterruptFrame,
 }
 
 /// An IDT gate descriptor (SDM Vol. 3A, Figure 6-8).
@@ -314,7 +298,7 @@ fn exception_report(frame: &ExceptionFrame) -> ! {
     ));
     console::print(format_args!(
         "  rip {:#018x}  cs {:#x}  rflags {:#x}  rsp {:#018x}  ss {:#x}\n",
-        frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss
+        frame.iret.rip, frame.iret.cs, frame.iret.rflags, frame.iret.rsp, frame.iret.ss
     ));
     if vector == 14 {
         let cr2 = Cr2::read_raw();
@@ -339,10 +323,11 @@ fn exception_report(frame: &ExceptionFrame) -> ! {
 }
 
 fn print_registers(frame: &ExceptionFrame) {
+    let r = &frame.regs;
     console::print(format_args!(
         "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}\n  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}\n  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}\n  r13 {:#018x} r14 {:#018x} r15 {:#018x}\n",
-        frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.r8,
-        frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15
+        r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
+        r.r14, r.r15
     ));
 }
 
@@ -418,26 +403,6 @@ pub fn set_fault_handler(handler: FaultHandler) {
     HANDLER.call_once(|| handler);
 }
 
-/// The flags a signal frame may change: CF, PF, AF, ZF, SF, DF, OF (SDM Vol. 1, 3.4.3).
-pub(crate) const USER_FLAGS: u64 = 0x0cd5;
-
-/// The general registers, in DWARF register-number order (SysV x86-64 psABI, Figure
-/// 3.36: rax, rdx, rcx, rbx, rsi, rdi, rbp, rsp, r8..r15), and the instruction pointer
-/// and flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Registers {
-    pub gpr: [u64; 16],
-    pub rip: u64,
-    pub rflags: u64,
-}
-
-impl Registers {
-    /// DWARF number of `rsp`.
-    pub const RSP: usize = 7;
-    /// DWARF number of `rbp`.
-    pub const RBP: usize = 6;
-}
-
 /// A CPU exception as the kernel's handler sees it.
 #[derive(Debug)]
 pub struct Fault<'a> {
@@ -473,22 +438,13 @@ impl Fault<'_> {
 
     /// The interrupted context.
     pub fn registers(&self) -> Registers {
-        let f = &*self.frame;
-        Registers {
-            gpr: [f.rax, f.rdx, f.rcx, f.rbx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15],
-            rip: f.rip,
-            rflags: f.rflags,
-        }
+        Registers::of(&self.frame.regs, &self.frame.iret)
     }
 
     /// Replaces the interrupted context's registers: [`FaultAction::Resume`] then
-    /// continues there (signal delivery). Segment selectors stay; of the flags only the
-    /// arithmetic ones and DF can change (IF, IOPL and the rest keep their values).
+    /// continues there (signal delivery); see [`Registers::store`] for the flags.
     pub fn set_registers(&mut self, regs: &Registers) {
-        let f = &mut *self.frame;
-        [f.rax, f.rdx, f.rcx, f.rbx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] = regs.gpr;
-        f.rip = regs.rip;
-        f.rflags = (f.rflags & !USER_FLAGS) | (regs.rflags & USER_FLAGS);
+        regs.store(&mut self.frame.regs, &mut self.frame.iret);
     }
 
     /// Prints the general registers, as the raw report does.

@@ -52,6 +52,7 @@ pub mod console;
 pub mod cpu;
 pub mod exceptions;
 pub mod exit;
+mod frame;
 mod gdt;
 pub mod image;
 pub mod irq;

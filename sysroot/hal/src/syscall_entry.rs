@@ -33,6 +33,7 @@ use core::mem::{offset_of, size_of};
 
 use x86_64::registers::model_specific::Msr;
 
+use crate::frame::{InterruptFrame, Registers, SavedRegisters};
 use crate::gdt::{KERNEL_CODE, KERNEL_DATA};
 
 /// The saved state of a system call (or interrupted) context, lowest address first:
@@ -41,26 +42,8 @@ use crate::gdt::{KERNEL_CODE, KERNEL_DATA};
 #[derive(Clone, Copy, Debug)]
 pub struct SyscallFrame {
     fx: FxArea,
-    r15: u64,
-    r14: u64,
-    r13: u64,
-    r12: u64,
-    r11: u64,
-    r10: u64,
-    r9: u64,
-    r8: u64,
-    rbp: u64,
-    rdi: u64,
-    rsi: u64,
-    rdx: u64,
-    rcx: u64,
-    rbx: u64,
-    rax: u64,
-    rip: u64,
-    cs: u64,
-    rflags: u64,
-    rsp: u64,
-    ss: u64,
+    regs: SavedRegisters,
+    iret: InterruptFrame,
 }
 
 /// The 512-byte `fxsave64` image (x87, MXCSR, XMM0-15).
@@ -75,58 +58,50 @@ impl core::fmt::Debug for FxArea {
 }
 
 const _: () = assert!(size_of::<SyscallFrame>() == 512 + 20 * 8);
-const _: () = assert!(offset_of!(SyscallFrame, rax) == 512 + 14 * 8);
-const _: () = assert!(offset_of!(SyscallFrame, rip) == 512 + 15 * 8);
+const _: () = assert!(offset_of!(SyscallFrame, regs) + offset_of!(SavedRegisters, rax) == 512 + 14 * 8);
+const _: () = assert!(offset_of!(SyscallFrame, iret) == 512 + 15 * 8);
 
 impl SyscallFrame {
     /// The system-call number (`rax` on entry).
     pub fn number(&self) -> usize {
-        self.rax as usize
+        self.regs.rax as usize
     }
 
     /// The six argument registers `rdi, rsi, rdx, r10, r8, r9`.
     pub fn args(&self) -> [usize; 6] {
-        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9].map(|r| r as usize)
+        let r = &self.regs;
+        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9].map(|v| v as usize)
     }
 
     /// Sets the value the caller finds in `rax`.
     pub fn set_return(&mut self, value: isize) {
-        self.rax = value as u64;
+        self.regs.rax = value as u64;
     }
 
     /// The caller's stack pointer after the system call returns.
     pub fn stack_pointer(&self) -> usize {
-        self.rsp as usize
+        self.iret.rsp as usize
     }
 
     /// The caller's registers (`rt_sigreturn` reads the stack through `rsp`).
-    pub fn registers(&self) -> crate::exceptions::Registers {
-        crate::exceptions::Registers {
-            gpr: [
-                self.rax, self.rdx, self.rcx, self.rbx, self.rsi, self.rdi, self.rbp, self.rsp,
-                self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15,
-            ],
-            rip: self.rip,
-            rflags: self.rflags,
-        }
+    pub fn registers(&self) -> Registers {
+        Registers::of(&self.regs, &self.iret)
     }
 
-    /// Replaces the registers the caller resumes with (`rt_sigreturn`). As with
-    /// [`crate::exceptions::Fault::set_registers`], only the arithmetic flags and DF
-    /// change; `rax` is then the system call's return value ([`Self::set_return`]).
-    pub fn set_registers(&mut self, regs: &crate::exceptions::Registers) {
-        [
-            self.rax, self.rdx, self.rcx, self.rbx, self.rsi, self.rdi, self.rbp, self.rsp,
-            self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15,
-        ] = regs.gpr;
-        self.rip = regs.rip;
-        self.rflags = (self.rflags & !crate::exceptions::USER_FLAGS) | (regs.rflags & crate::exceptions::USER_FLAGS);
+    /// Replaces the registers the caller resumes with (`rt_sigreturn`); see
+    /// [`Registers::store`] for the flags. `rax` is then the system call's return
+    /// value ([`Self::set_return`]).
+    pub fn set_registers(&mut self, regs: &Registers) {
+        regs.store(&mut self.regs, &mut self.iret);
     }
 
     /// A copy for a new thread (`clone`): `rax` = 0, `rsp` = `stack_pointer`, every
     /// other register as in `self`.
     pub(crate) fn for_child(&self, stack_pointer: usize) -> SyscallFrame {
-        SyscallFrame { rax: 0, rsp: stack_pointer as u64, ..*self }
+        let mut child = *self;
+        child.regs.rax = 0;
+        child.iret.rsp = stack_pointer as u64;
+        child
     }
 }
 
