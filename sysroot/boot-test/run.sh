@@ -18,7 +18,7 @@
 #       driver merges their bitcode instead)
 #   7. qemu-system-x86_64 -M microvm ... -kernel IMAGE -append "..."
 #
-# Usage: run.sh [scenario...]   (default: all). Needs qemu-system-x86_64 and jq.
+# Usage: run.sh [scenario...]   (default: all). Needs qemu-system-x86_64.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -34,7 +34,9 @@ echo "== build (bitcode rlibs)"
 RUSTFLAGS="-C linker-plugin-lto -C relocation-model=static -C code-model=small -C panic=abort" \
     cargo build --manifest-path "$SYSROOT/Cargo.toml" --release --target $TARGET \
     -p unikernel-boot-test --message-format=json-render-diagnostics >"$OUT/build.json"
-mapfile -t RLIBS < <(jq -r 'select(.reason == "compiler-artifact") | .filenames[] | select(endswith(".rlib"))' "$OUT/build.json")
+# The rlibs of the compiler-artifact messages (paths never contain a double quote).
+mapfile -t RLIBS < <(grep '"reason":"compiler-artifact"' "$OUT/build.json" \
+    | grep -o '"[^"]*\.rlib"' | tr -d '"' | sort -u)
 
 echo "== extract and link bitcode (${#RLIBS[@]} rlibs)"
 rm -rf "$OUT/bc" && mkdir -p "$OUT/bc"
