@@ -35,14 +35,52 @@ struct Mapping {
 
 #[derive(Debug)]
 struct Memory {
-    free: [Option<Region>; FREE_SLOTS],
-    mapped: [Option<Mapping>; MAPPED_SLOTS],
+    free: Slots<Region, FREE_SLOTS>,
+    mapped: Slots<Mapping, MAPPED_SLOTS>,
 }
 
-static MEMORY: Mutex<Memory> = Mutex::new(Memory {
-    free: [const { None }; FREE_SLOTS],
-    mapped: [const { None }; MAPPED_SLOTS],
-});
+static MEMORY: Mutex<Memory> = Mutex::new(Memory { free: Slots::new(), mapped: Slots::new() });
+
+/// A fixed table of optional entries whose scans stop after the highest slot that ever
+/// held one, so that they cost what the program's number of mappings costs rather than
+/// the table's capacity (every `mmap`, `munmap` and `mprotect` scans both tables).
+#[derive(Debug)]
+struct Slots<T, const N: usize> {
+    slots: [Option<T>; N],
+    /// One past the highest slot that ever held an entry.
+    end: usize,
+}
+
+impl<T, const N: usize> Slots<T, N> {
+    const fn new() -> Self {
+        Slots { slots: [const { None }; N], end: 0 }
+    }
+
+    fn iter(&self) -> core::slice::Iter<'_, Option<T>> {
+        self.slots[..self.end].iter()
+    }
+
+    fn iter_mut(&mut self) -> core::slice::IterMut<'_, Option<T>> {
+        self.slots[..self.end].iter_mut()
+    }
+
+    /// Stores `item` in the lowest empty slot; gives it back if the table is full.
+    fn put(&mut self, item: T) -> Result<(), T> {
+        match self.slots.iter().position(Option::is_none) {
+            Some(index) => {
+                self.slots[index] = Some(item);
+                self.end = self.end.max(index + 1);
+                Ok(())
+            }
+            None => Err(item),
+        }
+    }
+
+    /// How many entries could still be stored.
+    fn vacant(&self) -> usize {
+        N - self.end + self.iter().filter(|slot| slot.is_none()).count()
+    }
+}
 
 /// Rounds up to a whole number of pages; `None` on overflow.
 pub fn page_align_up(len: usize) -> Option<usize> {
@@ -63,16 +101,6 @@ pub fn init(ram: FreeRam) -> usize {
 /// Bytes free.
 pub fn free_bytes() -> usize {
     MEMORY.lock().free.iter().flatten().map(Region::len).sum()
-}
-
-fn put<T>(slots: &mut [Option<T>], item: T) -> Result<(), T> {
-    match slots.iter_mut().find(|slot| slot.is_none()) {
-        Some(slot) => {
-            *slot = Some(item);
-            Ok(())
-        }
-        None => Err(item),
-    }
 }
 
 impl Memory {
@@ -104,7 +132,7 @@ impl Memory {
                     }
                 };
             }
-        if let Err(region) = put(&mut self.free, region) {
+        if let Err(region) = self.free.put(region) {
             // The free list is full: the memory is lost (the token is dropped).
             crate::log::kinfo!("memory: free list full, {} bytes lost", region.len());
         }
@@ -154,7 +182,7 @@ impl Memory {
             match region.split_at(len) {
                 Ok((head, tail)) => {
                     region = head;
-                    if let Err(tail) = put(&mut self.free, tail) {
+                    if let Err(tail) = self.free.put(tail) {
                         self.insert_free(region.merge(tail).unwrap_or_else(|(a, _)| a));
                         return Err(Errno::ENOMEM);
                     }
@@ -167,7 +195,7 @@ impl Memory {
 
     fn add_mapping(&mut self, region: Region, usage: Use) -> Result<usize, Errno> {
         let start = region.start();
-        match put(&mut self.mapped, Mapping { region, usage }) {
+        match self.mapped.put(Mapping { region, usage }) {
             Ok(()) => Ok(start),
             Err(mapping) => {
                 self.insert_free(mapping.region);
@@ -177,7 +205,7 @@ impl Memory {
     }
 
     fn free_mapping_slots(&self) -> usize {
-        self.mapped.iter().filter(|slot| slot.is_none()).count()
+        self.mapped.vacant()
     }
 
     /// Splits the mapping that straddles `boundary`, if any, so that `boundary` becomes
@@ -193,7 +221,7 @@ impl Memory {
         match mapping.region.split_at(offset) {
             Ok((head, tail)) => {
                 *slot = Some(Mapping { region: head, usage: mapping.usage });
-                put(&mut self.mapped, Mapping { region: tail, usage: mapping.usage })
+                self.mapped.put(Mapping { region: tail, usage: mapping.usage })
                     .map_err(|_| Errno::ENOMEM)
             }
             Err(region) => {
