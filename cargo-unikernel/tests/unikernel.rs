@@ -272,3 +272,53 @@ fn panic_backtrace_names_frames() {
         actual.stdout
     );
 }
+
+/// Files packed at build time, from the package's `[package.metadata.unikernel] files`
+/// and from `--file HOST:GUEST`, are in the image's file system, writable at run time.
+#[test]
+fn build_time_files_are_in_the_image() {
+    let fixture = common::repo().join("cargo-unikernel/tests/fixtures/initfs");
+    let note = std::env::temp_dir().join(format!("initfs-note-{}.txt", std::process::id()));
+    std::fs::write(&note, "added with --file").unwrap();
+    let output = common::tool()
+        .args(["run", "--release", "--manifest-path"])
+        .arg(fixture.join("Cargo.toml"))
+        .arg("--file")
+        .arg(format!("{}:/extra/note.txt", note.display()))
+        .output()
+        .expect("run cargo-unikernel");
+    std::fs::remove_file(&note).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "greeting: \"hello from the build machine\\n\"\n\
+         /assets: [\"greeting.txt\", \"nested\"]\n\
+         data.bin: 1024 bytes, sum 130560\n\
+         note: \"added with --file\"\n\
+         rewritten: \"changed at run time\\n\"\n"
+    );
+
+    let missing = common::tool()
+        .args([
+            "build",
+            "--release",
+            "--file",
+            "/nonexistent/cargo-unikernel-test:/x",
+            "--manifest-path",
+        ])
+        .arg(fixture.join("Cargo.toml"))
+        .output()
+        .expect("run cargo-unikernel");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/cargo-unikernel-test does not exist"),
+        "{stderr}"
+    );
+}
