@@ -42,15 +42,15 @@ fn reachable_syscalls_and_no_syscalls_checks() {
             )
         })
         .collect();
-    assert_eq!(
-        checks,
-        [("pure", vec![]), ("impure", vec![Some("write")])]
-    );
+    assert_eq!(checks, [("pure", vec![]), ("impure", vec![Some("write")])]);
     assert_eq!(path(&reach.no_syscalls[1].reaches[0].path), ["impure"]);
 
     assert_eq!(program.strip_no_syscalls_marks().unwrap(), 2);
     let ir = program.module().print_to_string().to_string();
-    assert!(!ir.contains("unikernel.no_syscalls") && !ir.contains("llvm.used"), "{ir}");
+    assert!(
+        !ir.contains("unikernel.no_syscalls") && !ir.contains("llvm.used"),
+        "{ir}"
+    );
 }
 
 #[test]

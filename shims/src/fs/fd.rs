@@ -310,6 +310,9 @@ pub extern "C" fn fchmod(fd: c_int, mode: c_uint) -> c_int {
 }
 
 /// `utimensat(2)`: set a file's access and modification times (`times` NULL: now).
+///
+/// # Safety
+/// `path` NULL or a NUL-terminated string; `times` NULL or two readable `timespec`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn utimensat(
     dirfd: c_int,
@@ -331,6 +334,9 @@ pub unsafe extern "C" fn utimensat(
 }
 
 /// `futimens(3)`: `utimensat` on the descriptor itself (a NULL path).
+///
+/// # Safety
+/// `times` NULL or two readable `timespec`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn futimens(fd: c_int, times: *const c_void) -> c_int {
     // SAFETY: as for utimensat; a NULL path means the file `fd` refers to.

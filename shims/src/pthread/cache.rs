@@ -53,12 +53,12 @@ pub fn take(len: usize, guard: usize) -> Option<Mapping> {
 pub fn give_back(mapping: Mapping) {
     {
         let mut cache = CACHE.lock();
-        if cache.bytes + mapping.len <= CACHE_BYTES {
-            if let Some(slot) = cache.slots.iter_mut().find(|s| s.is_none()) {
-                *slot = Some(mapping);
-                cache.bytes += mapping.len;
-                return;
-            }
+        if cache.bytes + mapping.len <= CACHE_BYTES
+            && let Some(slot) = cache.slots.iter_mut().find(|s| s.is_none())
+        {
+            *slot = Some(mapping);
+            cache.bytes += mapping.len;
+            return;
         }
     }
     let _ = mman::unmap(mapping.base as *mut u8, mapping.len);
