@@ -37,7 +37,12 @@ pub extern "C" fn boot_test_rust_alloc_zeroed(size: usize, align: usize) -> *mut
 pub extern "C" fn boot_test_rust_dealloc(_ptr: *mut u8, _size: usize, _align: usize) {}
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn boot_test_rust_realloc(ptr: *mut u8, old: usize, align: usize, new: usize) -> *mut u8 {
+pub unsafe extern "C" fn boot_test_rust_realloc(
+    ptr: *mut u8,
+    old: usize,
+    align: usize,
+    new: usize,
+) -> *mut u8 {
     let fresh = boot_test_rust_alloc(new, align);
     if !fresh.is_null() {
         // SAFETY: `ptr` holds `old` bytes (the allocator contract) and `fresh` is a new

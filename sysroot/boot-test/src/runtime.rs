@@ -6,22 +6,135 @@ use core::fmt;
 
 #[allow(improper_ctypes, reason = "plain usize arguments")]
 unsafe extern "C" {
-    pub fn __unikernel_sys_write(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_clock_gettime(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_nanosleep(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_mmap(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_munmap(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_mprotect(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_getrandom(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_uname(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_arch_prctl(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_mremap(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_futex(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_getppid(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_gettid(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_exit(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_sys_exit_group(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
-    pub fn __unikernel_syscall(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
+    pub fn __unikernel_sys_write(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_clock_gettime(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_nanosleep(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_mmap(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_munmap(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_mprotect(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_getrandom(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_uname(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_arch_prctl(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_mremap(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_futex(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_getppid(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_gettid(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_exit(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_sys_exit_group(
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
+    pub fn __unikernel_syscall(
+        nr: usize,
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+    ) -> isize;
 }
 
 /// Calls a kernel entry with up to six arguments.

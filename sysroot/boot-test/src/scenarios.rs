@@ -42,7 +42,10 @@ fn check_tls(phdr: usize, phnum: usize) {
         let f = |off: usize| ((tls + off) as *const usize).read();
         (f(16), f(32), f(40), f(48))
     };
-    assert!(filesz >= 8 && memsz >= filesz && align <= 64, "PT_TLS {vaddr:#x} {filesz} {memsz} {align}");
+    assert!(
+        filesz >= 8 && memsz >= filesz && align <= 64,
+        "PT_TLS {vaddr:#x} {filesz} {memsz} {align}"
+    );
     let mut area = [0u64; 64];
     let block = memsz.next_multiple_of(align.max(8));
     let tp = (area.as_mut_ptr() as usize + block).next_multiple_of(64);
@@ -62,7 +65,9 @@ fn check_tls(phdr: usize, phnum: usize) {
 
 unsafe fn cstr<'a>(ptr: usize) -> &'a str {
     // SAFETY: the kernel puts NUL-terminated strings on the initial stack.
-    unsafe { CStr::from_ptr(ptr as *const core::ffi::c_char) }.to_str().unwrap_or("<non-utf8>")
+    unsafe { CStr::from_ptr(ptr as *const core::ffi::c_char) }
+        .to_str()
+        .unwrap_or("<non-utf8>")
 }
 
 #[unsafe(no_mangle)]
@@ -102,8 +107,14 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         }
         i += 2;
     }
-    assert!((sp as usize).is_multiple_of(16), "initial stack pointer not 16-byte aligned");
-    assert!(phdr != 0 && phnum >= 4 && pagesz == 4096 && random != 0, "bad auxv");
+    assert!(
+        (sp as usize).is_multiple_of(16),
+        "initial stack pointer not 16-byte aligned"
+    );
+    assert!(
+        phdr != 0 && phnum >= 4 && pagesz == 4096 && random != 0,
+        "bad auxv"
+    );
     // PT_TLS must be among the program headers (type 7).
     let has_tls = (0..phnum).any(|i| {
         // SAFETY: AT_PHDR points at AT_PHNUM loaded Elf64_Phdr entries (56 bytes each).
@@ -131,13 +142,19 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
 
 fn now(clock: usize) -> u64 {
     let mut ts = [0i64; 2];
-    assert_eq!(sys!(__unikernel_sys_clock_gettime, clock, ts.as_mut_ptr()), 0);
+    assert_eq!(
+        sys!(__unikernel_sys_clock_gettime, clock, ts.as_mut_ptr()),
+        0
+    );
     ts[0] as u64 * 1_000_000_000 + ts[1] as u64
 }
 
 fn hello() -> ! {
     let message = "hello from the unikernel\n";
-    assert_eq!(sys!(__unikernel_sys_write, 1, message.as_ptr(), message.len()), message.len() as isize);
+    assert_eq!(
+        sys!(__unikernel_sys_write, 1, message.as_ptr(), message.len()),
+        message.len() as isize
+    );
 
     let start = now(1);
     let ts = [0i64, 10_000_000];
@@ -145,7 +162,10 @@ fn hello() -> ! {
     let slept = now(1) - start;
     assert!(slept >= 10_000_000, "nanosleep(10 ms) took {slept} ns");
     let realtime = now(0) / 1_000_000_000;
-    assert!(realtime > 1_700_000_000, "CLOCK_REALTIME {realtime} is before 2023");
+    assert!(
+        realtime > 1_700_000_000,
+        "CLOCK_REALTIME {realtime} is before 2023"
+    );
     println!("clock ok: monotonic advanced {slept} ns over a 10 ms sleep, realtime {realtime} s");
 
     // mmap, dirty, munmap, mmap again: the memory must come back zeroed.
@@ -163,8 +183,14 @@ fn hello() -> ! {
     let second = sys!(__unikernel_sys_mmap, 0, len, prot_rw, flags, -1isize, 0);
     // SAFETY: as above.
     let bytes = unsafe { core::slice::from_raw_parts(second as *const u8, len) };
-    assert!(bytes.iter().all(|&b| b == 0), "reused mmap memory is not zeroed");
-    assert_eq!(sys!(__unikernel_sys_mmap, 0, 0, prot_rw, flags, -1isize, 0), -22); // EINVAL
+    assert!(
+        bytes.iter().all(|&b| b == 0),
+        "reused mmap memory is not zeroed"
+    );
+    assert_eq!(
+        sys!(__unikernel_sys_mmap, 0, 0, prot_rw, flags, -1isize, 0),
+        -22
+    ); // EINVAL
     println!("mmap ok: {first:#x} then {second:#x}");
 
     // mremap: grow a dirty 8 KiB mapping to 1 MiB; contents kept, the rest zero.
@@ -182,13 +208,20 @@ fn hello() -> ! {
     println!("mremap ok: {small:#x} -> {grown:#x}");
 
     let mut random = [0u8; 16];
-    assert_eq!(sys!(__unikernel_sys_getrandom, random.as_mut_ptr(), 16, 0), 16);
+    assert_eq!(
+        sys!(__unikernel_sys_getrandom, random.as_mut_ptr(), 16, 0),
+        16
+    );
     println!("getrandom ok: {random:02x?}");
 
     let mut uts = [0u8; 390];
     assert_eq!(sys!(__unikernel_sys_uname, uts.as_mut_ptr()), 0);
     // SAFETY: uname wrote NUL-terminated fields of 65 bytes.
-    println!("uname: {} {}", unsafe { cstr(uts.as_ptr() as usize) }, unsafe { cstr(uts[130..].as_ptr() as usize) });
+    println!(
+        "uname: {} {}",
+        unsafe { cstr(uts.as_ptr() as usize) },
+        unsafe { cstr(uts[130..].as_ptr() as usize) }
+    );
 
     // TLS: set FS to a block whose first word points at itself (the x86-64 TLS ABI).
     let mut tcb = [0usize; 4];
@@ -204,8 +237,14 @@ fn hello() -> ! {
     // Errors and the dispatcher.
     assert_eq!(sys!(__unikernel_sys_write, 1, 0, 5), -14); // NULL buffer: EFAULT
     assert_eq!(sys!(__unikernel_sys_write, 7, message.as_ptr(), 1), -9); // EBADF
-    assert_eq!(sys!(__unikernel_sys_write, 1, 0x7fff_ffff_0000usize, 8), -14); // unmapped
-    assert_eq!(sys!(__unikernel_sys_futex, &0u32 as *const u32, 128, 1, 0), -11); // EAGAIN
+    assert_eq!(
+        sys!(__unikernel_sys_write, 1, 0x7fff_ffff_0000usize, 8),
+        -14
+    ); // unmapped
+    assert_eq!(
+        sys!(__unikernel_sys_futex, &0u32 as *const u32, 128, 1, 0),
+        -11
+    ); // EAGAIN
     assert_eq!(crate::runtime::syscall(39), 1); // getpid through the dispatcher
     assert_eq!(crate::runtime::syscall(56), -38); // clone: ENOSYS, logged once
     assert_eq!(crate::runtime::syscall(56), -38); // ... not logged again
@@ -217,7 +256,10 @@ fn hello() -> ! {
     for _ in 0..calls {
         core::hint::black_box(sys!(__unikernel_sys_getppid));
     }
-    println!("getppid (direct call): {} ns per call", (now(1) - t0) / calls);
+    println!(
+        "getppid (direct call): {} ns per call",
+        (now(1) - t0) / calls
+    );
     println!("hello scenario ok");
     exit(3)
 }
@@ -254,7 +296,11 @@ fn raw_syscall(nr: usize, a0: usize, a1: usize, a2: usize) -> isize {
             lateout("r11") _,
         );
     }
-    assert_eq!((rdi, rsi, rdx, r10, r8, r9), (a0, a1, a2, 0xa10, 0xa8, 0xa9), "argument registers clobbered");
+    assert_eq!(
+        (rdi, rsi, rdx, r10, r8, r9),
+        (a0, a1, a2, 0xa10, 0xa8, 0xa9),
+        "argument registers clobbered"
+    );
     assert_eq!(red_zone, 0x5eed_5eed, "red zone clobbered");
     assert_eq!(xmm_out, xmm_in, "xmm5 clobbered");
     ret
@@ -262,7 +308,10 @@ fn raw_syscall(nr: usize, a0: usize, a1: usize, a2: usize) -> isize {
 
 fn trap() -> ! {
     let message = "hello through the syscall instruction\n";
-    assert_eq!(raw_syscall(1, 1, message.as_ptr() as usize, message.len()), message.len() as isize);
+    assert_eq!(
+        raw_syscall(1, 1, message.as_ptr() as usize, message.len()),
+        message.len() as isize
+    );
     assert_eq!(raw_syscall(110, 0, 0, 0), 0); // getppid
     assert_eq!(raw_syscall(39, 0, 0, 0), 1); // getpid
     assert_eq!(raw_syscall(57, 0, 0, 0), -38); // fork: ENOSYS
@@ -271,7 +320,10 @@ fn trap() -> ! {
     for _ in 0..calls {
         core::hint::black_box(raw_syscall(110, 0, 0, 0));
     }
-    println!("getppid (syscall instruction): {} ns per call", (now(1) - t0) / calls);
+    println!(
+        "getppid (syscall instruction): {} ns per call",
+        (now(1) - t0) / calls
+    );
     println!("trap scenario ok");
     raw_syscall(231, 4, 0, 0);
     unreachable!("exit_group returned")

@@ -15,12 +15,25 @@
 use core::arch::{asm, naked_asm};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use crate::{println, sys};
 use crate::runtime::exit;
+use crate::{println, sys};
 
 const STUB_EXPECTED: [u64; 15] = [
-    0x0b0b, 0x0d0d, 0x0202, 0x0606, 0x0707, 0x0808, 0x0909, 0x1010, 0x1212, 0x1313, 0x1414, 0x1515,
-    0x1111_2222, 0x3333_4444, 39,
+    0x0b0b,
+    0x0d0d,
+    0x0202,
+    0x0606,
+    0x0707,
+    0x0808,
+    0x0909,
+    0x1010,
+    0x1212,
+    0x1313,
+    0x1414,
+    0x1515,
+    0x1111_2222,
+    0x3333_4444,
+    39,
 ];
 static mut STUB_SEEN: [u64; 15] = [0; 15];
 
@@ -92,17 +105,38 @@ fn check_stub_convention() {
 /// `clone(flags, stack, ptid, ctid, tls)` through `syscall`; the child pops its entry
 /// and argument from the new stack and calls `entry(arg)` (like the shim's trampoline).
 #[unsafe(naked)]
-unsafe extern "C" fn clone_syscall(flags: usize, sp: usize, ptid: usize, ctid: usize, tls: usize) -> isize {
+unsafe extern "C" fn clone_syscall(
+    flags: usize,
+    sp: usize,
+    ptid: usize,
+    ctid: usize,
+    tls: usize,
+) -> isize {
     naked_asm!(
-        "mov r10, rcx", "mov eax, 56", "syscall",
-        "test rax, rax", "jnz 2f", "xor ebp, ebp", "pop rax", "pop rdi", "call rax", "ud2",
-        "2:", "ret",
+        "mov r10, rcx",
+        "mov eax, 56",
+        "syscall",
+        "test rax, rax",
+        "jnz 2f",
+        "xor ebp, ebp",
+        "pop rax",
+        "pop rdi",
+        "call rax",
+        "ud2",
+        "2:",
+        "ret",
     )
 }
 
 /// The same through `call __unikernel_syscall_stub`.
 #[unsafe(naked)]
-unsafe extern "C" fn clone_stub(flags: usize, sp: usize, ptid: usize, ctid: usize, tls: usize) -> isize {
+unsafe extern "C" fn clone_stub(
+    flags: usize,
+    sp: usize,
+    ptid: usize,
+    ctid: usize,
+    tls: usize,
+) -> isize {
     naked_asm!(
         "mov r10, rcx", "mov eax, 56", "call {stub}",
         "test rax, rax", "jnz 2f", "xor ebp, ebp", "pop rax", "pop rdi", "call rax", "ud2",
@@ -138,7 +172,8 @@ extern "C" fn child(index: usize) -> ! {
     unreachable!("exit returned")
 }
 
-const FLAGS: usize = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000 | 0x100000 | 0x200000;
+const FLAGS: usize =
+    0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000 | 0x100000 | 0x200000;
 
 fn spawn(index: usize, via_stub: bool) -> isize {
     spawn_with(index, via_stub, child)
@@ -148,7 +183,10 @@ fn spawn_with(index: usize, via_stub: bool, entry: extern "C" fn(usize) -> !) ->
     // SAFETY: each child gets its own stack (index), used by nothing else; the two words
     // below the top are its entry and argument, popped by the trampoline.
     let sp = unsafe {
-        let top = (&raw mut STACKS.0[index]).cast::<u8>().add(STACK).cast::<usize>();
+        let top = (&raw mut STACKS.0[index])
+            .cast::<u8>()
+            .add(STACK)
+            .cast::<usize>();
         top.sub(2).write(entry as *const () as usize);
         top.sub(1).write(index);
         top.sub(2) as usize
@@ -158,7 +196,11 @@ fn spawn_with(index: usize, via_stub: bool, entry: extern "C" fn(usize) -> !) ->
     // SAFETY: the arguments follow the clone contract: a stack the child owns, tid
     // words that outlive the child, a canonical thread pointer.
     unsafe {
-        if via_stub { clone_stub(FLAGS, sp, tid, tid, tls) } else { clone_syscall(FLAGS, sp, tid, tid, tls) }
+        if via_stub {
+            clone_stub(FLAGS, sp, tid, tid, tls)
+        } else {
+            clone_syscall(FLAGS, sp, tid, tid, tls)
+        }
     }
 }
 
@@ -168,7 +210,11 @@ pub fn threads() -> ! {
     for (index, tid) in tids.iter_mut().enumerate() {
         *tid = spawn(index, index % 2 == 1);
         assert!(*tid > 1, "clone returned {}", *tid);
-        assert_eq!(TIDS[index].load(Ordering::SeqCst) as isize, *tid, "CLONE_PARENT_SETTID");
+        assert_eq!(
+            TIDS[index].load(Ordering::SeqCst) as isize,
+            *tid,
+            "CLONE_PARENT_SETTID"
+        );
     }
     for word in &TIDS {
         loop {
@@ -181,8 +227,14 @@ pub fn threads() -> ! {
         }
     }
     assert_eq!(RAN.load(Ordering::SeqCst), CHILDREN);
-    assert_eq!(BAD.load(Ordering::SeqCst), 0, "a child saw the wrong tid or FS base");
-    println!("clone ok: {CHILDREN} threads {tids:?} (syscall instruction and stub), joined through CLONE_CHILD_CLEARTID");
+    assert_eq!(
+        BAD.load(Ordering::SeqCst),
+        0,
+        "a child saw the wrong tid or FS base"
+    );
+    println!(
+        "clone ok: {CHILDREN} threads {tids:?} (syscall instruction and stub), joined through CLONE_CHILD_CLEARTID"
+    );
     // A fork-like clone is refused.
     // SAFETY: flags without CLONE_VM make the kernel refuse before anything else.
     let r = unsafe { clone_stub(17, 0, 0, 0, 0) };
@@ -216,7 +268,10 @@ pub fn preempt() -> ! {
     while SPINS.load(Ordering::SeqCst) == 0 {
         core::hint::spin_loop();
     }
-    println!("spinning main thread preempted after {} ms", monotonic_ms() - t0);
+    println!(
+        "spinning main thread preempted after {} ms",
+        monotonic_ms() - t0
+    );
     // Only the timer wakes this thread while the spinner spins.
     let before = SPINS.load(Ordering::SeqCst);
     let t1 = monotonic_ms();

@@ -127,7 +127,10 @@ unsafe extern "C" {
 
 /// Entry points for the IDT: (timer, spurious).
 pub(crate) fn handlers() -> (u64, u64) {
-    ((&raw const __unikernel_timer_interrupt) as u64, (&raw const __unikernel_spurious_interrupt) as u64)
+    (
+        (&raw const __unikernel_timer_interrupt) as u64,
+        (&raw const __unikernel_spurious_interrupt) as u64,
+    )
 }
 
 fn read(reg: usize) -> u32 {
@@ -242,7 +245,8 @@ pub fn arm_at(deadline: u64) -> bool {
                 TICKS_PER_TSC.store(ratio, Ordering::Relaxed);
             }
             let ticks = deadline.saturating_sub(tsc::read());
-            let count = ((u128::from(ticks) * u128::from(ratio)) >> 32).clamp(1, u128::from(u32::MAX));
+            let count =
+                ((u128::from(ticks) * u128::from(ratio)) >> 32).clamp(1, u128::from(u32::MAX));
             write(REG_LVT_TIMER, TIMER_VECTOR as u32);
             write(REG_DIVIDE, DIVIDE_BY_1);
             write(REG_INITIAL_COUNT, count as u32);

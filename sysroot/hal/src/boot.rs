@@ -35,8 +35,11 @@ struct BootTables {
 }
 
 #[unsafe(link_section = ".bss.unikernel_boot_tables")]
-static mut BOOT_TABLES: BootTables =
-    BootTables { pml4: [0; 512], pdpt: [0; 512], pd: [[0; 512]; 4] };
+static mut BOOT_TABLES: BootTables = BootTables {
+    pml4: [0; 512],
+    pdpt: [0; 512],
+    pd: [[0; 512]; 4],
+};
 
 /// TSC at the first instruction of the PVH entry.
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
@@ -197,7 +200,9 @@ unsafe extern "C" fn rust_entry(start_info: usize) -> ! {
     image::set_executable(pvh.module);
     syscall_entry::init();
     if !apic::init() {
-        console::print(format_args!("unikernel: no usable local APIC: idle waits poll the clock\n"));
+        console::print(format_args!(
+            "unikernel: no usable local APIC: idle waits poll the clock\n"
+        ));
     }
     __unikernel_kernel_main(BootInfo {
         cmdline: pvh.cmdline,

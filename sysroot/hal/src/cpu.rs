@@ -2,10 +2,10 @@
 //! (the thread pointer of the application's TLS), halting.
 
 use core::arch::asm;
-use core::arch::x86_64::{CpuidResult, __cpuid_count};
+use core::arch::x86_64::{__cpuid_count, CpuidResult};
 
-use x86_64::registers::model_specific::FsBase;
 use x86_64::VirtAddr;
+use x86_64::registers::model_specific::FsBase;
 
 /// CPUID leaf `leaf`, sub-leaf `sub_leaf`.
 pub fn cpuid(leaf: u32, sub_leaf: u32) -> CpuidResult {

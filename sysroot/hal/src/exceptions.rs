@@ -19,11 +19,11 @@ use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::Once;
+use x86_64::VirtAddr;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::DescriptorTablePointer;
-use x86_64::VirtAddr;
 
-use crate::exit::{exit, EXIT_CPU_EXCEPTION};
+use crate::exit::{EXIT_CPU_EXCEPTION, exit};
 pub use crate::frame::Registers;
 use crate::frame::{InterruptFrame, SavedRegisters};
 use crate::gdt::{self, KERNEL_CODE};
@@ -203,8 +203,15 @@ struct Gate {
 }
 
 impl Gate {
-    const MISSING: Gate =
-        Gate { offset_low: 0, selector: 0, ist: 0, type_attr: 0, offset_mid: 0, offset_high: 0, reserved: 0 };
+    const MISSING: Gate = Gate {
+        offset_low: 0,
+        selector: 0,
+        ist: 0,
+        type_attr: 0,
+        offset_mid: 0,
+        offset_high: 0,
+        reserved: 0,
+    };
 
     /// A present ring-0 64-bit interrupt gate (type 0xe): interrupts stay off.
     fn interrupt(handler: u64, ist: u8) -> Gate {
@@ -258,14 +265,38 @@ pub(crate) fn init() {
 }
 
 const NAMES: [&str; 32] = [
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-    "#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
-    "coprocessor segment overrun", "#TS invalid TSS", "#NP segment not present",
-    "#SS stack-segment fault", "#GP general protection", "#PF page fault", "reserved 15",
-    "#MF x87 floating-point", "#AC alignment check", "#MC machine check",
-    "#XM SIMD floating-point", "#VE virtualization", "#CP control protection",
-    "reserved 22", "reserved 23", "reserved 24", "reserved 25", "reserved 26", "reserved 27",
-    "#HV hypervisor injection", "#VC VMM communication", "#SX security", "reserved 31",
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor segment overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack-segment fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved 15",
+    "#MF x87 floating-point",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD floating-point",
+    "#VE virtualization",
+    "#CP control protection",
+    "reserved 22",
+    "reserved 23",
+    "reserved 24",
+    "reserved 25",
+    "reserved 26",
+    "reserved 27",
+    "#HV hypervisor injection",
+    "#VC VMM communication",
+    "#SX security",
+    "reserved 31",
 ];
 
 /// Called by the common stub with the saved frame; returning resumes at the frame's
@@ -275,7 +306,10 @@ extern "C" fn exception_entry(frame: &mut ExceptionFrame) {
     if let Some(handler) = HANDLER.get()
         && !IN_HANDLER.swap(true, Ordering::Relaxed)
     {
-        let action = handler(&mut Fault { frame: &mut *frame, cr2 });
+        let action = handler(&mut Fault {
+            frame: &mut *frame,
+            cr2,
+        });
         IN_HANDLER.store(false, Ordering::Relaxed);
         match action {
             FaultAction::Resume => return,
@@ -283,7 +317,9 @@ extern "C" fn exception_entry(frame: &mut ExceptionFrame) {
         }
     }
     if IN_HANDLER.load(Ordering::Relaxed) {
-        console::print(format_args!("\nunikernel: CPU exception while reporting a CPU exception\n"));
+        console::print(format_args!(
+            "\nunikernel: CPU exception while reporting a CPU exception\n"
+        ));
     }
     exception_report(frame)
 }
@@ -305,7 +341,11 @@ fn exception_report(frame: &ExceptionFrame) -> ! {
         let code = frame.error_code;
         console::print(format_args!(
             "  cr2 {cr2:#018x}: {} {}{}{}\n",
-            if code & 1 != 0 { "protection violation on" } else { "not-present page on" },
+            if code & 1 != 0 {
+                "protection violation on"
+            } else {
+                "not-present page on"
+            },
             if code & 0x10 != 0 {
                 "instruction fetch"
             } else if code & 2 != 0 {
@@ -313,8 +353,16 @@ fn exception_report(frame: &ExceptionFrame) -> ! {
             } else {
                 "read"
             },
-            if code & 8 != 0 { ", reserved bit set" } else { "" },
-            if code & 0x20 != 0 { ", protection key" } else { "" },
+            if code & 8 != 0 {
+                ", reserved bit set"
+            } else {
+                ""
+            },
+            if code & 0x20 != 0 {
+                ", protection key"
+            } else {
+                ""
+            },
         ));
         report_guard_page(cr2 as usize);
     }
@@ -326,8 +374,21 @@ fn print_registers(frame: &ExceptionFrame) {
     let r = &frame.regs;
     console::print(format_args!(
         "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}\n  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}\n  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}\n  r13 {:#018x} r14 {:#018x} r15 {:#018x}\n",
-        r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
-        r.r14, r.r15
+        r.rax,
+        r.rbx,
+        r.rcx,
+        r.rdx,
+        r.rsi,
+        r.rdi,
+        r.rbp,
+        r.r8,
+        r.r9,
+        r.r10,
+        r.r11,
+        r.r12,
+        r.r13,
+        r.r14,
+        r.r15
     ));
 }
 
@@ -335,12 +396,16 @@ fn print_registers(frame: &ExceptionFrame) {
 fn report_guard_page(address: usize) {
     match guard_page_of(address) {
         Some(GuardPage::Kernel(stack)) => {
-            console::print(format_args!("  guard page of the kernel's {stack}: stack overflow\n"));
+            console::print(format_args!(
+                "  guard page of the kernel's {stack}: stack overflow\n"
+            ));
         }
         Some(GuardPage::Registered(name)) => {
             console::print(format_args!("  guard page of the {name}: stack overflow\n"));
         }
-        None if address < crate::PAGE_SIZE => console::print(format_args!("  null pointer dereference\n")),
+        None if address < crate::PAGE_SIZE => {
+            console::print(format_args!("  null pointer dereference\n"))
+        }
         None => {}
     }
 }
@@ -418,7 +483,10 @@ impl Fault<'_> {
 
     /// The exception's name with its mnemonic, e.g. "#PF page fault".
     pub fn name(&self) -> &'static str {
-        NAMES.get(self.frame.vector as usize).copied().unwrap_or("unknown")
+        NAMES
+            .get(self.frame.vector as usize)
+            .copied()
+            .unwrap_or("unknown")
     }
 
     /// The error code the CPU pushed (0 for vectors without one).

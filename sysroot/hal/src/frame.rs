@@ -63,8 +63,8 @@ impl Registers {
         let s = saved;
         Registers {
             gpr: [
-                s.rax, s.rdx, s.rcx, s.rbx, s.rsi, s.rdi, s.rbp, iret.rsp, s.r8, s.r9, s.r10, s.r11,
-                s.r12, s.r13, s.r14, s.r15,
+                s.rax, s.rdx, s.rcx, s.rbx, s.rsi, s.rdi, s.rbp, iret.rsp, s.r8, s.r9, s.r10,
+                s.r11, s.r12, s.r13, s.r14, s.r15,
             ],
             rip: iret.rip,
             rflags: iret.rflags,

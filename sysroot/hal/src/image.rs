@@ -133,7 +133,9 @@ pub(crate) fn set_executable(module: Option<(usize, usize)>) {
         let file = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
         // SAFETY: the ELF header and program headers are in the headers segment, loaded
         // and mapped read-only for the whole run.
-        let loaded = unsafe { core::slice::from_raw_parts((&raw const __ehdr_start).cast::<u8>(), loaded_len) };
+        let loaded = unsafe {
+            core::slice::from_raw_parts((&raw const __ehdr_start).cast::<u8>(), loaded_len)
+        };
         (file[..loaded_len] == *loaded).then_some(file)
     });
 }

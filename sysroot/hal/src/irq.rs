@@ -80,19 +80,26 @@ pub struct IrqMutexGuard<'a, T> {
 
 impl<T> IrqMutex<T> {
     pub const fn new(value: T) -> IrqMutex<T> {
-        IrqMutex { inner: Mutex::new(value) }
+        IrqMutex {
+            inner: Mutex::new(value),
+        }
     }
 
     /// Disables interrupts, then takes the lock.
     pub fn lock(&self) -> IrqMutexGuard<'_, T> {
         let irq = disable();
-        IrqMutexGuard { guard: self.inner.lock(), _irq: irq }
+        IrqMutexGuard {
+            guard: self.inner.lock(),
+            _irq: irq,
+        }
     }
 
     /// Like [`lock`](Self::lock) but gives up if the lock is held (crash reports).
     pub fn try_lock(&self) -> Option<IrqMutexGuard<'_, T>> {
         let irq = disable();
-        self.inner.try_lock().map(|guard| IrqMutexGuard { guard, _irq: irq })
+        self.inner
+            .try_lock()
+            .map(|guard| IrqMutexGuard { guard, _irq: irq })
     }
 }
 

@@ -41,7 +41,11 @@ impl Region {
     /// nothing else uses or will use, and no other `Region` may cover any of it.
     pub(crate) unsafe fn new(start: usize, len: usize) -> Region {
         debug_assert!(start.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0);
-        Region { start, len, access: Access::ReadWrite }
+        Region {
+            start,
+            len,
+            access: Access::ReadWrite,
+        }
     }
 
     /// First byte.
@@ -79,8 +83,16 @@ impl Region {
         if offset == 0 || offset >= self.len || !offset.is_multiple_of(PAGE_SIZE) {
             return Err(self);
         }
-        let head = Region { start: self.start, len: offset, access: self.access };
-        let tail = Region { start: self.start + offset, len: self.len - offset, access: self.access };
+        let head = Region {
+            start: self.start,
+            len: offset,
+            access: self.access,
+        };
+        let tail = Region {
+            start: self.start + offset,
+            len: self.len - offset,
+            access: self.access,
+        };
         Ok((head, tail))
     }
 
@@ -88,7 +100,11 @@ impl Region {
     /// same permissions; otherwise gives both back.
     pub fn merge(self, next: Region) -> Result<Region, (Region, Region)> {
         if self.end() == next.start && self.access == next.access {
-            Ok(Region { start: self.start, len: self.len + next.len, access: self.access })
+            Ok(Region {
+                start: self.start,
+                len: self.len + next.len,
+                access: self.access,
+            })
         } else {
             Err((self, next))
         }
@@ -128,7 +144,9 @@ pub struct FreeRam {
 
 impl FreeRam {
     pub(crate) const fn new() -> FreeRam {
-        FreeRam { regions: [const { None }; FREE_RAM_MAX] }
+        FreeRam {
+            regions: [const { None }; FREE_RAM_MAX],
+        }
     }
 
     /// Adds a region; `false` (and the range is lost) if the table is full.

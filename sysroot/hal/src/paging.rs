@@ -20,13 +20,13 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Mutex;
+use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
-use x86_64::PhysAddr;
 
 use crate::memory::{Access, FreeRam, Region};
 use crate::pvh::{MemoryKind, MemoryMap};
-use crate::{image, stacks, PAGE_SIZE};
+use crate::{PAGE_SIZE, image, stacks};
 
 const HUGE_PAGE_SIZE: usize = 2 * 1024 * 1024;
 /// Page-table frames available (each maps 2 MiB with 4 KiB pages, or 1 GiB of PDs).
@@ -68,7 +68,10 @@ fn alloc_table() -> Result<usize, PagingError> {
 
 /// Page-table frames used so far and the pool size, for the boot report.
 pub fn table_frames_used() -> (usize, usize) {
-    (POOL_USED.load(Ordering::Relaxed).min(POOL_FRAMES), POOL_FRAMES)
+    (
+        POOL_USED.load(Ordering::Relaxed).min(POOL_FRAMES),
+        POOL_FRAMES,
+    )
 }
 
 fn leaf_flags(access: Access) -> Option<Flags> {
@@ -105,7 +108,8 @@ impl AddressSpace {
         &mut self,
         va: usize,
         create: bool,
-    ) -> Result<Option<&mut x86_64::structures::paging::page_table::PageTableEntry>, PagingError> {
+    ) -> Result<Option<&mut x86_64::structures::paging::page_table::PageTableEntry>, PagingError>
+    {
         let mut table = self.pml4;
         for shift in [39, 30] {
             // SAFETY: `table` is the PML4 or came from one of our entries.
@@ -124,7 +128,12 @@ impl AddressSpace {
     }
 
     /// Maps `start..end` (page-aligned) with `leaf` flags, or unmaps it for `None`.
-    fn set_range(&mut self, start: usize, end: usize, leaf: Option<Flags>) -> Result<(), PagingError> {
+    fn set_range(
+        &mut self,
+        start: usize,
+        end: usize,
+        leaf: Option<Flags>,
+    ) -> Result<(), PagingError> {
         let mut va = start;
         while va < end {
             let huge_end = (va & !(HUGE_PAGE_SIZE - 1)) + HUGE_PAGE_SIZE;
@@ -212,12 +221,21 @@ const fn align_up(x: usize) -> usize {
 /// Builds and loads the final page tables; returns the free RAM as region tokens.
 /// `module` (the boot module: the image file, see `image::executable`) is mapped
 /// read-only and kept out of the free RAM.
-pub(crate) fn init(memory_map: &MemoryMap, module: Option<(usize, usize)>) -> Result<FreeRam, &'static str> {
+pub(crate) fn init(
+    memory_map: &MemoryMap,
+    module: Option<(usize, usize)>,
+) -> Result<FreeRam, &'static str> {
     let out_of_tables = |_| "page-table pool exhausted while building the initial tables";
-    let mut space = AddressSpace { pml4: alloc_table().map_err(out_of_tables)?, active: false };
+    let mut space = AddressSpace {
+        pml4: alloc_table().map_err(out_of_tables)?,
+        active: false,
+    };
     let rw = leaf_flags(Access::ReadWrite);
     for region in memory_map.regions() {
-        if matches!(region.kind, MemoryKind::Ram | MemoryKind::AcpiReclaimable | MemoryKind::AcpiNvs) {
+        if matches!(
+            region.kind,
+            MemoryKind::Ram | MemoryKind::AcpiReclaimable | MemoryKind::AcpiNvs
+        ) {
             let start = align_down(region.start as usize);
             let end = align_up(region.end() as usize);
             space.set_range(start, end, rw).map_err(out_of_tables)?;
@@ -225,17 +243,30 @@ pub(crate) fn init(memory_map: &MemoryMap, module: Option<(usize, usize)>) -> Re
     }
     let image = image::image();
     let (text, rodata, data) = (image::text(), image::rodata(), image::data());
-    space.set_range(image.start, text.start, leaf_flags(Access::Read)).map_err(out_of_tables)?;
-    space.set_range(text.start, text.end, leaf_flags(Access::ReadExecute)).map_err(out_of_tables)?;
-    space.set_range(rodata.start, rodata.end, leaf_flags(Access::Read)).map_err(out_of_tables)?;
-    space.set_range(data.start, data.end, rw).map_err(out_of_tables)?;
+    space
+        .set_range(image.start, text.start, leaf_flags(Access::Read))
+        .map_err(out_of_tables)?;
+    space
+        .set_range(text.start, text.end, leaf_flags(Access::ReadExecute))
+        .map_err(out_of_tables)?;
+    space
+        .set_range(rodata.start, rodata.end, leaf_flags(Access::Read))
+        .map_err(out_of_tables)?;
+    space
+        .set_range(data.start, data.end, rw)
+        .map_err(out_of_tables)?;
     space.set_range(0, PAGE_SIZE, None).map_err(out_of_tables)?;
-    let module = module.map(|(start, len)| (align_down(start), align_up(start.saturating_add(len))));
+    let module =
+        module.map(|(start, len)| (align_down(start), align_up(start.saturating_add(len))));
     if let Some((start, end)) = module {
-        space.set_range(start, end, leaf_flags(Access::Read)).map_err(out_of_tables)?;
+        space
+            .set_range(start, end, leaf_flags(Access::Read))
+            .map_err(out_of_tables)?;
     }
     for (guard, _) in stacks::guard_pages() {
-        space.set_range(guard, guard + PAGE_SIZE, None).map_err(out_of_tables)?;
+        space
+            .set_range(guard, guard + PAGE_SIZE, None)
+            .map_err(out_of_tables)?;
     }
 
     let frame = PhysFrame::containing_address(PhysAddr::new(space.pml4 as u64));
@@ -257,7 +288,9 @@ pub(crate) fn init(memory_map: &MemoryMap, module: Option<(usize, usize)>) -> Re
         let end = align_down(region.end() as usize);
         // The boot module splits a RAM range into the parts below and above it.
         let (below, above) = match module {
-            Some((m_start, m_end)) if m_start < end && start < m_end => ((start, m_start), (m_end, end)),
+            Some((m_start, m_end)) if m_start < end && start < m_end => {
+                ((start, m_start), (m_end, end))
+            }
             _ => ((start, end), (end, end)),
         };
         for (start, end) in [below, above] {
@@ -272,7 +305,9 @@ pub(crate) fn init(memory_map: &MemoryMap, module: Option<(usize, usize)>) -> Re
     Ok(free)
 }
 
-fn with_space<T>(f: impl FnOnce(&mut AddressSpace) -> Result<T, PagingError>) -> Result<T, PagingError> {
+fn with_space<T>(
+    f: impl FnOnce(&mut AddressSpace) -> Result<T, PagingError>,
+) -> Result<T, PagingError> {
     match SPACE.lock().as_mut() {
         Some(space) => f(space),
         None => Err(PagingError::NotInitialized),
@@ -282,7 +317,11 @@ fn with_space<T>(f: impl FnOnce(&mut AddressSpace) -> Result<T, PagingError>) ->
 /// Maps the device registers at `start..start + len` read-write, no-execute and
 /// uncached (the local APIC). Device memory is not RAM: no [`Region`] covers it.
 pub(crate) fn map_device(start: usize, len: usize) -> Result<(), PagingError> {
-    let flags = Flags::PRESENT | Flags::WRITABLE | Flags::NO_EXECUTE | Flags::NO_CACHE | Flags::WRITE_THROUGH;
+    let flags = Flags::PRESENT
+        | Flags::WRITABLE
+        | Flags::NO_EXECUTE
+        | Flags::NO_CACHE
+        | Flags::WRITE_THROUGH;
     let end = start.checked_add(len).ok_or(PagingError::RegionTooSmall)?;
     with_space(|space| space.set_range(align_down(start), align_up(end), Some(flags)))
 }
@@ -296,14 +335,19 @@ pub fn protect(region: &mut Region, access: Access) -> Result<(), PagingError> {
 
 /// Makes the first page of `region` a guard page (unmapped) named `owner` in crash
 /// reports; returns the guard page and the rest of the region (the usable part).
-pub fn add_guard_page(region: Region, owner: &'static str) -> Result<(Region, Region), (Region, PagingError)> {
+pub fn add_guard_page(
+    region: Region,
+    owner: &'static str,
+) -> Result<(Region, Region), (Region, PagingError)> {
     let (mut guard, rest) = match region.split_at(PAGE_SIZE) {
         Ok(parts) => parts,
         Err(region) => return Err((region, PagingError::RegionTooSmall)),
     };
     if let Err(err) = protect(&mut guard, Access::None) {
         // Nothing changed: both halves still have the same permissions.
-        let whole = guard.merge(rest).expect("the halves of a split region merge back");
+        let whole = guard
+            .merge(rest)
+            .expect("the halves of a split region merge back");
         return Err((whole, err));
     }
     // The name is only for crash reports: a full registry loses the name, not the guard.
@@ -331,7 +375,11 @@ pub fn remove_guard_page(guard: &mut Region) -> Result<(), PagingError> {
 /// blocks, since it may run while the registry is locked).
 pub(crate) fn guard_page_owner(page: usize) -> Option<&'static str> {
     let guards = GUARDS.try_lock()?;
-    guards.iter().flatten().find(|(p, _)| *p == page).map(|(_, owner)| *owner)
+    guards
+        .iter()
+        .flatten()
+        .find(|(p, _)| *p == page)
+        .map(|(_, owner)| *owner)
 }
 
 /// Whether every page of `start..start + len` is mapped, and writable if `write`.
@@ -339,9 +387,15 @@ pub fn is_accessible(start: usize, len: usize, write: bool) -> bool {
     if len == 0 {
         return true;
     }
-    let Some(last) = start.checked_add(len - 1) else { return false };
-    let Some(mut guard) = SPACE.try_lock() else { return false };
-    let Some(space) = guard.as_mut() else { return false };
+    let Some(last) = start.checked_add(len - 1) else {
+        return false;
+    };
+    let Some(mut guard) = SPACE.try_lock() else {
+        return false;
+    };
+    let Some(space) = guard.as_mut() else {
+        return false;
+    };
     let mut page = align_down(start);
     loop {
         match space.lookup(page) {

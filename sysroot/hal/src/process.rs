@@ -23,7 +23,11 @@ pub struct BadStackPointer;
 /// `sp` must be 16-byte aligned (the System V process-entry alignment); the call then
 /// pushes the return address, so the shim sees the C ABI's entry alignment.
 pub fn enter_libc_start(sp: usize, stack: Region) -> Result<Infallible, BadStackPointer> {
-    if !sp.is_multiple_of(16) || sp <= stack.start() || sp > stack.end() || stack.access() != Access::ReadWrite {
+    if !sp.is_multiple_of(16)
+        || sp <= stack.start()
+        || sp > stack.end()
+        || stack.access() != Access::ReadWrite
+    {
         return Err(BadStackPointer);
     }
     // SAFETY: `sp` lies in `stack`, a read-write region the caller owns and gives to

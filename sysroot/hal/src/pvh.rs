@@ -181,7 +181,11 @@ pub(crate) unsafe fn read(start_info: usize) -> Result<PvhInfo, &'static str> {
 
     let memory_map = MEMORY_MAP.call_once(|| {
         let mut map = MemoryMap {
-            entries: [MemoryRegion { start: 0, len: 0, kind: MemoryKind::Reserved }; MEMMAP_MAX],
+            entries: [MemoryRegion {
+                start: 0,
+                len: 0,
+                kind: MemoryKind::Reserved,
+            }; MEMMAP_MAX],
             len: 0,
             dropped: 0,
         };
@@ -196,8 +200,11 @@ pub(crate) unsafe fn read(start_info: usize) -> Result<PvhInfo, &'static str> {
                 map.dropped += 1;
                 continue;
             }
-            map.entries[map.len] =
-                MemoryRegion { start: entry.addr, len: entry.size, kind: entry.kind.into() };
+            map.entries[map.len] = MemoryRegion {
+                start: entry.addr,
+                len: entry.size,
+                kind: entry.kind.into(),
+            };
             map.len += 1;
         }
         map
@@ -209,9 +216,16 @@ pub(crate) unsafe fn read(start_info: usize) -> Result<PvhInfo, &'static str> {
         // SAFETY: the loader's module list holds `nr_modules` (here at least one)
         // entries at `modlist_paddr`, identity-mapped; read_unaligned for lack of
         // guarantees.
-        let entry = unsafe { (info.modlist_paddr as usize as *const ModlistEntry).read_unaligned() };
-        Some((entry.paddr as usize, entry.size as usize)).filter(|&(start, len)| start != 0 && len != 0)
+        let entry =
+            unsafe { (info.modlist_paddr as usize as *const ModlistEntry).read_unaligned() };
+        Some((entry.paddr as usize, entry.size as usize))
+            .filter(|&(start, len)| start != 0 && len != 0)
     };
 
-    Ok(PvhInfo { cmdline: text, cmdline_truncated: cmdline.2, memory_map, module })
+    Ok(PvhInfo {
+        cmdline: text,
+        cmdline_truncated: cmdline.2,
+        memory_map,
+        module,
+    })
 }

@@ -36,13 +36,19 @@ pub(crate) struct Stacks {
 }
 
 const fn guarded<const N: usize>() -> GuardedStack<N> {
-    GuardedStack { guard: [0; PAGE_SIZE], stack: [0; N] }
+    GuardedStack {
+        guard: [0; PAGE_SIZE],
+        stack: [0; N],
+    }
 }
 
 /// Only ever touched by the CPU (as stack memory) and through raw addresses.
 #[unsafe(link_section = ".bss.unikernel_stacks")]
-pub(crate) static mut STACKS: Stacks =
-    Stacks { boot: guarded(), idle: guarded(), ist: [const { guarded() }; IST_COUNT] };
+pub(crate) static mut STACKS: Stacks = Stacks {
+    boot: guarded(),
+    idle: guarded(),
+    ist: [const { guarded() }; IST_COUNT],
+};
 
 /// Offset of the top of the boot stack from `STACKS` (used by the PVH entry).
 pub(crate) const BOOT_STACK_TOP_OFFSET: usize =

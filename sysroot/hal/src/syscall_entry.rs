@@ -58,7 +58,8 @@ impl core::fmt::Debug for FxArea {
 }
 
 const _: () = assert!(size_of::<SyscallFrame>() == 512 + 20 * 8);
-const _: () = assert!(offset_of!(SyscallFrame, regs) + offset_of!(SavedRegisters, rax) == 512 + 14 * 8);
+const _: () =
+    assert!(offset_of!(SyscallFrame, regs) + offset_of!(SavedRegisters, rax) == 512 + 14 * 8);
 const _: () = assert!(offset_of!(SyscallFrame, iret) == 512 + 15 * 8);
 
 impl SyscallFrame {

@@ -22,14 +22,14 @@
 use core::arch::{asm, global_asm};
 use core::convert::Infallible;
 use core::mem::size_of;
-use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use spin::Once;
 
 use crate::cpu;
 use crate::irq;
 use crate::paging;
-use crate::syscall_entry::{SyscallFrame, __unikernel_frame_return};
+use crate::syscall_entry::{__unikernel_frame_return, SyscallFrame};
 
 /// Most threads at once, the idle thread included.
 pub const MAX_THREADS: usize = 256;
@@ -124,12 +124,27 @@ impl InitialContext {
     /// Power-on defaults (SDM Vol. 1, 10.2.3 and 8.1.5): all exceptions masked,
     /// round to nearest, 64-bit x87 precision.
     const fn new(ret: u64, r12: u64) -> InitialContext {
-        InitialContext { mxcsr: 0x1f80, fcw: 0x037f, pad: 0, r15: 0, r14: 0, r13: 0, r12, rbx: 0, rbp: 0, ret }
+        InitialContext {
+            mxcsr: 0x1f80,
+            fcw: 0x037f,
+            pad: 0,
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12,
+            rbx: 0,
+            rbp: 0,
+            ret,
+        }
     }
 }
 
 fn check_slot(slot: usize) -> Result<(), ThreadError> {
-    if slot < MAX_THREADS { Ok(()) } else { Err(ThreadError::BadSlot) }
+    if slot < MAX_THREADS {
+        Ok(())
+    } else {
+        Err(ThreadError::BadSlot)
+    }
 }
 
 /// The running thread's slot.
@@ -172,7 +187,10 @@ pub fn init_idle(entry: fn() -> !) {
     // SAFETY: the idle stack is the hal's own, used by nothing else (it is only ever
     // run on as thread IDLE, which has not started); `context` is 16-byte aligned
     // (the top is page-aligned) and lies inside it.
-    unsafe { (context as *mut InitialContext).write(InitialContext::new(start, idle_entry as *const () as u64)) };
+    unsafe {
+        (context as *mut InitialContext)
+            .write(InitialContext::new(start, idle_entry as *const () as u64))
+    };
     SAVED_RSP[IDLE].store(context, Ordering::Relaxed);
     STATE[IDLE].store(READY, Ordering::Relaxed);
 }
@@ -185,10 +203,20 @@ pub fn init_idle(entry: fn() -> !) {
 /// `clone` hands over to the child (Linux writes nothing there; the memory is the
 /// child's by the same contract). Fails with [`ThreadError::BadStack`] if that memory
 /// is not mapped writable.
-pub fn spawn(slot: usize, parent: &SyscallFrame, stack_pointer: usize, fs_base: u64) -> Result<(), ThreadError> {
+pub fn spawn(
+    slot: usize,
+    parent: &SyscallFrame,
+    stack_pointer: usize,
+    fs_base: u64,
+) -> Result<(), ThreadError> {
     check_slot(slot)?;
-    let frame_at = stack_pointer.checked_sub(size_of::<SyscallFrame>()).ok_or(ThreadError::BadStack)? & !15;
-    let context_at = frame_at.checked_sub(size_of::<InitialContext>()).ok_or(ThreadError::BadStack)?;
+    let frame_at = stack_pointer
+        .checked_sub(size_of::<SyscallFrame>())
+        .ok_or(ThreadError::BadStack)?
+        & !15;
+    let context_at = frame_at
+        .checked_sub(size_of::<InitialContext>())
+        .ok_or(ThreadError::BadStack)?;
     let len = stack_pointer - context_at;
     if context_at == 0 || !paging::is_accessible(context_at, len, true) {
         return Err(ThreadError::BadStack);

@@ -53,7 +53,10 @@ pub fn frequency_from_cpuid() -> Option<(u64, FrequencySource)> {
     if max >= 0x16 {
         let mhz = cpuid(0x16, 0).eax & 0xffff;
         if mhz != 0 {
-            return Some((u64::from(mhz) * 1_000_000, FrequencySource::CpuidBaseFrequency));
+            return Some((
+                u64::from(mhz) * 1_000_000,
+                FrequencySource::CpuidBaseFrequency,
+            ));
         }
     }
     None

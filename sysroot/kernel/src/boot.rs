@@ -6,7 +6,7 @@
 //! (`unikernel.verbose`) -> libc start.
 
 use unikernel_hal::boot::MemoryMap;
-use unikernel_hal::{exit, paging, tsc, BootInfo};
+use unikernel_hal::{BootInfo, exit, paging, tsc};
 
 use crate::cmdline::Cmdline;
 use crate::log::{self, kdebug, kinfo};
@@ -22,7 +22,14 @@ fn fail(what: &str) -> ! {
 }
 
 pub(crate) fn run(boot: BootInfo) -> ! {
-    let BootInfo { cmdline: line, cmdline_truncated, memory_map, free_ram, boot_tsc, handover_tsc } = boot;
+    let BootInfo {
+        cmdline: line,
+        cmdline_truncated,
+        memory_map,
+        free_ram,
+        boot_tsc,
+        handover_tsc,
+    } = boot;
     crate::crash::init();
     let cmdline = Cmdline::parse(line);
     log::set_verbose(cmdline.options.verbose);
@@ -35,7 +42,11 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     let free = memory::init(free_ram);
     let rng = random::init();
 
-    let stack_size = cmdline.options.stack_kib.unwrap_or(DEFAULT_STACK_KIB).saturating_mul(1024);
+    let stack_size = cmdline
+        .options
+        .stack_kib
+        .unwrap_or(DEFAULT_STACK_KIB)
+        .saturating_mul(1024);
     let mut stack = match memory::alloc_stack(stack_size, "main thread's stack") {
         Ok(stack) => stack,
         Err(_) => fail("no memory for the main thread's stack"),
@@ -52,7 +63,15 @@ pub(crate) fn run(boot: BootInfo) -> ! {
 
     let ready = tsc::read();
     if log::verbose() {
-        let facts = BootFacts { line, cmdline_truncated, memory_map, boot_tsc, handover_tsc, ready_tsc: ready, calibration_ticks };
+        let facts = BootFacts {
+            line,
+            cmdline_truncated,
+            memory_map,
+            boot_tsc,
+            handover_tsc,
+            ready_tsc: ready,
+            calibration_ticks,
+        };
         report(&facts, &cmdline, free, rng, stack.start(), stack.len());
     }
     match unikernel_hal::process::enter_libc_start(sp, stack) {
@@ -72,21 +91,53 @@ struct BootFacts {
     calibration_ticks: u64,
 }
 
-fn report(boot: &BootFacts, cmdline: &Cmdline<'_>, free: usize, rng: random::Source, stack_start: usize, stack_len: usize) {
-    kdebug!("command line: {:?}{}", boot.line, if boot.cmdline_truncated { " (truncated)" } else { "" });
+fn report(
+    boot: &BootFacts,
+    cmdline: &Cmdline<'_>,
+    free: usize,
+    rng: random::Source,
+    stack_start: usize,
+    stack_len: usize,
+) {
+    kdebug!(
+        "command line: {:?}{}",
+        boot.line,
+        if boot.cmdline_truncated {
+            " (truncated)"
+        } else {
+            ""
+        }
+    );
     kdebug!("argv: {:?}", cmdline.args.as_slice());
     kdebug!("env: {:?}", cmdline.env.as_slice());
     if !cmdline.ignored.as_slice().is_empty() {
-        kdebug!("ignored command-line tokens: {:?}", cmdline.ignored.as_slice());
+        kdebug!(
+            "ignored command-line tokens: {:?}",
+            cmdline.ignored.as_slice()
+        );
     }
     if cmdline.args.dropped + cmdline.env.dropped > 0 {
-        kdebug!("dropped {} arguments, {} variables (too many)", cmdline.args.dropped, cmdline.env.dropped);
+        kdebug!(
+            "dropped {} arguments, {} variables (too many)",
+            cmdline.args.dropped,
+            cmdline.env.dropped
+        );
     }
     for region in boot.memory_map.regions() {
-        kdebug!("memory {:#012x}..{:#012x} {:?}", region.start, region.end(), region.kind);
+        kdebug!(
+            "memory {:#012x}..{:#012x} {:?}",
+            region.start,
+            region.end(),
+            region.kind
+        );
     }
     let image = unikernel_hal::image::image();
-    kdebug!("image {:#x}..{:#x} ({} KiB)", image.start, image.end, (image.end - image.start) / 1024);
+    kdebug!(
+        "image {:#x}..{:#x} ({} KiB)",
+        image.start,
+        image.end,
+        (image.end - image.start) / 1024
+    );
     kdebug!("free RAM at boot: {} KiB", free / 1024);
     let (used, pool) = paging::table_frames_used();
     kdebug!("page-table frames: {used} of {pool} used");
@@ -94,7 +145,11 @@ fn report(boot: &BootFacts, cmdline: &Cmdline<'_>, free: usize, rng: random::Sou
     kdebug!("TSC {} kHz ({calibration:?})", hz / 1000);
     kdebug!("random source: {rng:?}");
     kdebug!("timer interrupts: {:?}", unikernel_hal::apic::timer_mode());
-    kdebug!("main stack {:#x}..{:#x}, guard page below", stack_start, stack_start + stack_len);
+    kdebug!(
+        "main stack {:#x}..{:#x}, guard page below",
+        stack_start,
+        stack_start + stack_len
+    );
     let total = time::ticks_to_ns(boot.ready_tsc - boot.boot_tsc);
     let calibration_ns = time::ticks_to_ns(boot.calibration_ticks);
     kdebug!(

@@ -45,7 +45,11 @@ pub struct List<T, const N: usize> {
 
 impl<T: Copy, const N: usize> List<T, N> {
     const fn new(fill: T) -> Self {
-        List { items: [fill; N], len: 0, dropped: 0 }
+        List {
+            items: [fill; N],
+            len: 0,
+            dropped: 0,
+        }
     }
 
     fn push(&mut self, item: T) {
@@ -100,7 +104,9 @@ fn tokens(line: &str) -> impl Iterator<Item = &str> {
 
 /// Removes one pair of surrounding double quotes.
 fn unquote(s: &str) -> &str {
-    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
 }
 
 impl<'a> Cmdline<'a> {

@@ -21,8 +21,8 @@
 extern crate alloc;
 
 mod boot;
-pub mod crash;
 pub mod cmdline;
+pub mod crash;
 mod entry;
 pub mod errno;
 mod log;

@@ -11,7 +11,7 @@
 
 use spin::Mutex;
 use unikernel_hal::memory::{Access, FreeRam, Region};
-use unikernel_hal::{paging, PAGE_SIZE};
+use unikernel_hal::{PAGE_SIZE, paging};
 
 use crate::errno::Errno;
 
@@ -39,7 +39,10 @@ struct Memory {
     mapped: Slots<Mapping, MAPPED_SLOTS>,
 }
 
-static MEMORY: Mutex<Memory> = Mutex::new(Memory { free: Slots::new(), mapped: Slots::new() });
+static MEMORY: Mutex<Memory> = Mutex::new(Memory {
+    free: Slots::new(),
+    mapped: Slots::new(),
+});
 
 /// A fixed table of optional entries whose scans stop after the highest slot that ever
 /// held one, so that they cost what the program's number of mappings costs rather than
@@ -53,7 +56,10 @@ struct Slots<T, const N: usize> {
 
 impl<T, const N: usize> Slots<T, N> {
     const fn new() -> Self {
-        Slots { slots: [const { None }; N], end: 0 }
+        Slots {
+            slots: [const { None }; N],
+            end: 0,
+        }
     }
 
     fn iter(&self) -> core::slice::Iter<'_, Option<T>> {
@@ -112,26 +118,34 @@ impl Memory {
             let _ = paging::protect(&mut region, Access::ReadWrite);
         }
         // The free list stays coalesced, so there is at most one neighbour per side.
-        if let Some(slot) = self.free.iter_mut().find(|s| s.as_ref().is_some_and(|r| r.end() == region.start()))
-            && let Some(low) = slot.take() {
-                region = match low.merge(region) {
-                    Ok(merged) => merged,
-                    Err((low, region)) => {
-                        *slot = Some(low);
-                        region
-                    }
-                };
-            }
-        if let Some(slot) = self.free.iter_mut().find(|s| s.as_ref().is_some_and(|r| r.start() == region.end()))
-            && let Some(high) = slot.take() {
-                region = match region.merge(high) {
-                    Ok(merged) => merged,
-                    Err((region, high)) => {
-                        *slot = Some(high);
-                        region
-                    }
-                };
-            }
+        if let Some(slot) = self
+            .free
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|r| r.end() == region.start()))
+            && let Some(low) = slot.take()
+        {
+            region = match low.merge(region) {
+                Ok(merged) => merged,
+                Err((low, region)) => {
+                    *slot = Some(low);
+                    region
+                }
+            };
+        }
+        if let Some(slot) = self
+            .free
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|r| r.start() == region.end()))
+            && let Some(high) = slot.take()
+        {
+            region = match region.merge(high) {
+                Ok(merged) => merged,
+                Err((region, high)) => {
+                    *slot = Some(high);
+                    region
+                }
+            };
+        }
         if let Err(region) = self.free.put(region) {
             // The free list is full: the memory is lost (the token is dropped).
             crate::log::kinfo!("memory: free list full, {} bytes lost", region.len());
@@ -162,7 +176,10 @@ impl Memory {
         let slot = self
             .free
             .iter_mut()
-            .find(|slot| slot.as_ref().is_some_and(|r| r.start() <= start && end <= r.end()))
+            .find(|slot| {
+                slot.as_ref()
+                    .is_some_and(|r| r.start() <= start && end <= r.end())
+            })
             .ok_or(Errno::ENOMEM)?;
         let mut region = slot.take().ok_or(Errno::ENOMEM)?;
         if region.start() < start {
@@ -212,20 +229,33 @@ impl Memory {
     /// a mapping boundary. Needs one free mapping slot (checked by the callers).
     fn split_mapping_at(&mut self, boundary: usize) -> Result<(), Errno> {
         let Some(slot) = self.mapped.iter_mut().find(|slot| {
-            slot.as_ref().is_some_and(|m| m.region.start() < boundary && boundary < m.region.end())
+            slot.as_ref()
+                .is_some_and(|m| m.region.start() < boundary && boundary < m.region.end())
         }) else {
             return Ok(());
         };
-        let Some(mapping) = slot.take() else { return Ok(()) };
+        let Some(mapping) = slot.take() else {
+            return Ok(());
+        };
         let offset = boundary - mapping.region.start();
         match mapping.region.split_at(offset) {
             Ok((head, tail)) => {
-                *slot = Some(Mapping { region: head, usage: mapping.usage });
-                self.mapped.put(Mapping { region: tail, usage: mapping.usage })
+                *slot = Some(Mapping {
+                    region: head,
+                    usage: mapping.usage,
+                });
+                self.mapped
+                    .put(Mapping {
+                        region: tail,
+                        usage: mapping.usage,
+                    })
                     .map_err(|_| Errno::ENOMEM)
             }
             Err(region) => {
-                *slot = Some(Mapping { region, usage: mapping.usage });
+                *slot = Some(Mapping {
+                    region,
+                    usage: mapping.usage,
+                });
                 Err(Errno::EINVAL)
             }
         }
@@ -246,13 +276,19 @@ impl Memory {
         self.mapped
             .iter()
             .flatten()
-            .map(|m| m.region.end().min(end).saturating_sub(m.region.start().max(start)))
+            .map(|m| {
+                m.region
+                    .end()
+                    .min(end)
+                    .saturating_sub(m.region.start().max(start))
+            })
             .sum()
     }
 
     fn inside(&mut self, start: usize, end: usize) -> impl Iterator<Item = &mut Option<Mapping>> {
         self.mapped.iter_mut().filter(move |slot| {
-            slot.as_ref().is_some_and(|m| start <= m.region.start() && m.region.end() <= end)
+            slot.as_ref()
+                .is_some_and(|m| start <= m.region.start() && m.region.end() <= end)
         })
     }
 }
@@ -284,7 +320,9 @@ fn prepare(mut region: Region, access: Access, contents: &[u8]) -> Region {
 /// Maps `len` bytes (rounded up to pages) anywhere: `contents` (a file mapping's
 /// bytes, empty for anonymous memory), then zeros; returns the address.
 pub fn map_anywhere(len: usize, access: Access, contents: &[u8]) -> Result<usize, Errno> {
-    let len = page_align_up(len).filter(|&len| len > 0).ok_or(Errno::ENOMEM)?;
+    let len = page_align_up(len)
+        .filter(|&len| len > 0)
+        .ok_or(Errno::ENOMEM)?;
     let mut memory = MEMORY.lock();
     let region = memory.take(len)?;
     memory.add_mapping(prepare(region, access, contents), Use::Anonymous)
@@ -293,7 +331,13 @@ pub fn map_anywhere(len: usize, access: Access, contents: &[u8]) -> Result<usize
 /// Maps `contents`, then zeros, at exactly `start`; with `replace`, existing mappings
 /// there are unmapped first (`MAP_FIXED`), otherwise they make it fail
 /// (`MAP_FIXED_NOREPLACE`).
-pub fn map_fixed(start: usize, len: usize, access: Access, replace: bool, contents: &[u8]) -> Result<usize, Errno> {
+pub fn map_fixed(
+    start: usize,
+    len: usize,
+    access: Access,
+    replace: bool,
+    contents: &[u8],
+) -> Result<usize, Errno> {
     let end = checked_range(start, len)?;
     if end == start {
         return Err(Errno::EINVAL);
@@ -351,9 +395,10 @@ pub fn protect(start: usize, len: usize, access: Access) -> Result<(), Errno> {
     memory.isolate(start, end)?;
     for slot in memory.inside(start, end) {
         if let Some(mapping) = slot.as_mut()
-            && mapping.usage == Use::Anonymous {
-                paging::protect(&mut mapping.region, access).map_err(|_| Errno::ENOMEM)?;
-            }
+            && mapping.usage == Use::Anonymous
+        {
+            paging::protect(&mut mapping.region, access).map_err(|_| Errno::ENOMEM)?;
+        }
     }
     Ok(())
 }
@@ -364,7 +409,10 @@ pub fn discard(start: usize, len: usize) -> Result<(), Errno> {
     let end = checked_range(start, len)?;
     let mut memory = MEMORY.lock();
     for mapping in memory.mapped.iter_mut().flatten() {
-        let (lo, hi) = (mapping.region.start().max(start), mapping.region.end().min(end));
+        let (lo, hi) = (
+            mapping.region.start().max(start),
+            mapping.region.end().min(end),
+        );
         if lo < hi && mapping.usage == Use::Anonymous {
             let base = mapping.region.start();
             if let Some(bytes) = mapping.region.as_mut_slice() {
@@ -401,7 +449,9 @@ pub fn alloc_stack(len: usize, owner: &'static str) -> Result<Region, Errno> {
 /// (copying) if `may_move`. Returns the new address.
 pub fn remap(start: usize, old_len: usize, new_len: usize, may_move: bool) -> Result<usize, Errno> {
     let old_end = checked_range(start, old_len)?;
-    let new_len = page_align_up(new_len).filter(|&len| len > 0).ok_or(Errno::EINVAL)?;
+    let new_len = page_align_up(new_len)
+        .filter(|&len| len > 0)
+        .ok_or(Errno::EINVAL)?;
     let old_len = old_end - start;
     let mut memory = MEMORY.lock();
     if old_len == 0 || memory.covered(start, old_end) != old_len {
@@ -435,7 +485,10 @@ pub fn remap(start: usize, old_len: usize, new_len: usize, may_move: bool) -> Re
         return Err(Errno::ENOMEM);
     };
     for mapping in memory.mapped.iter_mut().flatten() {
-        let (lo, hi) = (mapping.region.start().max(start), mapping.region.end().min(old_end));
+        let (lo, hi) = (
+            mapping.region.start().max(start),
+            mapping.region.end().min(old_end),
+        );
         if lo >= hi {
             continue;
         }

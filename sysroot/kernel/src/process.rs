@@ -65,7 +65,10 @@ struct StackWriter<'a> {
 
 impl StackWriter<'_> {
     fn push_bytes(&mut self, data: &[u8]) -> Result<usize, StackError> {
-        self.pos = self.pos.checked_sub(data.len()).ok_or(StackError::TooLarge)?;
+        self.pos = self
+            .pos
+            .checked_sub(data.len())
+            .ok_or(StackError::TooLarge)?;
         self.bytes[self.pos..self.pos + data.len()].copy_from_slice(data);
         Ok(self.base + self.pos)
     }
@@ -91,7 +94,11 @@ pub fn build_initial_stack(stack: &mut Region, cmdline: &Cmdline<'_>) -> Result<
     MAIN_STACK_SIZE.store(stack.len(), Ordering::Relaxed);
     let bytes = stack.as_mut_slice().ok_or(StackError::TooLarge)?;
     let top = bytes.len();
-    let mut w = StackWriter { bytes, base, pos: top };
+    let mut w = StackWriter {
+        bytes,
+        base,
+        pos: top,
+    };
 
     let mut random_bytes = [0u8; 16];
     random::fill(&mut random_bytes);
@@ -157,7 +164,10 @@ pub fn build_initial_stack(stack: &mut Region, cmdline: &Cmdline<'_>) -> Result<
 /// Ends the program with `status` (the low 8 bits, as Linux's `exit_group`).
 pub fn exit(status: i32) -> ! {
     let code = (status & 0xff) as u8;
-    kdebug!("exit with status {code} after {} us", time::ticks_to_ns(tsc::read().saturating_sub(boot_tsc())) / 1000);
+    kdebug!(
+        "exit with status {code} after {} us",
+        time::ticks_to_ns(tsc::read().saturating_sub(boot_tsc())) / 1000
+    );
     exit::exit(code)
 }
 

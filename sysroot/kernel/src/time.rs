@@ -52,7 +52,13 @@ pub fn init(boot_tsc: u64, tsc_khz: Option<u64>) {
         };
         let tsc_hz = tsc_hz.max(1_000_000);
         let mult = ((u128::from(NANOS_PER_SEC) << 32) / u128::from(tsc_hz)) as u64;
-        let mut clock = Clock { boot_tsc, tsc_hz, mult, realtime_at_boot: 0, calibration };
+        let mut clock = Clock {
+            boot_tsc,
+            tsc_hz,
+            mult,
+            realtime_at_boot: 0,
+            calibration,
+        };
         match unikernel_hal::rtc::read().and_then(rtc_to_unix_seconds) {
             Some(seconds) => {
                 let now = clock.ns_since_boot(tsc::read());
@@ -110,7 +116,9 @@ pub fn realtime_ns() -> u64 {
 pub fn monotonic_to_tsc(ns: u64) -> u64 {
     let clock = clock();
     let ticks = u128::from(ns) * u128::from(clock.tsc_hz) / u128::from(NANOS_PER_SEC);
-    clock.boot_tsc.saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
+    clock
+        .boot_tsc
+        .saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
 }
 
 /// The `CLOCK_MONOTONIC` time at which `CLOCK_REALTIME` reads `realtime_ns`.
@@ -143,7 +151,12 @@ pub fn rtc_to_unix_seconds(rtc: RtcRegisters) -> Option<u64> {
     let year = century * 100 + u64::from(decode(rtc.year));
     let (month, day) = (decode(rtc.month), decode(rtc.day));
     let (minutes, seconds) = (decode(rtc.minutes), decode(rtc.seconds));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hours > 23 || minutes > 59 || seconds > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hours > 23
+        || minutes > 59
+        || seconds > 60
+    {
         return None;
     }
     let days = days_from_civil(year, u64::from(month), u64::from(day))?;
@@ -153,7 +166,11 @@ pub fn rtc_to_unix_seconds(rtc: RtcRegisters) -> Option<u64> {
 /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`, restricted to dates from 1970 on).
 fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
-    let y = if month <= 2 { year.checked_sub(1)? } else { year };
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let mp = (month + 9) % 12; // March = 0
@@ -177,8 +194,14 @@ mod tests {
     fn bcd_rtc() {
         // 2025-11-28 10:31:07, BCD, 24-hour.
         let rtc = RtcRegisters {
-            seconds: 0x07, minutes: 0x31, hours: 0x10, day: 0x28, month: 0x11, year: 0x25,
-            century: 0x20, status_b: 0x02,
+            seconds: 0x07,
+            minutes: 0x31,
+            hours: 0x10,
+            day: 0x28,
+            month: 0x11,
+            year: 0x25,
+            century: 0x20,
+            status_b: 0x02,
         };
         assert_eq!(rtc_to_unix_seconds(rtc), Some(1_764_325_867));
     }

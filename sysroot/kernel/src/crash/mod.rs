@@ -35,7 +35,9 @@ static SYMBOLS: Once<Option<SymbolTable>> = Once::new();
 
 /// The image file's symbol table, if the VMM passed the file and it is not stripped.
 pub fn symbol_table() -> Option<&'static SymbolTable> {
-    SYMBOLS.call_once(|| image::executable().and_then(SymbolTable::parse)).as_ref()
+    SYMBOLS
+        .call_once(|| image::executable().and_then(SymbolTable::parse))
+        .as_ref()
 }
 
 /// Registers the crash reporter with the hal and parses the symbol table (at boot, so
@@ -64,7 +66,9 @@ fn print(args: fmt::Arguments<'_>) {
 /// A data access just below the stack pointer: a push, a call or a stack probe ran off
 /// the bottom of the stack, e.g. into a thread's `PROT_NONE` guard.
 fn below_stack_pointer(address: usize, sp: usize, error_code: u64) -> bool {
-    address < sp.saturating_add(256) && address >= sp.saturating_sub(1 << 20) && error_code & 0x10 == 0
+    address < sp.saturating_add(256)
+        && address >= sp.saturating_sub(1 << 20)
+        && error_code & 0x10 == 0
 }
 
 /// Whether `fault` is a stack overflow: a hit on a guard page the kernel knows, or a
@@ -72,7 +76,9 @@ fn below_stack_pointer(address: usize, sp: usize, error_code: u64) -> bool {
 fn is_stack_overflow(fault: &Fault<'_>) -> bool {
     let sp = fault.registers().gpr[Registers::RSP] as usize;
     fault.guard_page().is_some()
-        || fault.fault_address().is_some_and(|address| below_stack_pointer(address, sp, fault.error_code()))
+        || fault
+            .fault_address()
+            .is_some_and(|address| below_stack_pointer(address, sp, fault.error_code()))
 }
 
 /// What a page fault's address tells about the fault.
@@ -85,7 +91,11 @@ fn describe_address(fault: &Fault<'_>, regs: &Registers, address: usize) {
     } else {
         "read"
     };
-    let present = if code & 1 != 0 { "protection violation" } else { "not-present page" };
+    let present = if code & 1 != 0 {
+        "protection violation"
+    } else {
+        "not-present page"
+    };
     print(format_args!("  {access} of {address:#x}: {present}"));
     let sp = regs.gpr[Registers::RSP] as usize;
     if let Some(guard) = fault.guard_page() {
@@ -93,7 +103,9 @@ fn describe_address(fault: &Fault<'_>, regs: &Registers, address: usize) {
     } else if address < unikernel_hal::PAGE_SIZE {
         print(format_args!(": null pointer dereference\n"));
     } else if below_stack_pointer(address, sp, code) {
-        print(format_args!(", just below the stack pointer: stack overflow\n"));
+        print(format_args!(
+            ", just below the stack pointer: stack overflow\n"
+        ));
     } else {
         print(format_args!("\n"));
     }
@@ -116,7 +128,10 @@ fn on_fault(fault: &mut Fault<'_>) -> FaultAction {
         .flatten();
     let Some((sig, code)) = signal else {
         report(fault);
-        print(format_args!("unikernel: exit code {} (CPU exception in kernel code)\n", exit::EXIT_CPU_EXCEPTION));
+        print(format_args!(
+            "unikernel: exit code {} (CPU exception in kernel code)\n",
+            exit::EXIT_CPU_EXCEPTION
+        ));
         return FaultAction::Stop(exit::EXIT_CPU_EXCEPTION);
     };
     if signal::fault::is_caught(sig) {
@@ -124,11 +139,21 @@ fn on_fault(fault: &mut Fault<'_>) -> FaultAction {
             report(fault);
         }
         let address = fault.fault_address().unwrap_or(0) as u64;
-        if let Some(handler) = signal::fault::deliver(sig, code, &regs, address, fault.error_code(), fault.vector()) {
+        if let Some(handler) = signal::fault::deliver(
+            sig,
+            code,
+            &regs,
+            address,
+            fault.error_code(),
+            fault.vector(),
+        ) {
             fault.set_registers(&handler);
             return FaultAction::Resume;
         }
-        print(format_args!("unikernel: no room for the signal frame of {}\n", signal::name(sig)));
+        print(format_args!(
+            "unikernel: no room for the signal frame of {}\n",
+            signal::name(sig)
+        ));
     } else {
         report(fault);
     }
@@ -141,7 +166,11 @@ fn report(fault: &Fault<'_>) {
     let regs = fault.registers();
     let pc = regs.rip as usize;
     let overflow = fault.guard_page().is_some();
-    print(format_args!("\nunikernel: fatal CPU exception {} (vector {})", fault.name(), fault.vector()));
+    print(format_args!(
+        "\nunikernel: fatal CPU exception {} (vector {})",
+        fault.name(),
+        fault.vector()
+    ));
     if let Some(tid) = crate::sched::try_current_tid() {
         print(format_args!(" in thread {tid}"));
     }
@@ -151,7 +180,9 @@ fn report(fault: &Fault<'_>) {
         describe_address(fault, &regs, address);
     }
     if overflow && symbol_table().is_none() {
-        print(format_args!("  (no symbols: the image file was not passed as a boot module, or is stripped)\n"));
+        print(format_args!(
+            "  (no symbols: the image file was not passed as a boot module, or is stripped)\n"
+        ));
     }
     backtrace(&regs);
     fault.print_registers();
@@ -159,7 +190,11 @@ fn report(fault: &Fault<'_>) {
 
 fn print_frame(index: usize, frame: &unwind::Frame) {
     let pc = frame.lookup_pc();
-    print(format_args!("  {index:>4}: {:#018x} - {}\n", frame.regs.rip, Location(pc)));
+    print(format_args!(
+        "  {index:>4}: {:#018x} - {}\n",
+        frame.regs.rip,
+        Location(pc)
+    ));
 }
 
 /// Prints the stack from the faulting frame outwards. A run of frames at the same pc
@@ -171,7 +206,10 @@ fn backtrace(regs: &Registers) {
         print(format_args!("  (no .eh_frame_hdr in the image)\n"));
         return;
     };
-    let mut frame = unwind::Frame { regs: *regs, is_return_address: false };
+    let mut frame = unwind::Frame {
+        regs: *regs,
+        is_return_address: false,
+    };
     print_frame(0, &frame);
     let mut index = 1;
     if !unwinder.covers(frame.lookup_pc())
@@ -190,7 +228,9 @@ fn backtrace(regs: &Registers) {
         } else {
             if repeats > 0 {
                 if lines < MAX_LINES {
-                    print(format_args!("        ... the frame above {repeats} more times\n"));
+                    print(format_args!(
+                        "        ... the frame above {repeats} more times\n"
+                    ));
                 }
                 lines += 1;
                 repeats = 0;
@@ -204,9 +244,14 @@ fn backtrace(regs: &Registers) {
         index += 1;
     }
     if repeats > 0 && lines < MAX_LINES {
-        print(format_args!("        ... the frame above {repeats} more times\n"));
+        print(format_args!(
+            "        ... the frame above {repeats} more times\n"
+        ));
     }
     if lines > MAX_LINES {
-        print(format_args!("  ({} more frames not shown)\n", lines - MAX_LINES));
+        print(format_args!(
+            "  ({} more frames not shown)\n",
+            lines - MAX_LINES
+        ));
     }
 }

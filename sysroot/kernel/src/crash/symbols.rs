@@ -102,7 +102,9 @@ impl SymbolTable {
     pub fn lookup(&self, address: usize) -> Option<Symbol> {
         let mut best: Option<(usize, u32, bool)> = None;
         for entry in self.symbols.chunks_exact(SYM_SIZE) {
-            let (Some(name), Some(value), Some(size)) = (u32_at(entry, 0), u64_at(entry, 8), u64_at(entry, 16)) else {
+            let (Some(name), Some(value), Some(size)) =
+                (u32_at(entry, 0), u64_at(entry, 8), u64_at(entry, 16))
+            else {
                 continue;
             };
             let is_func = entry[4] & 0xf == STT_FUNC;
@@ -121,6 +123,9 @@ impl SymbolTable {
             }
         }
         let (start, name, _) = best?;
-        Some(Symbol { name: self.name(usize::try_from(name).ok()?)?, start })
+        Some(Symbol {
+            name: self.name(usize::try_from(name).ok()?)?,
+            start,
+        })
     }
 }

@@ -8,8 +8,8 @@
 //! instead of faulting again. No allocation: this runs in exception handlers.
 
 use gimli::{
-    BaseAddresses, CfaRule, EhFrame, EhFrameHdr, EndianSlice, NativeEndian, ParsedEhFrameHdr, Register,
-    RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, X86_64,
+    BaseAddresses, CfaRule, EhFrame, EhFrameHdr, EndianSlice, NativeEndian, ParsedEhFrameHdr,
+    Register, RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, X86_64,
 };
 use unikernel_hal::exceptions::Registers;
 use unikernel_hal::{image, uaccess};
@@ -44,7 +44,11 @@ impl Frame {
     /// An address inside the instruction the frame is executing (for symbol lookup).
     pub fn lookup_pc(&self) -> usize {
         let pc = self.regs.rip as usize;
-        if self.is_return_address { pc.wrapping_sub(1) } else { pc }
+        if self.is_return_address {
+            pc.wrapping_sub(1)
+        } else {
+            pc
+        }
     }
 }
 
@@ -57,7 +61,11 @@ impl Unwinder {
             .set_eh_frame(frames.as_ptr() as u64)
             .set_text(image::text().start as u64);
         let header = EhFrameHdr::new(hdr, NativeEndian).parse(&bases, 8).ok()?;
-        Some(Unwinder { eh_frame: EhFrame::new(frames, NativeEndian), header, bases })
+        Some(Unwinder {
+            eh_frame: EhFrame::new(frames, NativeEndian),
+            header,
+            bases,
+        })
     }
 
     /// The caller's frame of `frame`, or `None` at the end of the stack or where the
@@ -65,9 +73,13 @@ impl Unwinder {
     pub fn caller(&self, frame: &Frame) -> Option<Frame> {
         let pc = frame.lookup_pc() as u64;
         let table = self.header.table()?;
-        let fde = table.fde_for_address(&self.eh_frame, &self.bases, pc, EhFrame::cie_from_offset).ok()?;
+        let fde = table
+            .fde_for_address(&self.eh_frame, &self.bases, pc, EhFrame::cie_from_offset)
+            .ok()?;
         let mut context = UnwindContext::<usize, StoreOnStack>::new_in();
-        let row = fde.unwind_info_for_address(&self.eh_frame, &self.bases, &mut context, pc).ok()?;
+        let row = fde
+            .unwind_info_for_address(&self.eh_frame, &self.bases, &mut context, pc)
+            .ok()?;
         let regs = &frame.regs;
         let cfa = match *row.cfa() {
             CfaRule::RegisterAndOffset { register, offset } => {
@@ -100,14 +112,25 @@ impl Unwinder {
             Some(ra) => ra,
             None => read(cfa.wrapping_sub(8))?,
         };
-        (caller.rip != 0).then_some(Frame { regs: caller, is_return_address: true })
+        (caller.rip != 0).then_some(Frame {
+            regs: caller,
+            is_return_address: true,
+        })
     }
 
     /// Whether the tables describe `pc` at all.
     pub fn covers(&self, pc: usize) -> bool {
         self.header
             .table()
-            .and_then(|t| t.fde_for_address(&self.eh_frame, &self.bases, pc as u64, EhFrame::cie_from_offset).ok())
+            .and_then(|t| {
+                t.fde_for_address(
+                    &self.eh_frame,
+                    &self.bases,
+                    pc as u64,
+                    EhFrame::cie_from_offset,
+                )
+                .ok()
+            })
             .is_some()
     }
 }
@@ -133,5 +156,8 @@ pub fn frame_after_bad_call(regs: &Registers) -> Option<Frame> {
     let mut caller = *regs;
     caller.gpr[Registers::RSP] = sp + 8;
     caller.rip = ra;
-    (ra != 0).then_some(Frame { regs: caller, is_return_address: true })
+    (ra != 0).then_some(Frame {
+        regs: caller,
+        is_return_address: true,
+    })
 }

@@ -24,8 +24,8 @@ mod queue;
 mod table;
 
 use unikernel_hal::irq::{self, IrqMutex};
-use unikernel_hal::thread::{self as hal_thread, ThreadError, IDLE};
-use unikernel_hal::{apic, exit, uaccess, SyscallFrame};
+use unikernel_hal::thread::{self as hal_thread, IDLE, ThreadError};
+use unikernel_hal::{SyscallFrame, apic, exit, uaccess};
 
 use self::table::{Scheduler, State, Thread, Wait};
 use crate::errno::Errno;
@@ -118,7 +118,11 @@ pub fn set_robust_list(head: usize) {
 /// `PR_SET_NAME`: the calling thread's name (truncated to 15 bytes, NUL-terminated).
 pub fn set_name(name: &[u8]) {
     let mut padded = [0u8; 16];
-    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len()).min(15);
+    let len = name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(name.len())
+        .min(15);
     padded[..len].copy_from_slice(&name[..len]);
     SCHED.lock().current_mut().name = padded;
 }
@@ -139,7 +143,11 @@ pub struct NewThread {
 
 /// Creates a runnable thread that resumes from a copy of `parent` (`clone`); returns
 /// its tid and calls `publish` with it before the thread can run.
-pub fn spawn(parent: &SyscallFrame, new: NewThread, publish: impl FnOnce(Tid)) -> Result<Tid, Errno> {
+pub fn spawn(
+    parent: &SyscallFrame,
+    new: NewThread,
+    publish: impl FnOnce(Tid),
+) -> Result<Tid, Errno> {
     let mut sched = SCHED.lock();
     let slot = sched.free_slot().ok_or(Errno::EAGAIN)?;
     hal_thread::spawn(slot, parent, new.stack_pointer, new.fs_base).map_err(|err| match err {
@@ -182,7 +190,13 @@ fn switch(next: usize) {
 
 /// `pause`: blocks the calling thread until [`interrupt`] wakes it (a signal).
 pub fn pause() {
-    let _ = block(Wait { futex: None, deadline: None }, || Ok(()));
+    let _ = block(
+        Wait {
+            futex: None,
+            deadline: None,
+        },
+        || Ok(()),
+    );
 }
 
 /// Wakes the thread in `slot` if it waits in [`pause`] (a signal was delivered to it).
@@ -205,16 +219,41 @@ pub fn live_slots() -> [bool; hal_thread::MAX_THREADS] {
 
 /// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns`.
 pub fn sleep_until(deadline_ns: u64) {
-    let _ = block(Wait { futex: None, deadline: Some(deadline_ns) }, || Ok(()));
+    let _ = block(
+        Wait {
+            futex: None,
+            deadline: Some(deadline_ns),
+        },
+        || Ok(()),
+    );
 }
 
 /// `FUTEX_WAIT`: blocks while the word at `address` holds `expected`, until a wake
 /// whose bitset shares a bit with `bitset`, or the deadline.
-pub fn futex_wait(address: usize, expected: u32, bitset: u32, deadline_ns: Option<u64>) -> Result<Wake, Errno> {
-    let futex = table::FutexWait { address, expected, bitset };
-    block(Wait { futex: Some(futex), deadline: deadline_ns }, || {
-        if uaccess::read_u32(address)? == expected { Ok(()) } else { Err(Errno::EAGAIN) }
-    })
+pub fn futex_wait(
+    address: usize,
+    expected: u32,
+    bitset: u32,
+    deadline_ns: Option<u64>,
+) -> Result<Wake, Errno> {
+    let futex = table::FutexWait {
+        address,
+        expected,
+        bitset,
+    };
+    block(
+        Wait {
+            futex: Some(futex),
+            deadline: deadline_ns,
+        },
+        || {
+            if uaccess::read_u32(address)? == expected {
+                Ok(())
+            } else {
+                Err(Errno::EAGAIN)
+            }
+        },
+    )
 }
 
 /// `FUTEX_WAKE`: wakes up to `count` waiters on `address` whose bitset matches, oldest
@@ -309,14 +348,25 @@ fn idle_loop() -> ! {
 fn report_deadlock<'a>(threads: impl Iterator<Item = &'a Thread>) {
     kinfo!("deadlock: every thread is blocked and no timeout is pending; nothing can wake them");
     for thread in threads {
-        if let State::Blocked(Wait { futex: None, deadline: None }) = thread.state {
+        if let State::Blocked(Wait {
+            futex: None,
+            deadline: None,
+        }) = thread.state
+        {
             kinfo!("  thread {} waits for a signal (pause)", thread.tid);
         }
-        if let State::Blocked(Wait { futex: Some(futex), .. }) = thread.state {
+        if let State::Blocked(Wait {
+            futex: Some(futex), ..
+        }) = thread.state
+        {
             let (tid, address, expected) = (thread.tid, futex.address, futex.expected);
             match uaccess::read_u32(address) {
-                Ok(value) => kinfo!("  thread {tid} waits on futex {address:#x} (expected {expected}, holds {value})"),
-                Err(_) => kinfo!("  thread {tid} waits on futex {address:#x} (expected {expected}, unreadable)"),
+                Ok(value) => kinfo!(
+                    "  thread {tid} waits on futex {address:#x} (expected {expected}, holds {value})"
+                ),
+                Err(_) => kinfo!(
+                    "  thread {tid} waits on futex {address:#x} (expected {expected}, unreadable)"
+                ),
             }
         }
     }

@@ -13,7 +13,11 @@ const _: () = assert!(MAX_THREADS <= u16::MAX as usize);
 
 impl RunQueue {
     pub(super) const fn new() -> RunQueue {
-        RunQueue { slots: [0; MAX_THREADS], head: 0, len: 0 }
+        RunQueue {
+            slots: [0; MAX_THREADS],
+            head: 0,
+            len: 0,
+        }
     }
 
     /// Appends `slot`. A slot is queued at most once (only runnable threads are), so

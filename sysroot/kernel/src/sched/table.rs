@@ -4,8 +4,8 @@
 
 use unikernel_hal::thread::{self as hal_thread, IDLE, MAX_THREADS};
 
-use super::queue::RunQueue;
 use super::Wake;
+use super::queue::RunQueue;
 use crate::process::PID;
 
 /// A thread id (Linux `pid_t` of a task).
@@ -52,8 +52,15 @@ pub(super) struct Thread {
 }
 
 impl Thread {
-    const FREE: Thread =
-        Thread { tid: 0, state: State::Free, clear_child_tid: 0, robust_list: 0, wake: Wake::Woken, name: [0; 16], wait_order: 0 };
+    const FREE: Thread = Thread {
+        tid: 0,
+        state: State::Free,
+        clear_child_tid: 0,
+        robust_list: 0,
+        wake: Wake::Woken,
+        name: [0; 16],
+        wait_order: 0,
+    };
 }
 
 #[derive(Debug)]
@@ -79,12 +86,24 @@ const MAIN_SLOT: usize = 1;
 
 impl Scheduler {
     pub(super) const fn new() -> Scheduler {
-        Scheduler { threads: [Thread::FREE; MAX_THREADS], run_queue: RunQueue::new(), next_tid: PID as Tid + 1, live: 0, waits: 0, slice_end: 0, in_use: 0 }
+        Scheduler {
+            threads: [Thread::FREE; MAX_THREADS],
+            run_queue: RunQueue::new(),
+            next_tid: PID as Tid + 1,
+            live: 0,
+            waits: 0,
+            slice_end: 0,
+            in_use: 0,
+        }
     }
 
     /// Records the main thread (tid = pid, as on Linux); returns its slot.
     pub(super) fn add_main(&mut self, now: u64) -> usize {
-        self.threads[MAIN_SLOT] = Thread { tid: PID as Tid, state: State::Running, ..Thread::FREE };
+        self.threads[MAIN_SLOT] = Thread {
+            tid: PID as Tid,
+            state: State::Running,
+            ..Thread::FREE
+        };
         self.in_use = self.in_use.max(MAIN_SLOT + 1);
         self.slice_end = now.saturating_add(TIME_SLICE_NS);
         self.live += 1;
@@ -100,11 +119,14 @@ impl Scheduler {
     }
 
     pub(super) fn threads(&self) -> impl Iterator<Item = &Thread> {
-        self.threads[..self.in_use].iter().filter(|t| !matches!(t.state, State::Free))
+        self.threads[..self.in_use]
+            .iter()
+            .filter(|t| !matches!(t.state, State::Free))
     }
 
     pub(super) fn free_slot(&self) -> Option<usize> {
-        (0..MAX_THREADS).find(|&slot| slot != IDLE && matches!(self.threads[slot].state, State::Free))
+        (0..MAX_THREADS)
+            .find(|&slot| slot != IDLE && matches!(self.threads[slot].state, State::Free))
     }
 
     /// Records a new runnable thread in `slot`; returns its tid.
@@ -114,7 +136,13 @@ impl Scheduler {
         let name = self.current().name;
         // Thread ids are never reused while the program runs (2^31 creations).
         self.next_tid = self.next_tid.wrapping_add(1).max(PID as Tid + 1) & 0x7fff_ffff;
-        self.threads[slot] = Thread { tid, state: State::Runnable, clear_child_tid, name, ..Thread::FREE };
+        self.threads[slot] = Thread {
+            tid,
+            state: State::Runnable,
+            clear_child_tid,
+            name,
+            ..Thread::FREE
+        };
         self.in_use = self.in_use.max(slot + 1);
         self.run_queue.push(slot);
         self.live += 1;
@@ -146,7 +174,10 @@ impl Scheduler {
     /// Wakes every thread whose deadline is at or before `now`.
     pub(super) fn expire(&mut self, now: u64) {
         for slot in 0..self.in_use {
-            if let State::Blocked(Wait { deadline: Some(deadline), .. }) = self.threads[slot].state
+            if let State::Blocked(Wait {
+                deadline: Some(deadline),
+                ..
+            }) = self.threads[slot].state
                 && deadline <= now
             {
                 self.make_runnable(slot, Wake::TimedOut);
@@ -213,7 +244,13 @@ impl Scheduler {
     /// Makes the thread in `slot` runnable if it waits for a signal only (`pause`);
     /// `true` if it did.
     pub(super) fn interrupt(&mut self, slot: usize) -> bool {
-        let pausing = matches!(self.threads.get(slot).map(|t| t.state), Some(State::Blocked(Wait { futex: None, deadline: None })));
+        let pausing = matches!(
+            self.threads.get(slot).map(|t| t.state),
+            Some(State::Blocked(Wait {
+                futex: None,
+                deadline: None
+            }))
+        );
         if pausing {
             self.make_runnable(slot, Wake::Interrupted);
         }
@@ -222,7 +259,11 @@ impl Scheduler {
 
     /// The slot of the live thread `tid`.
     pub(super) fn slot_of(&self, tid: Tid) -> Option<usize> {
-        (0..self.in_use).find(|&slot| slot != IDLE && self.threads[slot].tid == tid && !matches!(self.threads[slot].state, State::Free))
+        (0..self.in_use).find(|&slot| {
+            slot != IDLE
+                && self.threads[slot].tid == tid
+                && !matches!(self.threads[slot].state, State::Free)
+        })
     }
 
     pub(super) fn live_slots(&self) -> [bool; MAX_THREADS] {
@@ -240,7 +281,9 @@ impl Scheduler {
         while woken < count.max(1) {
             let oldest = (0..self.in_use)
                 .filter_map(|slot| match self.threads[slot].state {
-                    State::Blocked(Wait { futex: Some(f), .. }) if f.address == address && f.bitset & bitset != 0 => {
+                    State::Blocked(Wait { futex: Some(f), .. })
+                        if f.address == address && f.bitset & bitset != 0 =>
+                    {
                         Some((self.threads[slot].wait_order, slot))
                     }
                     _ => None,

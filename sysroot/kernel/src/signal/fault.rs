@@ -5,7 +5,7 @@
 use unikernel_hal::exceptions::Registers;
 
 use super::frame::{self, Info, SEGV_ACCERR, SEGV_MAPERR};
-use super::{bit, STATE};
+use super::{STATE, bit};
 
 pub const SIGILL: usize = 4;
 pub const SIGTRAP: usize = 5;
@@ -28,7 +28,14 @@ pub fn signal_for(vector: u8, error_code: u64) -> Option<(usize, i32)> {
         4 | 5 | 13 => (super::SIGSEGV, SI_KERNEL),
         6 => (SIGILL, ILL_ILLOPN),
         12 => (SIGBUS, SI_KERNEL),
-        14 => (super::SIGSEGV, if error_code & 1 != 0 { SEGV_ACCERR } else { SEGV_MAPERR }),
+        14 => (
+            super::SIGSEGV,
+            if error_code & 1 != 0 {
+                SEGV_ACCERR
+            } else {
+                SEGV_MAPERR
+            },
+        ),
         16 | 19 => (SIGFPE, 0),
         17 => (SIGBUS, BUS_ADRALN),
         _ => return None,
@@ -45,10 +52,22 @@ pub fn is_caught(sig: usize) -> bool {
 
 /// Sets up the handler of `sig` for the fault at `regs`; `None` if it cannot run
 /// (not caught, or no room for its frame), and the default action applies.
-pub fn deliver(sig: usize, code: i32, regs: &Registers, address: u64, error_code: u64, vector: u8) -> Option<Registers> {
+pub fn deliver(
+    sig: usize,
+    code: i32,
+    regs: &Registers,
+    address: u64,
+    error_code: u64,
+    vector: u8,
+) -> Option<Registers> {
     if !is_caught(sig) {
         return None;
     }
-    let info = Info::Fault { code, address, error_code, trapno: u64::from(vector) };
+    let info = Info::Fault {
+        code,
+        address,
+        error_code,
+        trapno: u64::from(vector),
+    };
     frame::setup(sig, info, regs).ok()
 }

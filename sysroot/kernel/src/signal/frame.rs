@@ -24,9 +24,9 @@
 //! README's gaps), so it is neither offered to the handler nor restored.
 
 use unikernel_hal::exceptions::Registers;
-use unikernel_hal::{uaccess, SyscallFrame};
+use unikernel_hal::{SyscallFrame, uaccess};
 
-use super::{bit, unblockable, AltStack, SIG_DFL, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, STATE};
+use super::{AltStack, SIG_DFL, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, STATE, bit, unblockable};
 use crate::errno::Errno;
 
 const SA_ONSTACK: u64 = 0x0800_0000;
@@ -55,7 +55,12 @@ const HANDLER_CLEARS: u64 = (1 << 8) | (1 << 10) | (1 << 16);
 pub enum Info {
     /// A CPU exception: `si_code` (e.g. `SEGV_MAPERR`), `si_addr`; the sigcontext's
     /// `err`, `trapno` and `cr2`.
-    Fault { code: i32, address: u64, error_code: u64, trapno: u64 },
+    Fault {
+        code: i32,
+        address: u64,
+        error_code: u64,
+        trapno: u64,
+    },
     /// `kill` (`SI_USER`) or `tkill`/`tgkill` (`SI_TKILL`) from pid 1, uid 0.
     Sent { code: i32 },
 }
@@ -97,7 +102,11 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
     let thread = state.threads[slot];
     let sp = regs.gpr[Registers::RSP];
     let alt = thread.altstack;
-    let top = if action.flags & SA_ONSTACK != 0 && alt.flags & SS_DISABLE == 0 && alt.size > 0 && !on_stack(&alt, sp) {
+    let top = if action.flags & SA_ONSTACK != 0
+        && alt.flags & SS_DISABLE == 0
+        && alt.size > 0
+        && !on_stack(&alt, sp)
+    {
         alt.sp + alt.size
     } else {
         sp.wrapping_sub(RED_ZONE)
@@ -127,7 +136,12 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
     // cs, gs, fs, ss: four u16.
     put(&mut buf, mc + 144, CS | (SS << 48));
     let (error_code, trapno, cr2) = match info {
-        Info::Fault { address, error_code, trapno, .. } => (error_code, trapno, address),
+        Info::Fault {
+            address,
+            error_code,
+            trapno,
+            ..
+        } => (error_code, trapno, address),
         Info::Sent { .. } => (0, 0, 0),
     };
     put(&mut buf, mc + 152, error_code);
@@ -152,13 +166,21 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
     uaccess::copy_to(frame as usize, &buf)?;
 
     let t = &mut state.threads[slot];
-    let deferred = if action.flags & SA_NODEFER != 0 { 0 } else { bit(sig) };
+    let deferred = if action.flags & SA_NODEFER != 0 {
+        0
+    } else {
+        bit(sig)
+    };
     t.mask = (t.mask | action.mask | deferred) & !unblockable();
     if alt.flags & SS_AUTODISARM != 0 && top == alt.sp + alt.size {
         t.altstack = AltStack::DISABLED;
     }
     if action.flags & SA_RESETHAND != 0 {
-        state.actions[sig - 1] = super::Action { handler: SIG_DFL, flags: action.flags & !SA_RESETHAND, ..action };
+        state.actions[sig - 1] = super::Action {
+            handler: SIG_DFL,
+            flags: action.flags & !SA_RESETHAND,
+            ..action
+        };
     }
 
     let mut next = *regs;
@@ -194,11 +216,19 @@ pub fn sigreturn(frame: &mut SyscallFrame) -> isize {
     // uc_stack: SS_AUTODISARM stacks are re-armed here (Linux's restore_altstack).
     let alt = AltStack {
         sp: get(&buf, UC_STACK),
-        flags: i32::from_ne_bytes([buf[UC_STACK + 8], buf[UC_STACK + 9], buf[UC_STACK + 10], buf[UC_STACK + 11]]),
+        flags: i32::from_ne_bytes([
+            buf[UC_STACK + 8],
+            buf[UC_STACK + 9],
+            buf[UC_STACK + 10],
+            buf[UC_STACK + 11],
+        ]),
         size: get(&buf, UC_STACK + 16),
     };
     if alt.flags & SS_AUTODISARM != 0 {
-        super::altstack(Some(AltStack { flags: SS_AUTODISARM, ..alt }));
+        super::altstack(Some(AltStack {
+            flags: SS_AUTODISARM,
+            ..alt
+        }));
     }
     super::update_mask(|_| mask);
     regs.gpr[0] as isize

@@ -61,12 +61,20 @@ impl Action {
             w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
             u64::from_ne_bytes(w)
         };
-        Action { handler: word(0), flags: word(1), restorer: word(2), mask: word(3) }
+        Action {
+            handler: word(0),
+            flags: word(1),
+            restorer: word(2),
+            mask: word(3),
+        }
     }
 
     pub fn to_bytes(self) -> [u8; Self::SIZE] {
         let mut bytes = [0u8; Self::SIZE];
-        for (i, w) in [self.handler, self.flags, self.restorer, self.mask].into_iter().enumerate() {
+        for (i, w) in [self.handler, self.flags, self.restorer, self.mask]
+            .into_iter()
+            .enumerate()
+        {
             bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
         }
         bytes
@@ -103,7 +111,11 @@ pub const SS_DISABLE: i32 = 2;
 pub const SS_AUTODISARM: i32 = 1 << 31;
 
 impl AltStack {
-    pub const DISABLED: AltStack = AltStack { sp: 0, flags: SS_DISABLE, size: 0 };
+    pub const DISABLED: AltStack = AltStack {
+        sp: 0,
+        flags: SS_DISABLE,
+        size: 0,
+    };
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -114,7 +126,11 @@ struct ThreadSignals {
 }
 
 impl ThreadSignals {
-    const NEW: ThreadSignals = ThreadSignals { mask: 0, pending: 0, altstack: AltStack::DISABLED };
+    const NEW: ThreadSignals = ThreadSignals {
+        mask: 0,
+        pending: 0,
+        altstack: AltStack::DISABLED,
+    };
 }
 
 #[derive(Debug)]
@@ -129,7 +145,12 @@ struct State {
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
-    actions: [Action { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0 }; NSIG],
+    actions: [Action {
+        handler: SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    }; NSIG],
     shared_pending: 0,
     threads: [ThreadSignals::NEW; MAX_THREADS],
     reported: 0,
@@ -154,7 +175,10 @@ pub fn thread_started(parent: usize, child: usize) {
     let mut state = STATE.lock();
     let mask = state.threads.get(parent).map_or(0, |t| t.mask);
     if let Some(t) = state.threads.get_mut(child) {
-        *t = ThreadSignals { mask, ..ThreadSignals::NEW };
+        *t = ThreadSignals {
+            mask,
+            ..ThreadSignals::NEW
+        };
     }
 }
 
@@ -177,7 +201,8 @@ pub fn action(sig: usize, replace: Option<Action>) -> Action {
 }
 
 fn is_ignored(action: &Action, sig: usize) -> bool {
-    action.handler == SIG_IGN || (action.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+    action.handler == SIG_IGN
+        || (action.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
 /// The calling thread's mask; `update` maps the old mask to the new one. Signals that
@@ -219,7 +244,9 @@ enum Outcome {
     Nothing,
     Terminate(usize),
     /// A handler would run on `slot`.
-    Caught { slot: usize },
+    Caught {
+        slot: usize,
+    },
 }
 
 /// Generates `sig` (1..=64) for `target`. `live` lists the live threads' slots (from

@@ -16,7 +16,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use unikernel_hal::{cpu, uaccess, SyscallFrame};
+use unikernel_hal::{SyscallFrame, cpu, uaccess};
 
 use super::{SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
@@ -69,18 +69,38 @@ pub fn clone(frame: &SyscallFrame) -> SysResult {
     if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0
         || flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0
     {
-        return Err(refuse(flags, "CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM", Errno::EINVAL));
+        return Err(refuse(
+            flags,
+            "CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM",
+            Errno::EINVAL,
+        ));
     }
     if flags & CLONE_THREAD == 0 {
-        return Err(refuse(flags, "creating a process: one address space, one process", Errno::ENOSYS));
+        return Err(refuse(
+            flags,
+            "creating a process: one address space, one process",
+            Errno::ENOSYS,
+        ));
     }
     if flags & THREAD != THREAD || flags & !(THREAD | OPTIONAL) != 0 {
-        return Err(refuse(flags, "only threads sharing everything are supported", Errno::EINVAL));
+        return Err(refuse(
+            flags,
+            "only threads sharing everything are supported",
+            Errno::EINVAL,
+        ));
     }
     if stack.is_null() {
-        return Err(refuse(flags, "a thread needs a stack of its own", Errno::EINVAL));
+        return Err(refuse(
+            flags,
+            "a thread needs a stack of its own",
+            Errno::EINVAL,
+        ));
     }
-    let fs_base = if flags & CLONE_SETTLS != 0 { tls } else { cpu::fs_base() };
+    let fs_base = if flags & CLONE_SETTLS != 0 {
+        tls
+    } else {
+        cpu::fs_base()
+    };
     // A non-canonical thread pointer would fault at the first TLS access (Linux's
     // arch_prctl refuses it with EPERM).
     if (fs_base.cast_signed() << 16 >> 16).cast_unsigned() != fs_base {
@@ -89,7 +109,11 @@ pub fn clone(frame: &SyscallFrame) -> SysResult {
     let new = NewThread {
         stack_pointer: stack.0,
         fs_base,
-        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 { child_tid.0 } else { 0 },
+        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 {
+            child_tid.0
+        } else {
+            0
+        },
     };
     let tid = sched::spawn(frame, new, |tid| {
         // Both stores happen before either thread runs on; like Linux, a bad address

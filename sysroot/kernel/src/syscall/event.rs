@@ -84,7 +84,11 @@ fn poll_until(fds: UserAddr, nfds: usize, deadline: Option<u64>) -> SysResult {
     };
     let ready = wait::until(deadline, |vfs| {
         let ready = scan(vfs, &mut revents);
-        Ok(if ready > 0 || no_wait { Attempt::Done(ready) } else { Attempt::Wait })
+        Ok(if ready > 0 || no_wait {
+            Attempt::Done(ready)
+        } else {
+            Attempt::Wait
+        })
     })?;
     if ready.is_none() {
         revents.clear();
@@ -154,7 +158,10 @@ pub fn epoll_ctl(args: SyscallArgs) -> SysResult {
 
 /// Waits on instance `epfd` for up to `max` events into `events`, until `deadline`.
 fn epoll_wait_until(epfd: Fd, events: UserAddr, max: i32, deadline: Option<u64>) -> SysResult {
-    let max = usize::try_from(max).ok().filter(|&m| m > 0 && m <= EP_MAX_EVENTS).ok_or(Errno::EINVAL)?;
+    let max = usize::try_from(max)
+        .ok()
+        .filter(|&m| m > 0 && m <= EP_MAX_EVENTS)
+        .ok_or(Errno::EINVAL)?;
     let size = max.checked_mul(EPOLL_EVENT_SIZE).ok_or(Errno::EINVAL)?;
     uaccess::with_bytes(events.0, size, |_| ())?;
     let no_wait = is_now(deadline, time::monotonic_ns());
@@ -166,14 +173,23 @@ fn epoll_wait_until(epfd: Fd, events: UserAddr, max: i32, deadline: Option<u64>)
             uaccess::copy_to(events.offset(index * EPOLL_EVENT_SIZE)?.0, &raw)?;
             Ok(())
         })?;
-        Ok(if found > 0 || no_wait { Attempt::Done(found) } else { Attempt::Wait })
+        Ok(if found > 0 || no_wait {
+            Attempt::Done(found)
+        } else {
+            Attempt::Wait
+        })
     })?;
     Ok(found.unwrap_or(0))
 }
 
 /// `epoll_wait(epfd, events, maxevents, timeout_ms)`.
 pub fn epoll_wait(args: SyscallArgs) -> SysResult {
-    epoll_wait_until(args.get(0)?, args.get(1)?, args.get(2)?, deadline_after_ms(args.get(3)?))
+    epoll_wait_until(
+        args.get(0)?,
+        args.get(1)?,
+        args.get(2)?,
+        deadline_after_ms(args.get(3)?),
+    )
 }
 
 /// `epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize)`.

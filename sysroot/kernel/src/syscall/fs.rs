@@ -45,7 +45,11 @@ pub fn read_path(addr: UserAddr) -> Result<Vec<u8>, Errno> {
 }
 
 /// Runs `f` with the start directory for `path` relative to `dirfd`.
-fn at<R>(dirfd: i32, path: &[u8], f: impl FnOnce(&mut Vfs, Ino) -> Result<R, Errno>) -> Result<R, Errno> {
+fn at<R>(
+    dirfd: i32,
+    path: &[u8],
+    f: impl FnOnce(&mut Vfs, Ino) -> Result<R, Errno>,
+) -> Result<R, Errno> {
     vfs::with(|vfs| {
         let start = vfs.start_dir(dirfd, path)?;
         f(vfs, start)
@@ -56,7 +60,10 @@ fn at<R>(dirfd: i32, path: &[u8], f: impl FnOnce(&mut Vfs, Ino) -> Result<R, Err
 pub fn open(args: SyscallArgs) -> SysResult {
     let path = read_path(args.get(0)?)?;
     let (flags, mode): (u32, u32) = (args.get(1)?, args.get(2)?);
-    at(AT_FDCWD, &path, |vfs, start| vfs.open(start, &path, flags, mode)).map(|fd| fd as usize)
+    at(AT_FDCWD, &path, |vfs, start| {
+        vfs.open(start, &path, flags, mode)
+    })
+    .map(|fd| fd as usize)
 }
 
 /// `openat(dirfd, path, flags, mode)`.
@@ -64,7 +71,10 @@ pub fn openat(args: SyscallArgs) -> SysResult {
     let dirfd: i32 = args.get(0)?;
     let path = read_path(args.get(1)?)?;
     let (flags, mode): (u32, u32) = (args.get(2)?, args.get(3)?);
-    at(dirfd, &path, |vfs, start| vfs.open(start, &path, flags, mode)).map(|fd| fd as usize)
+    at(dirfd, &path, |vfs, start| {
+        vfs.open(start, &path, flags, mode)
+    })
+    .map(|fd| fd as usize)
 }
 
 /// `creat(path, mode)` = `open(path, O_CREAT | O_WRONLY | O_TRUNC, mode)`.
@@ -72,12 +82,19 @@ pub fn creat(args: SyscallArgs) -> SysResult {
     let path = read_path(args.get(0)?)?;
     let mode: u32 = args.get(1)?;
     let flags = vfs::flags::O_CREAT | vfs::flags::O_WRONLY | vfs::flags::O_TRUNC;
-    at(AT_FDCWD, &path, |vfs, start| vfs.open(start, &path, flags, mode)).map(|fd| fd as usize)
+    at(AT_FDCWD, &path, |vfs, start| {
+        vfs.open(start, &path, flags, mode)
+    })
+    .map(|fd| fd as usize)
 }
 
 /// The status `dirfd` + `path` names, with the `AT_*` flags of `fstatat`/`statx`.
 fn stat_at(dirfd: i32, path: &[u8], flags: u32) -> Result<Stat, Errno> {
-    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
     vfs::with(|vfs| {
         if path.is_empty() {
             if flags & AT_EMPTY_PATH == 0 {
@@ -108,7 +125,10 @@ pub fn stat(args: SyscallArgs) -> SysResult {
 /// `lstat(path, buf)`.
 pub fn lstat(args: SyscallArgs) -> SysResult {
     let path = read_path(args.get(0)?)?;
-    write_stat(args.get(1)?, &stat_at(AT_FDCWD, &path, AT_SYMLINK_NOFOLLOW)?)
+    write_stat(
+        args.get(1)?,
+        &stat_at(AT_FDCWD, &path, AT_SYMLINK_NOFOLLOW)?,
+    )
 }
 
 /// `fstat(fd, buf)`.
@@ -152,7 +172,9 @@ const W_OK: u32 = 2;
 const X_OK: u32 = 1;
 
 fn access_at(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> SysResult {
-    if mode & !(R_OK | W_OK | X_OK) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+    if mode & !(R_OK | W_OK | X_OK) != 0
+        || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0
+    {
         return Err(Errno::EINVAL);
     }
     let stat = stat_at(dirfd, path, flags)?;
@@ -194,7 +216,10 @@ pub fn mkdir(args: SyscallArgs) -> SysResult {
 pub fn mkdirat(args: SyscallArgs) -> SysResult {
     let path = read_path(args.get(1)?)?;
     let mode: u32 = args.get(2)?;
-    at(args.get(0)?, &path, |vfs, start| vfs.mkdir(start, &path, mode)).map(|()| 0)
+    at(args.get(0)?, &path, |vfs, start| {
+        vfs.mkdir(start, &path, mode)
+    })
+    .map(|()| 0)
 }
 
 /// `unlink(path)`.
@@ -217,12 +242,22 @@ pub fn unlinkat(args: SyscallArgs) -> SysResult {
     }
     let path = read_path(args.get(1)?)?;
     at(args.get(0)?, &path, |vfs, start| {
-        if flags & AT_REMOVEDIR != 0 { vfs.rmdir(start, &path) } else { vfs.unlink(start, &path) }
+        if flags & AT_REMOVEDIR != 0 {
+            vfs.rmdir(start, &path)
+        } else {
+            vfs.unlink(start, &path)
+        }
     })
     .map(|()| 0)
 }
 
-fn rename_at(old_dirfd: i32, old: UserAddr, new_dirfd: i32, new: UserAddr, flags: u32) -> SysResult {
+fn rename_at(
+    old_dirfd: i32,
+    old: UserAddr,
+    new_dirfd: i32,
+    new: UserAddr,
+    flags: u32,
+) -> SysResult {
     let old = read_path(old)?;
     let new = read_path(new)?;
     vfs::with(|vfs| {
@@ -245,14 +280,24 @@ pub fn renameat(args: SyscallArgs) -> SysResult {
 
 /// `renameat2(olddirfd, old, newdirfd, new, flags)`.
 pub fn renameat2(args: SyscallArgs) -> SysResult {
-    rename_at(args.get(0)?, args.get(1)?, args.get(2)?, args.get(3)?, args.get(4)?)
+    rename_at(
+        args.get(0)?,
+        args.get(1)?,
+        args.get(2)?,
+        args.get(3)?,
+        args.get(4)?,
+    )
 }
 
 fn link_at(old_dirfd: i32, old: UserAddr, new_dirfd: i32, new: UserAddr, flags: u32) -> SysResult {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let follow = if flags & AT_SYMLINK_FOLLOW != 0 { Follow::Yes } else { Follow::No };
+    let follow = if flags & AT_SYMLINK_FOLLOW != 0 {
+        Follow::Yes
+    } else {
+        Follow::No
+    };
     let old = read_path(old)?;
     let new = read_path(new)?;
     vfs::with(|vfs| {
@@ -270,13 +315,22 @@ pub fn link(args: SyscallArgs) -> SysResult {
 
 /// `linkat(olddirfd, old, newdirfd, new, flags)`.
 pub fn linkat(args: SyscallArgs) -> SysResult {
-    link_at(args.get(0)?, args.get(1)?, args.get(2)?, args.get(3)?, args.get(4)?)
+    link_at(
+        args.get(0)?,
+        args.get(1)?,
+        args.get(2)?,
+        args.get(3)?,
+        args.get(4)?,
+    )
 }
 
 fn symlink_at(target: UserAddr, dirfd: i32, path: UserAddr) -> SysResult {
     let target = read_path(target)?;
     let path = read_path(path)?;
-    at(dirfd, &path, |vfs, start| vfs.symlink(&target, start, &path)).map(|()| 0)
+    at(dirfd, &path, |vfs, start| {
+        vfs.symlink(&target, start, &path)
+    })
+    .map(|()| 0)
 }
 
 /// `symlink(target, path)`.
@@ -290,7 +344,10 @@ pub fn symlinkat(args: SyscallArgs) -> SysResult {
 }
 
 fn readlink_at(dirfd: i32, path: UserAddr, buf: UserAddr, size: i32) -> SysResult {
-    let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or(Errno::EINVAL)?;
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or(Errno::EINVAL)?;
     let path = read_path(path)?;
     at(dirfd, &path, |vfs, start| {
         let target = vfs.readlink(start, &path)?;
@@ -390,7 +447,9 @@ const UTIME_OMIT: i64 = (1 << 30) - 2;
 
 /// One `timespec` of `utimensat`: `None` for `UTIME_OMIT`.
 fn utime(addr: Option<UserAddr>, now: u64) -> Result<Option<u64>, Errno> {
-    let Some(addr) = addr else { return Ok(Some(now)) };
+    let Some(addr) = addr else {
+        return Ok(Some(now));
+    };
     let mut bytes = [0u8; 16];
     uaccess::copy_from(addr.0, &mut bytes)?;
     let sec = i64::from_ne_bytes(bytes[..8].try_into().map_err(|_| Errno::EFAULT)?);
@@ -400,7 +459,10 @@ fn utime(addr: Option<UserAddr>, now: u64) -> Result<Option<u64>, Errno> {
         UTIME_NOW => Ok(Some(now)),
         0..1_000_000_000 => {
             let sec = u64::try_from(sec).map_err(|_| Errno::EINVAL)?;
-            Ok(Some(sec.saturating_mul(1_000_000_000).saturating_add(nsec as u64)))
+            Ok(Some(
+                sec.saturating_mul(1_000_000_000)
+                    .saturating_add(nsec as u64),
+            ))
         }
         _ => Err(Errno::EINVAL),
     }
@@ -420,10 +482,21 @@ pub fn utimensat(args: SyscallArgs) -> SysResult {
     let (atime, mtime) = if times.is_null() {
         (Some(now), Some(now))
     } else {
-        (utime(Some(times), now)?, utime(Some(times.offset(16)?), now)?)
+        (
+            utime(Some(times), now)?,
+            utime(Some(times.offset(16)?), now)?,
+        )
     };
-    let path = if path.is_null() { None } else { Some(read_path(path)?) };
-    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let path = if path.is_null() {
+        None
+    } else {
+        Some(read_path(path)?)
+    };
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
     vfs::with(|vfs| {
         let ino = match &path {
             None => fd_inode(vfs, u32::try_from(dirfd).map_err(|_| Errno::EBADF)?)?,

@@ -5,7 +5,7 @@
 //! futexes are the same thing (the shim's `pthread_join` waits shared on the thread-id
 //! word that `CLONE_CHILD_CLEARTID` clears). The waiting and waking is `crate::sched`.
 
-use super::{read_timespec, timespec_ns, SysResult, SyscallArgs, UserAddr};
+use super::{SysResult, SyscallArgs, UserAddr, read_timespec, timespec_ns};
 use crate::errno::Errno;
 use crate::sched::{self, Wake};
 use crate::time;
@@ -35,7 +35,11 @@ pub fn futex(args: SyscallArgs) -> SysResult {
     }
     match cmd {
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            let bitset = if cmd == FUTEX_WAKE { FUTEX_BITSET_MATCH_ANY } else { args.get(5)? };
+            let bitset = if cmd == FUTEX_WAKE {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                args.get(5)?
+            };
             if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
@@ -44,7 +48,11 @@ pub fn futex(args: SyscallArgs) -> SysResult {
             Ok(sched::futex_wake(uaddr.0, count, bitset))
         }
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let bitset = if cmd == FUTEX_WAIT { FUTEX_BITSET_MATCH_ANY } else { args.get(5)? };
+            let bitset = if cmd == FUTEX_WAIT {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                args.get(5)?
+            };
             if bitset == 0 {
                 return Err(Errno::EINVAL);
             }

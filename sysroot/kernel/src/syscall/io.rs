@@ -57,16 +57,25 @@ fn iovec(array: UserAddr, index: usize) -> Result<(usize, usize), Errno> {
     let at = array.offset(index.checked_mul(16).ok_or(Errno::EINVAL)?)?;
     let base = uaccess::read_u64(at.0)?;
     let len = uaccess::read_u64(at.offset(8)?.0)?;
-    Ok((base as usize, usize::try_from(len).map_err(|_| Errno::EINVAL)?))
+    Ok((
+        base as usize,
+        usize::try_from(len).map_err(|_| Errno::EINVAL)?,
+    ))
 }
 
 /// The segments' lengths must add up to at most `isize::MAX` (`readv(2)`: `EINVAL`).
 fn check_iovecs(iov: UserAddr, count: i32) -> Result<usize, Errno> {
-    let count = usize::try_from(count).ok().filter(|&n| n <= IOV_MAX).ok_or(Errno::EINVAL)?;
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&n| n <= IOV_MAX)
+        .ok_or(Errno::EINVAL)?;
     let mut total: usize = 0;
     for index in 0..count {
         let (_, len) = iovec(iov, index)?;
-        total = total.checked_add(len).filter(|&t| t <= isize::MAX as usize).ok_or(Errno::EINVAL)?;
+        total = total
+            .checked_add(len)
+            .filter(|&t| t <= isize::MAX as usize)
+            .ok_or(Errno::EINVAL)?;
     }
     Ok(count)
 }
@@ -103,24 +112,48 @@ fn vectored(
 
 /// `readv(fd, iov, iovcnt)`.
 pub fn readv(args: SyscallArgs) -> SysResult {
-    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, None, Vfs::read)
+    vectored(
+        args.get::<Fd>(0)?.0,
+        args.get(1)?,
+        args.get(2)?,
+        None,
+        Vfs::read,
+    )
 }
 
 /// `writev(fd, iov, iovcnt)`.
 pub fn writev(args: SyscallArgs) -> SysResult {
-    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, None, Vfs::write)
+    vectored(
+        args.get::<Fd>(0)?.0,
+        args.get(1)?,
+        args.get(2)?,
+        None,
+        Vfs::write,
+    )
 }
 
 /// `preadv(fd, iov, iovcnt, offset)` (the offset's high half, `a4`, is 0 on x86-64).
 pub fn preadv(args: SyscallArgs) -> SysResult {
     let at = offset(&args, 3)?;
-    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, Some(at), Vfs::read)
+    vectored(
+        args.get::<Fd>(0)?.0,
+        args.get(1)?,
+        args.get(2)?,
+        Some(at),
+        Vfs::read,
+    )
 }
 
 /// `pwritev(fd, iov, iovcnt, offset)`.
 pub fn pwritev(args: SyscallArgs) -> SysResult {
     let at = offset(&args, 3)?;
-    vectored(args.get::<Fd>(0)?.0, args.get(1)?, args.get(2)?, Some(at), Vfs::write)
+    vectored(
+        args.get::<Fd>(0)?.0,
+        args.get(1)?,
+        args.get(2)?,
+        Some(at),
+        Vfs::write,
+    )
 }
 
 /// `lseek(fd, offset, whence)`.
@@ -175,8 +208,12 @@ pub fn fcntl(args: SyscallArgs) -> SysResult {
     let arg: usize = args.get(2)?;
     vfs::with(|vfs| match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
-            let min = u32::try_from(arg).ok().filter(|&m| m < 1024).ok_or(Errno::EINVAL)?;
-            vfs.dup(fd.0, min, cmd == F_DUPFD_CLOEXEC).map(|fd| fd as usize)
+            let min = u32::try_from(arg)
+                .ok()
+                .filter(|&m| m < 1024)
+                .ok_or(Errno::EINVAL)?;
+            vfs.dup(fd.0, min, cmd == F_DUPFD_CLOEXEC)
+                .map(|fd| fd as usize)
         }
         F_GETFD => Ok(if vfs.cloexec(fd.0)? { FD_CLOEXEC } else { 0 }),
         F_SETFD => vfs.set_cloexec(fd.0, arg & FD_CLOEXEC != 0).map(|()| 0),
@@ -211,7 +248,11 @@ pub fn ioctl(args: SyscallArgs) -> SysResult {
         FIONBIO => {
             let on = uaccess::read_u32(arg.0)? != 0;
             let file = vfs.file_mut(fd.0)?;
-            file.flags = if on { file.flags | O_NONBLOCK } else { file.flags & !O_NONBLOCK };
+            file.flags = if on {
+                file.flags | O_NONBLOCK
+            } else {
+                file.flags & !O_NONBLOCK
+            };
             Ok(0)
         }
         FIONREAD => {
@@ -278,7 +319,12 @@ pub fn ftruncate(args: SyscallArgs) -> SysResult {
 /// Copies up to `len` bytes between two descriptors through a kernel buffer; the
 /// offsets are the descriptors' own or the given ones (updated). Returns the bytes
 /// copied (short at end of input).
-fn copy_between(vfs: &mut Vfs, from: (u32, Option<&mut u64>), to: (u32, Option<&mut u64>), len: usize) -> SysResult {
+fn copy_between(
+    vfs: &mut Vfs,
+    from: (u32, Option<&mut u64>),
+    to: (u32, Option<&mut u64>),
+    len: usize,
+) -> SysResult {
     let (in_fd, mut in_off) = from;
     let (out_fd, mut out_off) = to;
     if !vfs.file(in_fd)?.readable() || !vfs.file(out_fd)?.writable() {
@@ -324,7 +370,8 @@ pub fn sendfile(args: SyscallArgs) -> SysResult {
     let offset_addr: UserAddr = args.get(2)?;
     let count: usize = args.get(3)?;
     let mut offset = read_offset(offset_addr)?;
-    let n = vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))?;
+    let n =
+        vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))?;
     if let Some(offset) = offset {
         uaccess::copy_to(offset_addr.0, &offset.to_ne_bytes())?;
     }
@@ -354,7 +401,12 @@ pub fn copy_file_range(args: SyscallArgs) -> SysResult {
         if vfs.file(out_fd.0)?.flags & O_APPEND != 0 {
             return Err(Errno::EBADF);
         }
-        copy_between(vfs, (in_fd.0, in_off.as_mut()), (out_fd.0, out_off.as_mut()), len)
+        copy_between(
+            vfs,
+            (in_fd.0, in_off.as_mut()),
+            (out_fd.0, out_off.as_mut()),
+            len,
+        )
     })?;
     for (addr, off) in [(in_addr, in_off), (out_addr, out_off)] {
         if let Some(off) = off {

@@ -33,7 +33,11 @@ fn access(prot: u32) -> Result<Access, Errno> {
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    match (prot & PROT_WRITE != 0, prot & PROT_EXEC != 0, prot & PROT_READ != 0) {
+    match (
+        prot & PROT_WRITE != 0,
+        prot & PROT_EXEC != 0,
+        prot & PROT_READ != 0,
+    ) {
         (true, true, _) => Err(Errno::EACCES),
         (true, false, _) => Ok(Access::ReadWrite),
         (false, true, _) => Ok(Access::ReadExecute),
@@ -54,7 +58,15 @@ pub fn mmap(args: SyscallArgs) -> SysResult {
     if kind == 0 || kind == (MAP_SHARED | MAP_PRIVATE) || len == 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & !(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_IGNORED) != 0 {
+    if flags
+        & !(MAP_SHARED
+            | MAP_PRIVATE
+            | MAP_FIXED
+            | MAP_ANONYMOUS
+            | MAP_FIXED_NOREPLACE
+            | MAP_IGNORED)
+        != 0
+    {
         return Err(Errno::EOPNOTSUPP);
     }
     if !offset.is_multiple_of(unikernel_hal::PAGE_SIZE) {
@@ -66,14 +78,23 @@ pub fn mmap(args: SyscallArgs) -> SysResult {
     }
     let fd: Fd = args.get(4)?;
     // The file offset is an off_t: the last byte mapped must fit one (EOVERFLOW).
-    offset.checked_add(len).filter(|&end| end <= i64::MAX as usize).ok_or(Errno::EOVERFLOW)?;
+    offset
+        .checked_add(len)
+        .filter(|&end| end <= i64::MAX as usize)
+        .ok_or(Errno::EOVERFLOW)?;
     let shared_write = kind == MAP_SHARED && prot & PROT_WRITE != 0;
     // The VFS lock is held while the memory is taken and filled (VFS, then memory:
     // the documented lock order).
     vfs::with(|vfs| {
         let file = vfs.map_contents(fd.0, shared_write)?;
         let from_offset = file.get(offset..).unwrap_or_default();
-        place(addr, len, access, flags, &from_offset[..from_offset.len().min(len)])
+        place(
+            addr,
+            len,
+            access,
+            flags,
+            &from_offset[..from_offset.len().min(len)],
+        )
     })
 }
 

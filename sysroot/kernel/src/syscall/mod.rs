@@ -103,7 +103,10 @@ impl UserAddr {
 
     /// `self + offset`, or `EFAULT` on overflow.
     pub fn offset(self, offset: usize) -> Result<UserAddr, Errno> {
-        self.0.checked_add(offset).map(UserAddr).ok_or(Errno::EFAULT)
+        self.0
+            .checked_add(offset)
+            .map(UserAddr)
+            .ok_or(Errno::EFAULT)
     }
 }
 
@@ -154,7 +157,10 @@ pub fn read_timespec(addr: UserAddr) -> Result<(u64, u64), Errno> {
     let sec = i64::from_ne_bytes(sec.try_into().map_err(|_| Errno::EFAULT)?);
     let nsec = i64::from_ne_bytes(nsec.try_into().map_err(|_| Errno::EFAULT)?);
     let sec = u64::try_from(sec).map_err(|_| Errno::EINVAL)?;
-    let nsec = u64::try_from(nsec).ok().filter(|&n| n < 1_000_000_000).ok_or(Errno::EINVAL)?;
+    let nsec = u64::try_from(nsec)
+        .ok()
+        .filter(|&n| n < 1_000_000_000)
+        .ok_or(Errno::EINVAL)?;
     Ok((sec, nsec))
 }
 

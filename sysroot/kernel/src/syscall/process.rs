@@ -53,7 +53,14 @@ pub fn getegid(_: SyscallArgs) -> SysResult {
 pub fn uname(args: SyscallArgs) -> SysResult {
     let buf: UserAddr = args.get(0)?;
     const FIELD: usize = 65;
-    let fields = ["Linux", "unikernel", "6.1.0-unikernel", "#1 cargo-unikernel", "x86_64", "(none)"];
+    let fields = [
+        "Linux",
+        "unikernel",
+        "6.1.0-unikernel",
+        "#1 cargo-unikernel",
+        "x86_64",
+        "(none)",
+    ];
     let mut bytes = [0u8; FIELD * 6];
     for (i, field) in fields.iter().enumerate() {
         bytes[i * FIELD..i * FIELD + field.len()].copy_from_slice(field.as_bytes());

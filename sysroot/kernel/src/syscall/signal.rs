@@ -8,7 +8,7 @@ use super::{SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
 use crate::process::PID;
 use crate::sched;
-use crate::signal::{self, Action, AltStack, Target, NSIG, SIGKILL, SIGSTOP};
+use crate::signal::{self, Action, AltStack, NSIG, SIGKILL, SIGSTOP, Target};
 
 /// The kernel's `sigset_t` is 64 bits.
 const SIGSET_SIZE: usize = 8;
@@ -16,7 +16,10 @@ const MINSIGSTKSZ: u64 = 2048;
 
 /// A signal number argument: 1..=64, or 0 where "no signal" is allowed.
 fn signal_number(raw: i32) -> Result<usize, Errno> {
-    usize::try_from(raw).ok().filter(|&s| s <= NSIG).ok_or(Errno::EINVAL)
+    usize::try_from(raw)
+        .ok()
+        .filter(|&s| s <= NSIG)
+        .ok_or(Errno::EINVAL)
 }
 
 /// `rt_sigaction(sig, act, oact, sigsetsize)`.
@@ -28,7 +31,10 @@ pub fn rt_sigaction(args: SyscallArgs) -> SysResult {
     if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let sig = signal_number(sig).ok().filter(|&s| s != 0).ok_or(Errno::EINVAL)?;
+    let sig = signal_number(sig)
+        .ok()
+        .filter(|&s| s != 0)
+        .ok_or(Errno::EINVAL)?;
     let new = if act.is_null() {
         None
     } else {
@@ -108,7 +114,11 @@ pub fn sigaltstack(args: SyscallArgs) -> SysResult {
             if size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }
-            AltStack { sp, flags: flags & signal::SS_AUTODISARM, size }
+            AltStack {
+                sp,
+                flags: flags & signal::SS_AUTODISARM,
+                size,
+            }
         } else {
             return Err(Errno::EINVAL);
         };
@@ -141,7 +151,10 @@ pub fn kill(args: SyscallArgs) -> SysResult {
 
 /// The scheduler slot of thread `tid`, or `ESRCH`.
 fn thread(tid: i32) -> Result<usize, Errno> {
-    let tid = u32::try_from(tid).ok().filter(|&t| t > 0).ok_or(Errno::EINVAL)?;
+    let tid = u32::try_from(tid)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or(Errno::EINVAL)?;
     sched::slot_of(tid).ok_or(Errno::ESRCH)
 }
 

@@ -25,7 +25,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use unikernel_hal::SyscallFrame;
 
 use super::list::{self, dispatch};
-use super::{clone, SysResult, SyscallArgs};
+use super::{SysResult, SyscallArgs, clone};
 use crate::errno::Errno;
 use crate::log::kinfo;
 
@@ -123,7 +123,9 @@ pub(super) const fn count_implemented(all: &[(usize, &str, bool)]) -> usize {
     count
 }
 
-pub(super) const fn implemented<const N: usize>(all: &[(usize, &'static str, bool)]) -> [(usize, &'static str); N] {
+pub(super) const fn implemented<const N: usize>(
+    all: &[(usize, &'static str, bool)],
+) -> [(usize, &'static str); N] {
     let mut out = [(0, ""); N];
     let (mut i, mut j) = (0, 0);
     while i < all.len() {
@@ -165,7 +167,9 @@ pub(super) fn frame_only(nr: usize, entry: Entry) -> isize {
     }
     if !FRAME_REPORTED.swap(true, Ordering::Relaxed) {
         let name = list::name(nr).unwrap_or("?");
-        kinfo!("system call {name} ({nr}) through the dispatcher: it needs the caller's register frame (the syscall instruction or __unikernel_syscall_stub); returning ENOSYS");
+        kinfo!(
+            "system call {name} ({nr}) through the dispatcher: it needs the caller's register frame (the syscall instruction or __unikernel_syscall_stub); returning ENOSYS"
+        );
     }
     Errno::ENOSYS.to_return_value()
 }

@@ -2,7 +2,7 @@
 //! `clock_nanosleep`. Sleeping blocks the thread until its deadline (`crate::sched`);
 //! there are no signals, so it is never interrupted and never writes a remaining time.
 
-use super::{read_timespec, timespec_ns, write_timespec, SysResult, SyscallArgs, UserAddr};
+use super::{SysResult, SyscallArgs, UserAddr, read_timespec, timespec_ns, write_timespec};
 use crate::errno::Errno;
 use crate::{sched, time};
 

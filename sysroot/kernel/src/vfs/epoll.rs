@@ -84,7 +84,12 @@ impl Vfs {
             return Err(Errno::EINVAL);
         }
         let id = EpollId(self.epolls.insert(Epoll::default())?);
-        self.install(OpenFile::new(Object::Epoll(id), O_RDWR), 0, flags & O_CLOEXEC != 0).inspect_err(|_| {
+        self.install(
+            OpenFile::new(Object::Epoll(id), O_RDWR),
+            0,
+            flags & O_CLOEXEC != 0,
+        )
+        .inspect_err(|_| {
             self.epolls.remove(id.0);
         })
     }
@@ -98,14 +103,22 @@ impl Vfs {
 
     /// `epoll_ctl(epfd, op, fd, event)`; `event` is `(events, data)` (ignored for
     /// `EPOLL_CTL_DEL`).
-    pub fn epoll_ctl(&mut self, epfd: u32, op: u32, fd: u32, event: (u32, u64)) -> Result<(), Errno> {
+    pub fn epoll_ctl(
+        &mut self,
+        epfd: u32,
+        op: u32,
+        fd: u32,
+        event: (u32, u64),
+    ) -> Result<(), Errno> {
         let id = self.epoll_of(epfd)?;
         let target = self.fds.file_id(fd)?;
         match self.files.get(target).map(|f| f.object) {
             None => return Err(Errno::EBADF),
             Some(_) if fd == epfd => return Err(Errno::EINVAL),
             // Regular files and directories are always ready: Linux refuses them.
-            Some(Object::Inode(ino)) if matches!(self.inodes.get(ino)?.node, Node::File(_) | Node::Dir(_)) => {
+            Some(Object::Inode(ino))
+                if matches!(self.inodes.get(ino)?.node, Node::File(_) | Node::Dir(_)) =>
+            {
                 return Err(Errno::EPERM);
             }
             // Nested instances are not supported (a gap: Linux allows them).
@@ -114,19 +127,35 @@ impl Vfs {
         }
         let (events, data) = event;
         let epoll = self.epolls.get_mut(id.0).ok_or(Errno::EBADF)?;
-        let existing = epoll.entries.iter().position(|e| e.fd == fd && e.file == target);
+        let existing = epoll
+            .entries
+            .iter()
+            .position(|e| e.fd == fd && e.file == target);
         match (op, existing) {
             (EPOLL_CTL_ADD, Some(_)) => return Err(Errno::EEXIST),
             (EPOLL_CTL_ADD, None) => {
                 epoll.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-                epoll.entries.push(Entry { fd, file: target, events, data, seen: None, disabled: false });
+                epoll.entries.push(Entry {
+                    fd,
+                    file: target,
+                    events,
+                    data,
+                    seen: None,
+                    disabled: false,
+                });
             }
             (EPOLL_CTL_MOD, Some(index)) => {
                 let entry = &mut epoll.entries[index];
                 if events & EPOLLEXCLUSIVE != 0 || entry.events & EPOLLEXCLUSIVE != 0 {
                     return Err(Errno::EINVAL);
                 }
-                *entry = Entry { events, data, seen: None, disabled: false, ..*entry };
+                *entry = Entry {
+                    events,
+                    data,
+                    seen: None,
+                    disabled: false,
+                    ..*entry
+                };
             }
             (EPOLL_CTL_DEL, Some(index)) => {
                 epoll.entries.remove(index);
@@ -160,12 +189,20 @@ impl Vfs {
                 break;
             }
             let entry = &mut entries[index];
-            let Some((ready, changes)) = self.look(entry) else { continue };
+            let Some((ready, changes)) = self.look(entry) else {
+                continue;
+            };
             entry.seen = Some(changes);
             if ready == 0 {
                 continue;
             }
-            if let Err(error) = report(found, Ready { events: ready, data: entry.data }) {
+            if let Err(error) = report(
+                found,
+                Ready {
+                    events: ready,
+                    data: entry.data,
+                },
+            ) {
                 result = Err(error);
                 break;
             }
@@ -186,8 +223,13 @@ impl Vfs {
     /// Whether instance `id` has something to report (its own readiness, for `poll`),
     /// without consuming anything.
     pub(super) fn epoll_has_events(&self, id: EpollId) -> bool {
-        let Some(epoll) = self.epolls.get(id.0) else { return false };
-        epoll.entries.iter().any(|entry| self.look(entry).is_some_and(|(ready, _)| ready != 0))
+        let Some(epoll) = self.epolls.get(id.0) else {
+            return false;
+        };
+        epoll
+            .entries
+            .iter()
+            .any(|entry| self.look(entry).is_some_and(|(ready, _)| ready != 0))
     }
 
     /// What `entry` would report now (0: nothing, but the look counts for `EPOLLET`)
@@ -202,7 +244,10 @@ impl Vfs {
         if entry.events & EPOLLET != 0 && entry.seen == Some(changes) {
             return None;
         }
-        Some((u32::from(self.readiness(object)) & (entry.events | EPOLLERR | EPOLLHUP), changes))
+        Some((
+            u32::from(self.readiness(object)) & (entry.events | EPOLLERR | EPOLLHUP),
+            changes,
+        ))
     }
 
     /// Open file description `file` was released: no instance watches it any more.

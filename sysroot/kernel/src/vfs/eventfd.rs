@@ -74,12 +74,17 @@ impl Vfs {
         if flags & !(O_CLOEXEC | O_NONBLOCK | EFD_SEMAPHORE) != 0 {
             return Err(Errno::EINVAL);
         }
-        let counter = EventFd { count: u64::from(initval), semaphore: flags & EFD_SEMAPHORE != 0, changes: 0 };
+        let counter = EventFd {
+            count: u64::from(initval),
+            semaphore: flags & EFD_SEMAPHORE != 0,
+            changes: 0,
+        };
         let id = EventFdId(self.eventfds.insert(counter)?);
         let file = OpenFile::new(Object::EventFd(id), O_RDWR | (flags & O_NONBLOCK));
-        self.install(file, 0, flags & O_CLOEXEC != 0).inspect_err(|_| {
-            self.eventfds.remove(id.0);
-        })
+        self.install(file, 0, flags & O_CLOEXEC != 0)
+            .inspect_err(|_| {
+                self.eventfds.remove(id.0);
+            })
     }
 
     pub(super) fn eventfd_mut(&mut self, id: EventFdId) -> Result<&mut EventFd, Errno> {

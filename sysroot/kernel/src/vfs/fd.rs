@@ -3,8 +3,8 @@
 
 use alloc::vec::Vec;
 
-use super::file::{Object, OpenFile};
 use super::Vfs;
+use super::file::{Object, OpenFile};
 use crate::errno::Errno;
 
 /// `RLIMIT_NOFILE` (what `getrlimit` reports).
@@ -25,7 +25,11 @@ impl FdTable {
     }
 
     fn entry(&self, fd: u32) -> Result<Entry, Errno> {
-        self.0.get(fd as usize).copied().flatten().ok_or(Errno::EBADF)
+        self.0
+            .get(fd as usize)
+            .copied()
+            .flatten()
+            .ok_or(Errno::EBADF)
     }
 
     /// The open file description `fd` refers to (its `Vfs::files` slot).
@@ -34,15 +38,22 @@ impl FdTable {
     }
 
     fn lowest_free(&self, min: u32) -> Result<u32, Errno> {
-        let free = (min as usize..self.0.len()).find(|&i| self.0[i].is_none()).unwrap_or(self.0.len().max(min as usize));
-        u32::try_from(free).ok().filter(|&fd| fd < MAX_FDS).ok_or(Errno::EMFILE)
+        let free = (min as usize..self.0.len())
+            .find(|&i| self.0[i].is_none())
+            .unwrap_or(self.0.len().max(min as usize));
+        u32::try_from(free)
+            .ok()
+            .filter(|&fd| fd < MAX_FDS)
+            .ok_or(Errno::EMFILE)
     }
 
     /// Puts `entry` at `fd`, returning what was there.
     fn set(&mut self, fd: u32, entry: Entry) -> Result<Option<Entry>, Errno> {
         let index = fd as usize;
         if index >= self.0.len() {
-            self.0.try_reserve(index + 1 - self.0.len()).map_err(|_| Errno::ENOMEM)?;
+            self.0
+                .try_reserve(index + 1 - self.0.len())
+                .map_err(|_| Errno::ENOMEM)?;
             self.0.resize(index + 1, None);
         }
         Ok(self.0[index].replace(entry))
@@ -57,7 +68,8 @@ impl Vfs {
         let object = file.object;
         let id = self.files.insert(file)?;
         self.retain_object(object)?;
-        self.share(id, fd, cloexec).inspect_err(|_| self.drop_ref(id))
+        self.share(id, fd, cloexec)
+            .inspect_err(|_| self.drop_ref(id))
     }
 
     /// Points `fd` at description `id` (closing what `fd` held).
@@ -136,12 +148,16 @@ impl Vfs {
     /// the object (an unlinked inode is freed, a pipe with no ends left too, an event
     /// counter or `epoll` instance always) and leaves every `epoll` interest list.
     fn drop_ref(&mut self, id: usize) {
-        let Some(file) = self.files.get_mut(id) else { return };
+        let Some(file) = self.files.get_mut(id) else {
+            return;
+        };
         file.refs = file.refs.saturating_sub(1);
         if file.refs > 0 {
             return;
         }
-        let Some(file) = self.files.remove(id) else { return };
+        let Some(file) = self.files.remove(id) else {
+            return;
+        };
         self.forget_file(id);
         match file.object {
             Object::Console(_) => {}

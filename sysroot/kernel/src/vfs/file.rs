@@ -35,8 +35,18 @@ pub mod flags {
     /// The flags `F_SETFL` may change (Linux `SETFL_MASK`).
     pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
     /// The flags kept in the description after `open` (creation flags are not).
-    pub const KEPT: u32 = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE
-        | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_SYNC | O_PATH;
+    pub const KEPT: u32 = O_ACCMODE
+        | O_APPEND
+        | O_NONBLOCK
+        | O_DSYNC
+        | O_ASYNC
+        | O_DIRECT
+        | O_LARGEFILE
+        | O_DIRECTORY
+        | O_NOFOLLOW
+        | O_NOATIME
+        | O_SYNC
+        | O_PATH;
 }
 
 /// The serial console's two directions.
@@ -87,7 +97,13 @@ pub struct OpenFile {
 
 impl OpenFile {
     pub fn new(object: Object, flags: u32) -> Self {
-        Self { object, flags: flags & flags::KEPT, offset: 0, cursor: DirCursor::Start, refs: 0 }
+        Self {
+            object,
+            flags: flags & flags::KEPT,
+            offset: 0,
+            cursor: DirCursor::Start,
+            refs: 0,
+        }
     }
 
     pub fn readable(&self) -> bool {
@@ -100,6 +116,10 @@ impl OpenFile {
     }
 
     pub fn writable(&self) -> bool {
-        self.flags & flags::O_PATH == 0 && matches!(self.flags & flags::O_ACCMODE, flags::O_WRONLY | flags::O_RDWR)
+        self.flags & flags::O_PATH == 0
+            && matches!(
+                self.flags & flags::O_ACCMODE,
+                flags::O_WRONLY | flags::O_RDWR
+            )
     }
 }

@@ -53,10 +53,14 @@ pub fn unpack<'a>(vfs: &mut Vfs, archive: &'a [u8]) -> Result<Unpacked, UnpackEr
         let bits = entry.mode().bits();
         let mtime = entry.mtime().saturating_mul(1_000_000_000);
         let node = match bits & mode::S_IFMT {
-            mode::S_IFDIR => Node::Dir(Dir { entries: Default::default(), parent: ROOT }),
+            mode::S_IFDIR => Node::Dir(Dir {
+                entries: Default::default(),
+                parent: ROOT,
+            }),
             mode::S_IFREG => {
                 let mut data = Vec::new();
-                data.try_reserve_exact(entry.file().len()).map_err(|_| fail(Errno::ENOMEM))?;
+                data.try_reserve_exact(entry.file().len())
+                    .map_err(|_| fail(Errno::ENOMEM))?;
                 data.extend_from_slice(entry.file());
                 Node::File(FileData::Heap(data))
             }
@@ -64,7 +68,9 @@ pub fn unpack<'a>(vfs: &mut Vfs, archive: &'a [u8]) -> Result<Unpacked, UnpackEr
             _ => return Err(fail(Errno::EINVAL)),
         };
         let bytes = entry.file().len();
-        let ino = vfs.place(path.as_bytes(), node, bits & 0o7777).map_err(fail)?;
+        let ino = vfs
+            .place(path.as_bytes(), node, bits & 0o7777)
+            .map_err(fail)?;
         let inode = vfs.inodes.get_mut(ino).map_err(fail)?;
         inode.times.mtime = mtime;
         inode.times.atime = mtime;

@@ -110,7 +110,12 @@ pub struct Times {
 
 impl Times {
     pub fn all(now: u64) -> Self {
-        Self { atime: now, mtime: now, ctime: now, btime: now }
+        Self {
+            atime: now,
+            mtime: now,
+            ctime: now,
+            btime: now,
+        }
     }
 }
 
@@ -129,7 +134,13 @@ pub struct Inode {
 impl Inode {
     pub fn new(node: Node, perm: u32, now: u64) -> Self {
         let nlink = if matches!(node, Node::Dir(_)) { 2 } else { 1 };
-        Self { node, perm: perm & 0o7777, nlink, open: 0, times: Times::all(now) }
+        Self {
+            node,
+            perm: perm & 0o7777,
+            nlink,
+            open: 0,
+            times: Times::all(now),
+        }
     }
 
     pub fn file_type(&self) -> u32 {
@@ -194,7 +205,11 @@ impl Inodes {
 
     /// Frees `ino` once no name and no open file refers to it.
     pub fn release_if_unused(&mut self, ino: Ino) {
-        if self.0.get(ino.0).is_some_and(|i| i.nlink == 0 && i.open == 0) {
+        if self
+            .0
+            .get(ino.0)
+            .is_some_and(|i| i.nlink == 0 && i.open == 0)
+        {
             self.0.remove(ino.0);
         }
     }

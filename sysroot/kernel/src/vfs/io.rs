@@ -49,7 +49,13 @@ impl Vfs {
     }
 
     /// `read` (`at == None`, from and advancing the file offset) or `pread64`.
-    pub fn read(&mut self, fd: u32, buf: usize, len: usize, at: Option<u64>) -> Result<usize, Errno> {
+    pub fn read(
+        &mut self,
+        fd: u32,
+        buf: usize,
+        len: usize,
+        at: Option<u64>,
+    ) -> Result<usize, Errno> {
         if !self.file(fd)?.readable() {
             return Err(Errno::EBADF);
         }
@@ -86,14 +92,20 @@ impl Vfs {
                     Node::Dir(_) => return Err(Errno::EISDIR),
                     Node::Symlink(_) => return Err(Errno::EINVAL),
                     Node::File(data) => {
-                        let pos = usize::try_from(at.unwrap_or(offset)).unwrap_or(usize::MAX).min(data.len());
+                        let pos = usize::try_from(at.unwrap_or(offset))
+                            .unwrap_or(usize::MAX)
+                            .min(data.len());
                         let n = len.min(data.len() - pos);
                         uaccess::copy_to(buf, &data[pos..pos + n])?;
                         n
                     }
                     Node::Device(Device::Null) => 0,
-                    Node::Device(Device::Zero | Device::Full) => fill_user(buf, len, |b| b.fill(0))?,
-                    Node::Device(Device::Random | Device::Urandom) => fill_user(buf, len, random::fill)?,
+                    Node::Device(Device::Zero | Device::Full) => {
+                        fill_user(buf, len, |b| b.fill(0))?
+                    }
+                    Node::Device(Device::Random | Device::Urandom) => {
+                        fill_user(buf, len, random::fill)?
+                    }
                 };
                 if at.is_none() {
                     self.file_mut(fd)?.offset = offset + n as u64;
@@ -104,7 +116,13 @@ impl Vfs {
     }
 
     /// `write` (`at == None`) or `pwrite64`.
-    pub fn write(&mut self, fd: u32, buf: usize, len: usize, at: Option<u64>) -> Result<usize, Errno> {
+    pub fn write(
+        &mut self,
+        fd: u32,
+        buf: usize,
+        len: usize,
+        at: Option<u64>,
+    ) -> Result<usize, Errno> {
         if !self.file(fd)?.writable() {
             return Err(Errno::EBADF);
         }
@@ -148,7 +166,14 @@ impl Vfs {
 
     /// Writes into an inode at `pos` (or its end with `O_APPEND`, also for `pwrite64`,
     /// as Linux does); returns the offset after the written bytes.
-    fn write_inode(&mut self, ino: Ino, buf: usize, len: usize, flags: u32, pos: u64) -> Result<u64, Errno> {
+    fn write_inode(
+        &mut self,
+        ino: Ino,
+        buf: usize,
+        len: usize,
+        flags: u32,
+        pos: u64,
+    ) -> Result<u64, Errno> {
         let now = now();
         let inode = self.inodes.get_mut(ino)?;
         let data = match &mut inode.node {
@@ -161,8 +186,15 @@ impl Vfs {
         if len == 0 {
             return Ok(pos);
         }
-        let pos = if flags & O_APPEND != 0 { data.len() } else { usize::try_from(pos).map_err(|_| Errno::EFBIG)? };
-        let end = pos.checked_add(len).filter(|&e| e <= isize::MAX as usize).ok_or(Errno::EFBIG)?;
+        let pos = if flags & O_APPEND != 0 {
+            data.len()
+        } else {
+            usize::try_from(pos).map_err(|_| Errno::EFBIG)?
+        };
+        let end = pos
+            .checked_add(len)
+            .filter(|&e| e <= isize::MAX as usize)
+            .ok_or(Errno::EFBIG)?;
         let old_len = data.len();
         if end > old_len {
             data.try_reserve(end - old_len).map_err(|_| Errno::ENOSPC)?;
@@ -180,7 +212,9 @@ impl Vfs {
     /// `lseek(fd, offset, whence)`.
     pub fn seek(&mut self, fd: u32, offset: i64, whence: u32) -> Result<u64, Errno> {
         let (object, _, current) = self.open_file(fd)?;
-        let Object::Inode(ino) = object else { return Err(Errno::ESPIPE) };
+        let Object::Inode(ino) = object else {
+            return Err(Errno::ESPIPE);
+        };
         let (size, is_dir) = match &self.inodes.get(ino)?.node {
             Node::File(data) => (data.len() as u64, false),
             Node::Dir(_) => (0, true),
@@ -203,7 +237,10 @@ impl Vfs {
             }
             _ => return Err(Errno::EINVAL),
         };
-        let new = base.checked_add_signed(offset).filter(|&n| n <= i64::MAX as u64).ok_or(Errno::EINVAL)?;
+        let new = base
+            .checked_add_signed(offset)
+            .filter(|&n| n <= i64::MAX as u64)
+            .ok_or(Errno::EINVAL)?;
         let file = self.file_mut(fd)?;
         if is_dir {
             // A listing can only restart (rewinddir); positions are not addresses.
@@ -222,7 +259,9 @@ impl Vfs {
         if file.flags & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        let Object::Inode(dir_ino) = file.object else { return Err(Errno::ENOTDIR) };
+        let Object::Inode(dir_ino) = file.object else {
+            return Err(Errno::ENOTDIR);
+        };
         let mut cursor = file.cursor.clone();
         let mut position = file.offset;
         let dir = self.inodes.get(dir_ino)?.dir()?;
@@ -236,7 +275,11 @@ impl Vfs {
                         Some(name) => Bound::Excluded(&name[..]),
                         None => Bound::Unbounded,
                     };
-                    match dir.entries.range::<[u8], _>((lower, Bound::Unbounded)).next() {
+                    match dir
+                        .entries
+                        .range::<[u8], _>((lower, Bound::Unbounded))
+                        .next()
+                    {
                         Some((name, &ino)) => (name, ino, DirCursor::After(Some(name.clone()))),
                         None => break,
                     }
@@ -277,14 +320,22 @@ impl Vfs {
         let id = PipeId(self.pipes.insert(Pipe::default())?);
         let cloexec = flags & O_CLOEXEC != 0;
         let status = flags & O_NONBLOCK;
-        let read = match self.install(OpenFile::new(Object::PipeRead(id), O_RDONLY | status), 0, cloexec) {
+        let read = match self.install(
+            OpenFile::new(Object::PipeRead(id), O_RDONLY | status),
+            0,
+            cloexec,
+        ) {
             Ok(fd) => fd,
             Err(e) => {
                 self.pipes.remove(id.0);
                 return Err(e);
             }
         };
-        match self.install(OpenFile::new(Object::PipeWrite(id), O_WRONLY | status), 0, cloexec) {
+        match self.install(
+            OpenFile::new(Object::PipeWrite(id), O_WRONLY | status),
+            0,
+            cloexec,
+        ) {
             Ok(write) => Ok((read, write)),
             Err(e) => {
                 let _ = self.close(read);
@@ -299,11 +350,15 @@ impl Vfs {
         match file.object {
             Object::PipeRead(id) => Ok(self.pipes.get(id.0).map_or(0, |p| p.buffer.len())),
             Object::Inode(ino) => match &self.inodes.get(ino)?.node {
-                Node::File(data) => Ok(data.len().saturating_sub(usize::try_from(file.offset).unwrap_or(usize::MAX))),
+                Node::File(data) => Ok(data
+                    .len()
+                    .saturating_sub(usize::try_from(file.offset).unwrap_or(usize::MAX))),
                 Node::Dir(_) => Err(Errno::ENOTTY),
                 _ => Ok(0),
             },
-            Object::Console(_) | Object::PipeWrite(_) | Object::EventFd(_) | Object::Epoll(_) => Err(Errno::ENOTTY),
+            Object::Console(_) | Object::PipeWrite(_) | Object::EventFd(_) | Object::Epoll(_) => {
+                Err(Errno::ENOTTY)
+            }
         }
     }
 }

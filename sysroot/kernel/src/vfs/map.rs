@@ -28,7 +28,9 @@ impl Vfs {
         if !file.readable() || (shared_write && !file.writable()) {
             return Err(Errno::EACCES);
         }
-        let Object::Inode(ino) = file.object else { return Err(Errno::ENODEV) };
+        let Object::Inode(ino) = file.object else {
+            return Err(Errno::ENODEV);
+        };
         match &self.inodes.get(ino)?.node {
             Node::File(_) if shared_write => Err(Errno::ENODEV),
             Node::File(data) => Ok(data),

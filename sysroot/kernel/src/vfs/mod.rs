@@ -103,7 +103,14 @@ impl Vfs {
     fn boot() -> Result<Self, Errno> {
         let now = now();
         let mut inodes = Inodes::new();
-        let root = inodes.insert(Inode::new(Node::Dir(Dir { entries: Default::default(), parent: ROOT }), 0o755, now))?;
+        let root = inodes.insert(Inode::new(
+            Node::Dir(Dir {
+                entries: Default::default(),
+                parent: ROOT,
+            }),
+            0o755,
+            now,
+        ))?;
         debug_assert_eq!(root, ROOT);
         let mut vfs = Self {
             inodes,
@@ -127,8 +134,16 @@ impl Vfs {
         ] {
             vfs.link_new(dev, name, Node::Device(device), 0o666)?;
         }
-        for (fd, console) in [(0, Console::Input), (1, Console::Output), (2, Console::Output)] {
-            let flags = if console == Console::Input { flags::O_RDONLY } else { flags::O_WRONLY };
+        for (fd, console) in [
+            (0, Console::Input),
+            (1, Console::Output),
+            (2, Console::Output),
+        ] {
+            let flags = if console == Console::Input {
+                flags::O_RDONLY
+            } else {
+                flags::O_WRONLY
+            };
             let got = vfs.install(OpenFile::new(Object::Console(console), flags), fd, false)?;
             debug_assert_eq!(got, fd);
         }
@@ -140,7 +155,11 @@ impl Vfs {
         }
         match initfs::unpack(&mut vfs, unikernel_hal::image::initfs()) {
             Ok(stats) if stats.entries > 0 => {
-                crate::log::kdebug!("initfs: {} entries, {} bytes of file data", stats.entries, stats.bytes);
+                crate::log::kdebug!(
+                    "initfs: {} entries, {} bytes of file data",
+                    stats.entries,
+                    stats.bytes
+                );
             }
             Ok(_) => {}
             Err(error) => kinfo!("initfs: cannot unpack the image's files: {error}"),
@@ -180,7 +199,12 @@ impl Vfs {
             let dir = self.inodes.get(ino)?.dir()?;
             let parent = self.inodes.get(dir.parent)?.dir()?;
             // A removed working directory has no name any more (Linux: ENOENT).
-            let name = parent.entries.iter().find(|&(_, &i)| i == ino).map(|(n, _)| n).ok_or(Errno::ENOENT)?;
+            let name = parent
+                .entries
+                .iter()
+                .find(|&(_, &i)| i == ino)
+                .map(|(n, _)| n)
+                .ok_or(Errno::ENOENT)?;
             parts.push(name);
             ino = dir.parent;
         }

@@ -53,7 +53,13 @@ impl Vfs {
         self.resolve_counted(start, path, follow, &mut links)
     }
 
-    fn resolve_counted(&self, start: Ino, path: &[u8], follow: Follow, links: &mut u32) -> Result<Ino, Errno> {
+    fn resolve_counted(
+        &self,
+        start: Ino,
+        path: &[u8],
+        follow: Follow,
+        links: &mut u32,
+    ) -> Result<Ino, Errno> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -105,7 +111,11 @@ impl Vfs {
         let trimmed = &path[..trimmed_len];
         if trimmed.is_empty() {
             // "/", "//": the root itself.
-            return Ok(Parent { dir: ROOT, name: b".", trailing_slash });
+            return Ok(Parent {
+                dir: ROOT,
+                name: b".",
+                trailing_slash,
+            });
         }
         let (dir_part, name) = match trimmed.iter().rposition(|&b| b == b'/') {
             Some(slash) => (&trimmed[..=slash], &trimmed[slash + 1..]),
@@ -114,8 +124,16 @@ impl Vfs {
         if name.len() > MAX_NAME {
             return Err(Errno::ENAMETOOLONG);
         }
-        let dir = if dir_part.is_empty() { start } else { self.resolve(start, dir_part, Follow::Yes)? };
+        let dir = if dir_part.is_empty() {
+            start
+        } else {
+            self.resolve(start, dir_part, Follow::Yes)?
+        };
         self.inodes.get(dir)?.dir()?;
-        Ok(Parent { dir, name, trailing_slash })
+        Ok(Parent {
+            dir,
+            name,
+            trailing_slash,
+        })
     }
 }

@@ -43,7 +43,11 @@ impl Pipe {
     /// Takes up to `max` bytes; `Ok(empty)` at end of file.
     pub fn read(&mut self, max: usize) -> Result<(&[u8], &[u8]), Errno> {
         if self.buffer.is_empty() {
-            return if self.writers == 0 { Ok((&[], &[])) } else { Err(Errno::EAGAIN) };
+            return if self.writers == 0 {
+                Ok((&[], &[]))
+            } else {
+                Err(Errno::EAGAIN)
+            };
         }
         let (a, b) = self.buffer.as_slices();
         let first = a.len().min(max);

@@ -32,20 +32,25 @@ impl Vfs {
             Object::Inode(_) => READABLE | WRITABLE,
             // A read end: data, or end of file once the last writer is gone.
             Object::PipeRead(id) => match self.pipes.get(id.0) {
-                Some(p) => (if p.buffer.is_empty() { 0 } else { READABLE }) | if p.writers == 0 { POLLHUP } else { 0 },
+                Some(p) => {
+                    (if p.buffer.is_empty() { 0 } else { READABLE })
+                        | if p.writers == 0 { POLLHUP } else { 0 }
+                }
                 None => POLLHUP,
             },
             // A write end: room for an atomic write; an error once no reader is left
             // (with `POLLOUT` still, as on Linux: the write fails at once).
             Object::PipeWrite(id) => match self.pipes.get(id.0) {
                 Some(p) => {
-                    (if p.free() >= PIPE_BUF { WRITABLE } else { 0 }) | if p.readers == 0 { POLLERR } else { 0 }
+                    (if p.free() >= PIPE_BUF { WRITABLE } else { 0 })
+                        | if p.readers == 0 { POLLERR } else { 0 }
                 }
                 None => POLLERR,
             },
             Object::EventFd(id) => match self.eventfds.get(id.0) {
                 Some(counter) => {
-                    (if counter.readable() { READABLE } else { 0 }) | if counter.writable() { WRITABLE } else { 0 }
+                    (if counter.readable() { READABLE } else { 0 })
+                        | if counter.writable() { WRITABLE } else { 0 }
                 }
                 None => 0,
             },
@@ -73,7 +78,9 @@ impl Vfs {
     /// `poll` readiness of `fd` for `events` (`POLLERR` and `POLLHUP` are always
     /// reported; `POLLNVAL` for a descriptor that is not open).
     pub fn poll(&self, fd: u32, events: u16) -> u16 {
-        let Ok(file) = self.file(fd) else { return POLLNVAL };
+        let Ok(file) = self.file(fd) else {
+            return POLLNVAL;
+        };
         self.readiness(file.object) & (events | POLLERR | POLLHUP)
     }
 }

@@ -13,7 +13,10 @@ pub struct Slab<T> {
 
 impl<T> Slab<T> {
     pub const fn new() -> Self {
-        Self { slots: Vec::new(), free: Vec::new() }
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
     }
 
     /// Stores `value`; `ENOMEM` if the table cannot grow.
@@ -24,7 +27,9 @@ impl<T> Slab<T> {
         }
         self.slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         // Reserve the free-list room now, so `remove` never has to allocate.
-        self.free.try_reserve(self.slots.len() + 1 - self.free.len()).map_err(|_| Errno::ENOMEM)?;
+        self.free
+            .try_reserve(self.slots.len() + 1 - self.free.len())
+            .map_err(|_| Errno::ENOMEM)?;
         self.slots.push(Some(value));
         Ok(self.slots.len() - 1)
     }

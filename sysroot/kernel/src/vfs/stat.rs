@@ -1,9 +1,9 @@
 //! File status: what `fstat`, `newfstatat` (`struct stat`) and `statx`
 //! (`struct statx`) report, and the `d_type` of directory entries.
 
+use super::Vfs;
 use super::file::{Console, Object};
 use super::inode::{Inode, Node, Times, mode};
-use super::Vfs;
 use crate::errno::Errno;
 
 /// Device number of the RAM file system (an anonymous block device, like tmpfs).
@@ -92,7 +92,11 @@ impl Stat {
         put(&mut b, 48, &self.size.to_ne_bytes());
         put(&mut b, 56, &BLOCK_SIZE.to_ne_bytes());
         put(&mut b, 64, &self.blocks.to_ne_bytes());
-        for (at, ns) in [(72, self.times.atime), (88, self.times.mtime), (104, self.times.ctime)] {
+        for (at, ns) in [
+            (72, self.times.atime),
+            (88, self.times.mtime),
+            (104, self.times.ctime),
+        ] {
             put(&mut b, at, &(ns / 1_000_000_000).to_ne_bytes());
             put(&mut b, at + 8, &(ns % 1_000_000_000).to_ne_bytes());
         }
@@ -110,7 +114,12 @@ impl Stat {
         put(&mut b, 32, &self.ino.to_ne_bytes());
         put(&mut b, 40, &self.size.to_ne_bytes());
         put(&mut b, 48, &self.blocks.to_ne_bytes());
-        let times = [(64, self.times.atime), (80, self.times.btime), (96, self.times.ctime), (112, self.times.mtime)];
+        let times = [
+            (64, self.times.atime),
+            (80, self.times.btime),
+            (96, self.times.ctime),
+            (112, self.times.mtime),
+        ];
         for (at, ns) in times {
             put(&mut b, at, &((ns / 1_000_000_000) as i64).to_ne_bytes());
             put(&mut b, at + 8, &((ns % 1_000_000_000) as u32).to_ne_bytes());

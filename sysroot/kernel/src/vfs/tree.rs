@@ -34,7 +34,13 @@ impl Vfs {
     }
 
     /// Adds a new inode holding `node` as `name` in `dir` (`EEXIST` if taken).
-    pub(super) fn link_new(&mut self, dir: Ino, name: &[u8], node: Node, perm: u32) -> Result<Ino, Errno> {
+    pub(super) fn link_new(
+        &mut self,
+        dir: Ino,
+        name: &[u8],
+        node: Node,
+        perm: u32,
+    ) -> Result<Ino, Errno> {
         let now = now();
         let parent = self.inodes.get(dir)?;
         if parent.nlink == 0 {
@@ -57,12 +63,26 @@ impl Vfs {
 
     /// A new empty directory `name` in `dir` (mode taken as given: no umask).
     pub(super) fn mkdir_in(&mut self, dir: Ino, name: &[u8], perm: u32) -> Result<Ino, Errno> {
-        self.link_new(dir, name, Node::Dir(Dir { entries: Default::default(), parent: dir }), perm)
+        self.link_new(
+            dir,
+            name,
+            Node::Dir(Dir {
+                entries: Default::default(),
+                parent: dir,
+            }),
+            perm,
+        )
     }
 
     /// The inode `name` names in the directory `parent`.
     fn entry(&self, parent: &Parent<'_>) -> Result<Option<Ino>, Errno> {
-        Ok(self.inodes.get(parent.dir)?.dir()?.entries.get(parent.name).copied())
+        Ok(self
+            .inodes
+            .get(parent.dir)?
+            .dir()?
+            .entries
+            .get(parent.name)
+            .copied())
     }
 
     /// `openat(start, path, flags, mode)`: returns the new descriptor.
@@ -70,7 +90,11 @@ impl Vfs {
         if oflags & O_TMPFILE == O_TMPFILE {
             return Err(Errno::EOPNOTSUPP);
         }
-        let follow = if oflags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+        let follow = if oflags & O_NOFOLLOW != 0 {
+            Follow::No
+        } else {
+            Follow::Yes
+        };
         let path_only = oflags & O_PATH != 0;
         let ino = if oflags & O_CREAT != 0 && !path_only {
             let parent = self.resolve_parent(start, path)?;
@@ -87,7 +111,12 @@ impl Vfs {
                 },
                 None => {
                     let perm = mode & !self.umask & 0o7777;
-                    self.link_new(parent.dir, parent.name, Node::File(FileData::Heap(Vec::new())), perm)?
+                    self.link_new(
+                        parent.dir,
+                        parent.name,
+                        Node::File(FileData::Heap(Vec::new())),
+                        perm,
+                    )?
                 }
             }
         } else {
@@ -116,7 +145,11 @@ impl Vfs {
             }
         }
         let cloexec = oflags & O_CLOEXEC != 0;
-        self.install(OpenFile::new(Object::Inode(ino), oflags | O_LARGEFILE), 0, cloexec)
+        self.install(
+            OpenFile::new(Object::Inode(ino), oflags | O_LARGEFILE),
+            0,
+            cloexec,
+        )
     }
 
     /// `mkdirat`.
@@ -141,7 +174,11 @@ impl Vfs {
             dir.nlink -= 1;
         }
         let inode = self.inodes.get_mut(ino)?;
-        inode.nlink = if is_dir { 0 } else { inode.nlink.saturating_sub(1) };
+        inode.nlink = if is_dir {
+            0
+        } else {
+            inode.nlink.saturating_sub(1)
+        };
         inode.times.ctime = now;
         self.inodes.release_if_unused(ino);
         Ok(())
@@ -198,8 +235,17 @@ impl Vfs {
     }
 
     /// `renameat2(old_start, old, new_start, new, flags)`.
-    pub fn rename(&mut self, old_start: Ino, old: &[u8], new_start: Ino, new: &[u8], flags: u32) -> Result<(), Errno> {
-        if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 || flags == RENAME_NOREPLACE | RENAME_EXCHANGE {
+    pub fn rename(
+        &mut self,
+        old_start: Ino,
+        old: &[u8],
+        new_start: Ino,
+        new: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0
+            || flags == RENAME_NOREPLACE | RENAME_EXCHANGE
+        {
             return Err(Errno::EINVAL);
         }
         let from = self.resolve_parent(old_start, old)?;
@@ -208,7 +254,11 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         if to.is_dot() {
-            return Err(if flags & RENAME_NOREPLACE != 0 { Errno::EEXIST } else { Errno::EBUSY });
+            return Err(if flags & RENAME_NOREPLACE != 0 {
+                Errno::EEXIST
+            } else {
+                Errno::EBUSY
+            });
         }
         let src = self.entry(&from)?.ok_or(Errno::ENOENT)?;
         let dst = self.entry(&to)?;
@@ -266,19 +316,39 @@ impl Vfs {
     }
 
     /// `RENAME_EXCHANGE`: the two names swap inodes.
-    fn exchange(&mut self, from: &Parent<'_>, src: Ino, to: &Parent<'_>, dst: Ino) -> Result<(), Errno> {
+    fn exchange(
+        &mut self,
+        from: &Parent<'_>,
+        src: Ino,
+        to: &Parent<'_>,
+        dst: Ino,
+    ) -> Result<(), Errno> {
         if src == dst {
             return Ok(());
         }
         let src_is_dir = self.inodes.get(src)?.is_dir();
         let dst_is_dir = self.inodes.get(dst)?.is_dir();
-        if (src_is_dir && self.is_within(to.dir, src)?) || (dst_is_dir && self.is_within(from.dir, dst)?) {
+        if (src_is_dir && self.is_within(to.dir, src)?)
+            || (dst_is_dir && self.is_within(from.dir, dst)?)
+        {
             return Err(Errno::EINVAL);
         }
-        self.inodes.get_mut(from.dir)?.dir_mut()?.entries.insert(from.name.to_vec(), dst);
-        self.inodes.get_mut(to.dir)?.dir_mut()?.entries.insert(to.name.to_vec(), src);
+        self.inodes
+            .get_mut(from.dir)?
+            .dir_mut()?
+            .entries
+            .insert(from.name.to_vec(), dst);
+        self.inodes
+            .get_mut(to.dir)?
+            .dir_mut()?
+            .entries
+            .insert(to.name.to_vec(), src);
         if from.dir != to.dir && src_is_dir != dst_is_dir {
-            let (gains, loses) = if src_is_dir { (to.dir, from.dir) } else { (from.dir, to.dir) };
+            let (gains, loses) = if src_is_dir {
+                (to.dir, from.dir)
+            } else {
+                (from.dir, to.dir)
+            };
             self.inodes.get_mut(gains)?.nlink += 1;
             self.inodes.get_mut(loses)?.nlink -= 1;
         }
@@ -300,12 +370,25 @@ impl Vfs {
         if parent.is_dot() || parent.trailing_slash || self.entry(&parent)?.is_some() {
             return Err(Errno::EEXIST);
         }
-        self.link_new(parent.dir, parent.name, Node::Symlink(target.to_vec()), 0o777).map(drop)
+        self.link_new(
+            parent.dir,
+            parent.name,
+            Node::Symlink(target.to_vec()),
+            0o777,
+        )
+        .map(drop)
     }
 
     /// `linkat(old_start, old, new_start, new, flags)`: a second name for a
     /// non-directory.
-    pub fn link(&mut self, old_start: Ino, old: &[u8], new_start: Ino, new: &[u8], follow: Follow) -> Result<(), Errno> {
+    pub fn link(
+        &mut self,
+        old_start: Ino,
+        old: &[u8],
+        new_start: Ino,
+        new: &[u8],
+        follow: Follow,
+    ) -> Result<(), Errno> {
         let src = self.resolve(old_start, old, follow)?;
         if self.inodes.get(src)?.is_dir() {
             return Err(Errno::EPERM);
@@ -346,12 +429,20 @@ impl Vfs {
         let now = now();
         let inode = self.inodes.get_mut(ino)?;
         let Node::File(data) = &mut inode.node else {
-            return Err(if inode.is_dir() { Errno::EISDIR } else { Errno::EINVAL });
+            return Err(if inode.is_dir() {
+                Errno::EISDIR
+            } else {
+                Errno::EINVAL
+            });
         };
         let data = data.heap_mut()?;
-        let len = usize::try_from(len).ok().filter(|&l| l <= isize::MAX as usize).ok_or(Errno::EFBIG)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= isize::MAX as usize)
+            .ok_or(Errno::EFBIG)?;
         if len > data.len() {
-            data.try_reserve(len - data.len()).map_err(|_| Errno::ENOSPC)?;
+            data.try_reserve(len - data.len())
+                .map_err(|_| Errno::ENOSPC)?;
         }
         data.resize(len, 0);
         inode.times.mtime = now;
@@ -368,7 +459,12 @@ impl Vfs {
     }
 
     /// `utimensat`: `None` leaves a time as it is.
-    pub fn set_times(&mut self, ino: Ino, atime: Option<u64>, mtime: Option<u64>) -> Result<(), Errno> {
+    pub fn set_times(
+        &mut self,
+        ino: Ino,
+        atime: Option<u64>,
+        mtime: Option<u64>,
+    ) -> Result<(), Errno> {
         let inode = self.inodes.get_mut(ino)?;
         if let Some(t) = atime {
             inode.times.atime = t;

@@ -88,7 +88,10 @@ pub fn until<R>(
 
 /// Runs `transfer` (a read or write on `fd`), waiting and retrying while it is
 /// `EAGAIN` on a descriptor without `O_NONBLOCK`.
-pub fn blocking<R>(fd: u32, mut transfer: impl FnMut(&mut Vfs) -> Result<R, Errno>) -> Result<R, Errno> {
+pub fn blocking<R>(
+    fd: u32,
+    mut transfer: impl FnMut(&mut Vfs) -> Result<R, Errno>,
+) -> Result<R, Errno> {
     let done = until(None, |vfs| match transfer(vfs) {
         Err(Errno::EAGAIN) if !vfs.file(fd)?.nonblocking() => Ok(Attempt::Wait),
         other => other.map(Attempt::Done),
@@ -108,7 +111,11 @@ pub fn write(fd: u32, buf: usize, len: usize) -> Result<usize, Errno> {
         match vfs.write(fd, buf + done, len - done, None) {
             Ok(n) => {
                 done += n;
-                if whole && done < len && !vfs.file(fd)?.nonblocking() { Err(Errno::EAGAIN) } else { Ok(done) }
+                if whole && done < len && !vfs.file(fd)?.nonblocking() {
+                    Err(Errno::EAGAIN)
+                } else {
+                    Ok(done)
+                }
             }
             Err(error) if done > 0 && error != Errno::EAGAIN => Ok(done),
             Err(error) => Err(error),
