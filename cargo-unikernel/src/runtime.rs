@@ -86,6 +86,9 @@ fn build(
             "build",
             "--release",
             "--message-format=json-render-diagnostics",
+            // Our "Runtime" status line says what is built; cargo's own "Finished"
+            // lines for the runtime would only repeat it (errors still show).
+            "--quiet",
             "--target",
             TARGET,
         ])
