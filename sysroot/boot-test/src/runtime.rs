@@ -4,138 +4,35 @@
 use core::arch::asm;
 use core::fmt;
 
-#[allow(improper_ctypes, reason = "plain usize arguments")]
-unsafe extern "C" {
-    pub fn __unikernel_sys_write(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_clock_gettime(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_nanosleep(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_mmap(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_munmap(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_mprotect(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_getrandom(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_uname(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_arch_prctl(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_mremap(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_futex(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_getppid(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_gettid(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_exit(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_sys_exit_group(
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
-    pub fn __unikernel_syscall(
-        nr: usize,
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-    ) -> isize;
+/// Declares kernel entries `NAME(a0..a5: usize) -> isize` (the kernel's C ABI).
+macro_rules! kernel_entries {
+    ($($name:ident),* $(,)?) => {
+        #[allow(improper_ctypes, reason = "plain usize arguments")]
+        unsafe extern "C" {
+            $(pub fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;)*
+            /// The dispatcher: `nr`, then the six arguments.
+            pub fn __unikernel_syscall(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
+        }
+    };
 }
+
+kernel_entries!(
+    __unikernel_sys_write,
+    __unikernel_sys_clock_gettime,
+    __unikernel_sys_nanosleep,
+    __unikernel_sys_mmap,
+    __unikernel_sys_munmap,
+    __unikernel_sys_mprotect,
+    __unikernel_sys_getrandom,
+    __unikernel_sys_uname,
+    __unikernel_sys_arch_prctl,
+    __unikernel_sys_mremap,
+    __unikernel_sys_futex,
+    __unikernel_sys_getppid,
+    __unikernel_sys_gettid,
+    __unikernel_sys_exit,
+    __unikernel_sys_exit_group,
+);
 
 /// Calls a kernel entry with up to six arguments.
 #[macro_export]

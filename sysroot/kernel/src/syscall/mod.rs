@@ -127,27 +127,6 @@ impl FromArg for Fd {
     }
 }
 
-/// The console file descriptors every process starts with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StdFd {
-    Stdin,
-    Stdout,
-    Stderr,
-}
-
-impl TryFrom<Fd> for StdFd {
-    type Error = Errno;
-
-    fn try_from(fd: Fd) -> Result<Self, Errno> {
-        match fd.0 {
-            0 => Ok(StdFd::Stdin),
-            1 => Ok(StdFd::Stdout),
-            2 => Ok(StdFd::Stderr),
-            _ => Err(Errno::EBADF),
-        }
-    }
-}
-
 /// Reads a `struct timespec` (`{ i64 tv_sec; i64 tv_nsec; }`), validated as Linux's
 /// `timespec64_valid`: non-negative seconds, nanoseconds below 10^9.
 pub fn read_timespec(addr: UserAddr) -> Result<(u64, u64), Errno> {
