@@ -9,27 +9,8 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::start::{AT_PHDR, AT_PHNUM, auxv_lookup};
-
-/// `PT_TLS`: the thread-local storage template.
-pub const PT_TLS: u32 = 7;
-/// `PT_PHDR`: the program header table itself.
-pub const PT_PHDR: u32 = 6;
-
-/// `Elf64_Phdr`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-#[allow(missing_docs)]
-pub struct Phdr {
-    pub p_type: u32,
-    pub p_flags: u32,
-    pub p_offset: u64,
-    pub p_vaddr: u64,
-    pub p_paddr: u64,
-    pub p_filesz: u64,
-    pub p_memsz: u64,
-    pub p_align: u64,
-}
+use crate::auxv::{AT_PHDR, AT_PHNUM, auxv_lookup};
+use crate::elf::{PT_PHDR, PT_TLS, Phdr};
 
 /// `struct dl_phdr_info` (glibc layout, including the TLS fields).
 #[repr(C)]

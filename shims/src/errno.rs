@@ -3,12 +3,12 @@
 //! Inside the shim, system calls return `Result<_, Errno>`; only the exported C
 //! functions turn an `Err` into "set errno, return -1" (or return the error number
 //! directly where POSIX says so, e.g. `pthread_*`, `clock_nanosleep`). The C
-//! `errno` lives in the calling thread's control block (`tls::Tcb`), so
+//! `errno` lives in the calling thread's control block (`tcb::Tcb`), so
 //! `__errno_location` needs no `#[thread_local]`.
 
 use core::ffi::c_int;
 
-use crate::tls;
+use crate::tcb;
 
 /// A Linux error number (asm-generic/errno-base.h, asm-generic/errno.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,5 +82,5 @@ pub fn ret_zero(r: Result<usize, Errno>) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn __errno_location() -> *mut c_int {
     // The control block outlives every call made on its thread.
-    tls::current_errno_ptr()
+    tcb::current_errno_ptr()
 }

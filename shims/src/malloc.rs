@@ -51,7 +51,7 @@ unsafe impl Allocator for MmapSource {
     }
 
     fn page_size(&self) -> usize {
-        crate::start::page_size()
+        crate::auxv::page_size()
     }
 }
 

@@ -108,7 +108,7 @@ pub extern "C" fn sysconf(name: c_int) -> c_long {
     const SC_NPROCESSORS_ONLN: c_int = 84;
     match name {
         SC_CLK_TCK => 100,
-        SC_PAGESIZE => c_long::try_from(crate::start::page_size()).unwrap_or(4096),
+        SC_PAGESIZE => c_long::try_from(crate::auxv::page_size()).unwrap_or(4096),
         SC_NPROCESSORS_CONF | SC_NPROCESSORS_ONLN => online_cpus(),
         SC_THREAD_STACK_MIN => 16384,
         // glibc: no fixed limit.

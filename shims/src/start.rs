@@ -6,28 +6,9 @@
 //! block, runs `.init_array` with `(argc, argv, envp)` (std captures its arguments
 //! there), calls `main` and `exit`s with its result.
 
-use core::ffi::{c_char, c_int, c_ulong};
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::ffi::{c_char, c_int};
 
-use crate::{env, exit, pthread};
-
-/// Auxiliary vector keys (linux/auxvec.h).
-pub const AT_NULL: usize = 0;
-/// Address of the program headers.
-pub const AT_PHDR: usize = 3;
-/// Number of program headers.
-pub const AT_PHNUM: usize = 5;
-/// System page size.
-pub const AT_PAGESZ: usize = 6;
-/// Address of 16 random bytes.
-pub const AT_RANDOM: usize = 25;
-/// Address of the executable's file name string.
-pub const AT_EXECFN: usize = 31;
-
-/// The auxiliary vector (pairs of words ending in `AT_NULL`).
-static AUXV: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
-/// The initial stack pointer handed to `__unikernel_libc_start`.
-static INITIAL_SP: AtomicUsize = AtomicUsize::new(0);
+use crate::{auxv, env, exit, pthread};
 
 type InitFn = unsafe extern "C" fn(c_int, *mut *mut c_char, *mut *mut c_char);
 
@@ -66,9 +47,9 @@ pub unsafe extern "C" fn _start() -> ! {
 /// the current stack) for the life of the process. Must be called exactly once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
-    INITIAL_SP.store(sp as usize, Ordering::Relaxed);
     // SAFETY: the caller guarantees the initial stack layout: argc, then argc argv
-    // pointers and a NULL, then envp pointers and a NULL, then the auxv.
+    // pointers and a NULL, then envp pointers and a NULL, then the auxv; the stack
+    // lives for the process.
     let (argc, argv, envp) = unsafe {
         let argc = *sp;
         let argv = sp.add(1) as *mut *mut c_char;
@@ -77,14 +58,17 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         while !(*end).is_null() {
             end = end.add(1);
         }
-        AUXV.store(end.add(1).cast(), Ordering::Relaxed);
+        auxv::record(sp, end.add(1).cast());
         (argc, argv, envp)
     };
     let argc = c_int::try_from(argc).unwrap_or(c_int::MAX);
     // SAFETY: `envp` is the NULL-terminated environment of the initial stack.
     unsafe { env::init(envp) };
     // SAFETY: called once, first thing, on the main thread.
-    unsafe { pthread::init_main_thread() };
+    if unsafe { pthread::init_main_thread() }.is_err() {
+        // No thread pointer, hence no errno to report through: give up quietly.
+        exit::exit_now(127)
+    }
     // SAFETY: the linker-provided bounds delimit an array of init functions that
     // expect (argc, argv, envp).
     unsafe {
@@ -98,52 +82,4 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
     // SAFETY: `main` is the program's entry with the C signature.
     let status = unsafe { main(argc, argv, envp) };
     exit::exit(status)
-}
-
-/// Returns the value of auxiliary vector entry `kind`, or 0 (errno ENOENT).
-#[unsafe(no_mangle)]
-pub extern "C" fn getauxval(kind: c_ulong) -> c_ulong {
-    match auxv_lookup(kind as usize) {
-        Some(v) => v as c_ulong,
-        None => {
-            crate::errno::set_errno(crate::errno::Errno::ENOENT);
-            0
-        }
-    }
-}
-
-/// Looks `kind` up in the auxiliary vector.
-pub fn auxv_lookup(kind: usize) -> Option<usize> {
-    let mut p = AUXV.load(Ordering::Relaxed).cast_const();
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: AUXV points into the initial stack's auxv, terminated by AT_NULL.
-    unsafe {
-        while *p != AT_NULL {
-            if *p == kind {
-                return Some(*p.add(1));
-            }
-            p = p.add(2);
-        }
-    }
-    None
-}
-
-/// The page size (from `AT_PAGESZ`, 4 KiB if absent).
-pub fn page_size() -> usize {
-    auxv_lookup(AT_PAGESZ)
-        .filter(|p| p.is_power_of_two())
-        .unwrap_or(4096)
-}
-
-/// Returns the page size.
-#[unsafe(no_mangle)]
-pub extern "C" fn getpagesize() -> c_int {
-    c_int::try_from(page_size()).unwrap_or(4096)
-}
-
-/// The stack pointer the process started with.
-pub fn initial_sp() -> usize {
-    INITIAL_SP.load(Ordering::Relaxed)
 }

@@ -2,11 +2,10 @@
 
 use core::ffi::{c_int, c_void};
 
-use super::{PthreadT, Thread};
+use super::thread::{PthreadT, Thread};
+use crate::auxv::{self, page_size};
 use crate::errno::Errno;
-use crate::start::{self, page_size};
 use crate::syscall::{nr, syscall4};
-use crate::tls::Tcb;
 
 /// `PTHREAD_STACK_MIN` on x86_64 glibc.
 const STACK_MIN: usize = 16384;
@@ -60,8 +59,8 @@ pub unsafe fn params(attr: *const PthreadAttr) -> (usize, usize, bool) {
 /// how far the kernel lets the stack grow. No `/proc/self/maps` needed.
 pub fn main_thread_stack() -> (usize, usize) {
     let page = page_size();
-    let mut top = start::initial_sp();
-    if let Some(execfn) = start::auxv_lookup(start::AT_EXECFN) {
+    let mut top = auxv::initial_sp();
+    if let Some(execfn) = auxv::auxv_lookup(auxv::AT_EXECFN) {
         // SAFETY: AT_EXECFN points at a NUL-terminated string on the initial stack.
         let len = unsafe { crate::string::strlen(execfn as *const _) };
         top = top.max(execfn + len + 1);
@@ -206,8 +205,8 @@ pub unsafe extern "C" fn pthread_attr_setdetachstate(
 /// `thread` must be live; `attr` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_getattr_np(thread: PthreadT, attr: *mut PthreadAttr) -> c_int {
-    // SAFETY: per the caller, `thread` names a live control block.
-    let t: &Thread = unsafe { &(*(thread as *mut Tcb)).thread };
+    // SAFETY: per the caller, `thread` names a live descriptor.
+    let t: &Thread = unsafe { &*(thread as *const Thread) };
     let guard = if t.map_len == 0 {
         page_size()
     } else {

@@ -12,7 +12,7 @@ use core::ffi::c_int;
 
 use crate::errno::Errno;
 use crate::syscall::{nr, result};
-use crate::tls::Tcb;
+use crate::tcb::Tcb;
 
 /// The child's entry: runs the thread and never returns.
 pub type ChildEntry = unsafe extern "C" fn(*mut Tcb) -> !;
@@ -22,7 +22,8 @@ pub type ChildEntry = unsafe extern "C" fn(*mut Tcb) -> !;
 /// # Safety
 /// `stack_top` must be the 16-byte-aligned top of a stack of at least two words
 /// that the child owns; `ptid`/`ctid` must stay valid while the kernel may write
-/// them; `tls` must be a control block from `tls::init_block`.
+/// them; `tls` must be a thread pointer from `tls::init_block` with its control
+/// block written.
 pub unsafe fn spawn(
     flags: usize,
     stack_top: *mut usize,

@@ -7,16 +7,8 @@
 
 use core::ffi::{c_int, c_void};
 
-use super::current;
+use super::thread::{TlsDtor, current};
 use crate::malloc;
-
-/// One registered destructor.
-#[derive(Debug)]
-pub struct Dtor {
-    func: unsafe extern "C" fn(*mut c_void),
-    obj: *mut c_void,
-    next: *mut Dtor,
-}
 
 /// Registers `func(obj)` to run when the calling thread exits.
 ///
@@ -28,15 +20,15 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
     obj: *mut c_void,
     _dso: *mut c_void,
 ) -> c_int {
-    let node = malloc::alloc_raw(size_of::<Dtor>()).cast::<Dtor>();
+    let node = malloc::alloc_raw(size_of::<TlsDtor>()).cast::<TlsDtor>();
     if node.is_null() {
         return -1;
     }
     let t = current();
-    // SAFETY: `node` is a fresh allocation for a Dtor; the list belongs to the
+    // SAFETY: `node` is a fresh allocation for a TlsDtor; the list belongs to the
     // calling thread only.
     unsafe {
-        node.write(Dtor {
+        node.write(TlsDtor {
             func,
             obj,
             next: (*t).tls_dtors,
@@ -57,7 +49,7 @@ pub fn run_thread_local_dtors() {
             if node.is_null() {
                 return;
             }
-            let Dtor { func, obj, next } = node.read();
+            let TlsDtor { func, obj, next } = node.read();
             (*t).tls_dtors = next;
             malloc::free_raw(node.cast());
             func(obj);

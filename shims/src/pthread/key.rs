@@ -9,28 +9,11 @@ use core::ffi::{c_int, c_uint, c_void};
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use super::current;
+use super::thread::{KEYS_MAX, KeyValue, current};
 use crate::errno::Errno;
 
-/// Number of keys (glibc: `PTHREAD_KEYS_MAX` 1024; std needs a handful).
-pub const KEYS_MAX: usize = 128;
 /// `PTHREAD_DESTRUCTOR_ITERATIONS`.
 const DESTRUCTOR_ITERATIONS: usize = 4;
-
-/// A thread's value for one key.
-#[derive(Clone, Copy, Debug)]
-pub struct Value {
-    ptr: *mut c_void,
-    seq: u32,
-}
-
-impl Value {
-    /// No value.
-    pub const EMPTY: Value = Value {
-        ptr: ptr::null_mut(),
-        seq: 0,
-    };
-}
 
 struct Slot {
     seq: AtomicU32,
@@ -119,7 +102,7 @@ pub unsafe extern "C" fn pthread_setspecific(key: c_uint, value: *const c_void) 
     }
     // SAFETY: the value table belongs to the calling thread.
     unsafe {
-        (*current()).keys[key as usize] = Value {
+        (*current()).keys[key as usize] = KeyValue {
             ptr: value.cast_mut(),
             seq,
         }
@@ -141,7 +124,7 @@ pub fn run_key_destructors() {
                 continue;
             }
             // SAFETY: as above.
-            unsafe { (*t).keys[i] = Value::EMPTY };
+            unsafe { (*t).keys[i] = KeyValue::EMPTY };
             let dtor = slot.dtor.load(Ordering::Acquire);
             if dtor != 0 {
                 // SAFETY: `dtor` was stored from a `Dtor` by pthread_key_create.

@@ -1,9 +1,9 @@
 //! POSIX threads on `clone`: creation, join, detach, exit, identity.
 //!
-//! A thread lives in one anonymous mapping: `[guard page(s) | stack | TLS + Tcb]`.
-//! `pthread_t` is the address of the thread's control block (`tls::Tcb`), which
-//! holds its [`Thread`] state. The kernel writes the thread id into
-//! `Thread::tid` at creation (`CLONE_PARENT_SETTID`) and clears it with a futex
+//! A thread lives in one anonymous mapping: `[guard page(s) | stack | TLS +
+//! Thread]`. `pthread_t` is the address of the thread's descriptor ([`Thread`],
+//! `thread.rs`), which starts with its control block (`tcb::Tcb`): the thread
+//! pointer. The kernel writes the thread id into `Thread::tid` at creation (`CLONE_PARENT_SETTID`) and clears it with a futex
 //! wake when the thread is gone (`CLONE_CHILD_CLEARTID`): `pthread_join` waits on
 //! that word, then unmaps the thread. A detached thread cannot unmap the stack it
 //! is running on, so it queues itself on a reap list; later thread creations
@@ -16,6 +16,7 @@ mod clone;
 mod dtors;
 mod key;
 mod name;
+mod thread;
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
@@ -23,116 +24,61 @@ use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 pub use attr::PthreadAttr;
 pub use dtors::run_thread_local_dtors;
+pub use thread::{PthreadT, Thread};
 
+use crate::auxv::{self, page_size};
 use crate::errno::Errno;
 use crate::lock::{Mutex, futex_wait_shared};
 use crate::mman;
-use crate::start::{self, page_size};
 use crate::syscall::{nr, syscall1};
-use crate::tls::{self, Tcb};
-
-/// `pthread_t`: the address of the thread's control block.
-pub type PthreadT = usize;
-
-type StartFn = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
-
-const JOINABLE: u32 = 0;
-const DETACHED: u32 = 1;
-const EXITED: u32 = 2;
-
-/// Per-thread pthread state, stored in the thread's control block.
-#[repr(C)]
-#[derive(Debug)]
-pub struct Thread {
-    /// Kernel thread id; zeroed by the kernel (with a futex wake) at thread exit.
-    tid: AtomicI32,
-    /// JOINABLE, DETACHED or EXITED.
-    state: AtomicU32,
-    /// The mapping that holds this thread (0 for the main thread).
-    map_base: usize,
-    map_len: usize,
-    /// Usable stack `[stack_lo, stack_lo + stack_size)` and the guard below it.
-    stack_lo: usize,
-    stack_size: usize,
-    guard_size: usize,
-    start: Option<StartFn>,
-    arg: *mut c_void,
-    result: *mut c_void,
-    /// `__cxa_thread_atexit_impl` destructors, most recent first.
-    tls_dtors: *mut dtors::Dtor,
-    /// `pthread_setspecific` values.
-    keys: [key::Value; key::KEYS_MAX],
-    /// Next thread on the reap list.
-    reap_next: *mut Tcb,
-}
-
-impl Thread {
-    fn new() -> Thread {
-        Thread {
-            tid: AtomicI32::new(0),
-            state: AtomicU32::new(JOINABLE),
-            map_base: 0,
-            map_len: 0,
-            stack_lo: 0,
-            stack_size: 0,
-            guard_size: 0,
-            start: None,
-            arg: ptr::null_mut(),
-            result: ptr::null_mut(),
-            tls_dtors: ptr::null_mut(),
-            keys: [key::Value::EMPTY; key::KEYS_MAX],
-            reap_next: ptr::null_mut(),
-        }
-    }
-}
-
-/// The calling thread's pthread state.
-fn current() -> *mut Thread {
-    // SAFETY: the control block of the running thread is live; no reference made.
-    unsafe { &raw mut (*tls::current()).thread }
-}
+use crate::tcb::Tcb;
+use crate::tls;
+use thread::{DETACHED, EXITED, JOINABLE, StartFn, current};
 
 /// Sets up the main thread's TLS and control block. Must run first at start-up.
 ///
+/// On an error the process has no thread pointer (and no `errno`): the caller
+/// can only end it.
+///
 /// # Safety
 /// Call once, on the main thread, before anything touches TLS or errno.
-pub unsafe fn init_main_thread() {
+pub unsafe fn init_main_thread() -> Result<(), Errno> {
     let (phdrs, base) = crate::dl::image_phdrs();
     // SAFETY: these are the running image's program headers and load bias.
     unsafe { tls::record_image(phdrs, base) };
-    let len = tls::block_size();
-    let Ok(mem) = mman::map_anonymous(len) else {
-        crate::exit::exit_now(127)
-    };
-    let mut thread = Thread::new();
+    let len = tls::block_size::<Thread>();
+    let mem = mman::map_anonymous(len)?;
+    // SAFETY: `mem` is a fresh mapping of `block_size()` bytes.
+    let tp = unsafe { tls::init_block::<Thread>(mem, len) };
+    // Canary from AT_RANDOM with a zero low byte, as glibc does (stops string
+    // overflows from reproducing it).
+    let guard = auxv::auxv_lookup(auxv::AT_RANDOM)
+        // SAFETY: AT_RANDOM points at 16 random bytes on the initial stack.
+        .map_or(0, |p| unsafe { (p as *const usize).read_unaligned() })
+        & !0xff;
+    let mut thread = Thread::new(Tcb::new(tp.cast(), guard));
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { syscall1(nr::GETTID, 0) };
     thread.tid = AtomicI32::new(i32::try_from(tid).unwrap_or(0));
     let (lo, size) = attr::main_thread_stack();
     thread.stack_lo = lo;
     thread.stack_size = size;
-    // Canary from AT_RANDOM with a zero low byte, as glibc does (stops string
-    // overflows from reproducing it).
-    let guard = start::auxv_lookup(start::AT_RANDOM)
-        // SAFETY: AT_RANDOM points at 16 random bytes on the initial stack.
-        .map_or(0, |p| unsafe { (p as *const usize).read_unaligned() })
-        & !0xff;
-    // SAFETY: `mem` is a fresh mapping of `block_size()` bytes; the new control
-    // block becomes the thread pointer and lives for the process.
+    // SAFETY: `tp` is the thread pointer `init_block` laid out in the fresh mapping;
+    // the descriptor written there becomes the thread pointer and lives for the
+    // process.
     unsafe {
-        let tcb = tls::init_block(mem, len, thread, guard);
-        if tls::set_thread_pointer(tcb).is_err() {
-            crate::exit::exit_now(127);
-        }
+        tp.write(thread);
+        tls::set_thread_pointer(tp.cast())
     }
 }
 
 /// Runs in the new thread: calls the start routine and exits with its result.
 unsafe extern "C" fn thread_entry(tcb: *mut Tcb) -> ! {
-    // SAFETY: `tcb` is this thread's control block (also its thread pointer);
-    // `pthread_create` stored the start routine and its argument there.
+    // SAFETY: `tcb` is this thread's control block (also its thread pointer), the
+    // header of the `Thread` in which `pthread_create` stored the start routine and
+    // its argument.
     let ret = unsafe {
-        let t = &raw mut (*tcb).thread;
+        let t = tcb.cast::<Thread>();
         let start = (*t).start.expect("thread without start routine");
         start((*t).arg)
     };
@@ -140,7 +86,7 @@ unsafe extern "C" fn thread_entry(tcb: *mut Tcb) -> ! {
 }
 
 /// Queue of detached threads waiting to be unmapped.
-struct ReapList(*mut Tcb);
+struct ReapList(*mut Thread);
 // SAFETY: the list is only touched under `REAP`'s lock.
 unsafe impl Send for ReapList {}
 static REAP: Mutex<ReapList> = Mutex::new(ReapList(ptr::null_mut()));
@@ -148,11 +94,11 @@ static REAP: Mutex<ReapList> = Mutex::new(ReapList(ptr::null_mut()));
 /// Unmaps queued detached threads that the kernel has finished with.
 fn reap_exited() {
     let mut list = REAP.lock();
-    let mut link: *mut *mut Tcb = &mut list.0;
-    // SAFETY: queued control blocks stay mapped until unlinked and unmapped here.
+    let mut link: *mut *mut Thread = &mut list.0;
+    // SAFETY: queued threads stay mapped until unlinked and unmapped here.
     unsafe {
         while !(*link).is_null() {
-            let t = &raw mut (**link).thread;
+            let t = *link;
             if (*t).tid.load(Ordering::Acquire) == 0 {
                 *link = (*t).reap_next;
                 release(t);
@@ -177,7 +123,7 @@ fn exit_thread(ret: *mut c_void) -> ! {
         if was == DETACHED && (*t).map_len != 0 {
             let mut list = REAP.lock();
             (*t).reap_next = list.0;
-            list.0 = tls::current();
+            list.0 = t;
         }
     }
     loop {
@@ -202,7 +148,7 @@ pub unsafe extern "C" fn pthread_create(
     // SAFETY: per the caller, `attr` is null or initialised.
     let (stack_size, guard_size, detached) = unsafe { attr::params(attr) };
     let page = page_size();
-    let tls_len = tls::block_size().next_multiple_of(page);
+    let tls_len = tls::block_size::<Thread>().next_multiple_of(page);
     let Some(map_len) = guard_size
         .checked_add(stack_size)
         .and_then(|n| n.checked_add(tls_len))
@@ -224,7 +170,13 @@ pub unsafe extern "C" fn pthread_create(
         }
     };
     let stack_lo = base as usize + guard_size;
-    let mut thread = Thread::new();
+    // SAFETY: the TLS area is the top `tls_len` (>= `block_size`) bytes of our
+    // mapping.
+    let tp = unsafe { tls::init_block::<Thread>((stack_lo + stack_size) as *mut u8, tls_len) };
+    // The canary is inherited from the creating thread, as in glibc.
+    // SAFETY: the calling thread's descriptor is live.
+    let canary = unsafe { (*current()).tcb.stack_guard };
+    let mut thread = Thread::new(Tcb::new(tp.cast(), canary));
     thread.map_base = base as usize;
     thread.map_len = map_len;
     thread.stack_lo = stack_lo;
@@ -235,34 +187,30 @@ pub unsafe extern "C" fn pthread_create(
     if detached {
         thread.state = AtomicU32::new(DETACHED);
     }
-    // SAFETY: the TLS area is the top `tls_len` bytes of our fresh mapping; the
-    // canary is inherited from the creating thread, as in glibc.
-    let tcb = unsafe {
-        let canary = (*tls::current()).stack_guard;
-        tls::init_block((stack_lo + stack_size) as *mut u8, tls_len, thread, canary)
-    };
+    // SAFETY: `tp` is the thread pointer `init_block` laid out for a `Thread`.
+    unsafe { tp.write(thread) };
     const FLAGS: usize =
         0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000 | 0x100000 | 0x200000;
     // CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | SETTLS | PARENT_SETTID |
     // CHILD_CLEARTID (linux/sched.h).
     // SAFETY: the stack top is the 16-byte-aligned end of the stack part of the
-    // mapping (page-aligned); `tid` lives in the new control block, which stays
+    // mapping (page-aligned); `tid` lives in the new descriptor, which stays
     // mapped until join/reap observes the kernel clearing it.
     let r = unsafe {
-        let tid = (&raw mut (*tcb).thread.tid).cast::<c_int>();
+        let tid = (&raw mut (*tp).tid).cast::<c_int>();
         clone::spawn(
             FLAGS,
             (stack_lo + stack_size) as *mut usize,
             tid,
             tid,
-            tcb,
+            tp.cast(),
             thread_entry,
         )
     };
     match r {
         Ok(_) => {
             // SAFETY: per the caller.
-            unsafe { *out = tcb as PthreadT };
+            unsafe { *out = tp as PthreadT };
             0
         }
         Err(e) => {
@@ -303,11 +251,10 @@ fn wait_gone(t: *mut Thread) {
 /// `thread` must be a joinable, not yet joined thread; `retval` null or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_join(thread: PthreadT, retval: *mut *mut c_void) -> c_int {
-    if thread == tls::current() as PthreadT {
+    if thread == current() as PthreadT {
         return Errno::EDEADLK.0;
     }
-    // SAFETY: per the caller, `thread` names a live control block.
-    let t = unsafe { &raw mut (*(thread as *mut Tcb)).thread };
+    let t = thread as *mut Thread;
     wait_gone(t);
     // SAFETY: the thread has exited; its mapping is now ours to read and free.
     unsafe {
@@ -342,9 +289,8 @@ unsafe fn release(t: *mut Thread) {
 /// `thread` must be a joinable thread not yet joined or detached.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_detach(thread: PthreadT) -> c_int {
-    // SAFETY: per the caller, `thread` names a live control block.
-    let t = unsafe { &raw mut (*(thread as *mut Tcb)).thread };
-    // SAFETY: as above.
+    let t = thread as *mut Thread;
+    // SAFETY: per the caller, `thread` names a live descriptor.
     let state = unsafe { &(*t).state };
     match state.compare_exchange(JOINABLE, DETACHED, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => 0,
@@ -360,7 +306,7 @@ pub unsafe extern "C" fn pthread_detach(thread: PthreadT) -> c_int {
 /// `pthread_self(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_self() -> PthreadT {
-    tls::current() as PthreadT
+    current() as PthreadT
 }
 
 /// `pthread_equal(3)`.
@@ -373,10 +319,4 @@ pub extern "C" fn pthread_equal(a: PthreadT, b: PthreadT) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_exit(ret: *mut c_void) -> ! {
     exit_thread(ret)
-}
-
-/// Kernel thread id of `thread` (for `pthread_setname_np`, `pthread_kill`).
-fn tid_of(thread: PthreadT) -> c_int {
-    // SAFETY: callers pass live threads.
-    unsafe { (*(thread as *mut Tcb)).thread.tid.load(Ordering::Relaxed) }
 }

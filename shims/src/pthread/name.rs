@@ -2,11 +2,10 @@
 
 use core::ffi::{c_char, c_int};
 
-use super::{PthreadT, tid_of};
+use super::thread::{PthreadT, current, tid_of};
 use crate::errno::Errno;
 use crate::string::strlen;
 use crate::syscall::{nr, result, syscall1, syscall2, syscall3, syscall4};
-use crate::tls;
 
 const PR_SET_NAME: usize = 15;
 const TASK_COMM_LEN: usize = 16;
@@ -22,7 +21,7 @@ pub unsafe extern "C" fn pthread_setname_np(thread: PthreadT, name: *const c_cha
     if len >= TASK_COMM_LEN {
         return Errno::ERANGE.0;
     }
-    if thread == tls::current() as PthreadT {
+    if thread == current() as PthreadT {
         // SAFETY: PR_SET_NAME reads a NUL-terminated string of < 16 bytes.
         return match result(unsafe { syscall2(nr::PRCTL, PR_SET_NAME, name as usize) }) {
             Ok(_) => 0,
