@@ -7,6 +7,31 @@ use core::ffi::{CStr, c_char, c_int};
 
 use crate::errno::Errno;
 
+/// glibc's messages indexed by error number: "Success" for 0, the ABI crate's message
+/// for every Linux error number, empty for the numbers Linux does not use. A table
+/// built at compile time, so a lookup is one bounds check and one load.
+static MESSAGES: [&CStr; MESSAGE_COUNT] = messages();
+
+/// One past the highest Linux error number.
+const MESSAGE_COUNT: usize = match Errno::ALL.last() {
+    Some(last) => last.0 as usize + 1,
+    None => 1,
+};
+
+const fn messages() -> [&'static CStr; MESSAGE_COUNT] {
+    let mut table = [c""; MESSAGE_COUNT];
+    table[0] = c"Success";
+    let mut i = 0;
+    while i < Errno::ALL.len() {
+        let errno = Errno::ALL[i];
+        if let Some(message) = errno.message() {
+            table[errno.0 as usize] = message;
+        }
+        i += 1;
+    }
+    table
+}
+
 /// Writes `msg` (truncated) and a NUL into `buf[..len]`; false if truncated.
 ///
 /// # Safety
@@ -51,13 +76,9 @@ fn unknown(errnum: c_int, out: &mut [u8; 32]) -> usize {
     at
 }
 
-/// glibc's message for `errnum`: "Success" for 0, the ABI crate's message for a Linux
-/// error number, none for the rest ("Unknown error N").
 fn known(errnum: c_int) -> Option<&'static CStr> {
-    match errnum {
-        0 => Some(c"Success"),
-        _ => Errno(errnum).message(),
-    }
+    let m = MESSAGES.get(usize::try_from(errnum).ok()?)?;
+    (!m.is_empty()).then_some(*m)
 }
 
 /// `__xpg_strerror_r`: POSIX `strerror_r`; 0, or EINVAL (unknown number, message
