@@ -10,35 +10,9 @@ use core::ffi::c_int;
 
 use crate::tcb;
 
-/// A Linux error number (asm-generic/errno-base.h, asm-generic/errno.h).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-#[allow(missing_docs)]
-impl Errno {
-    pub const EPERM: Errno = Errno(1);
-    pub const ENOENT: Errno = Errno(2);
-    pub const ESRCH: Errno = Errno(3);
-    pub const EINTR: Errno = Errno(4);
-    pub const EIO: Errno = Errno(5);
-    pub const EBADF: Errno = Errno(9);
-    pub const EAGAIN: Errno = Errno(11);
-    pub const ENOMEM: Errno = Errno(12);
-    pub const EACCES: Errno = Errno(13);
-    pub const EFAULT: Errno = Errno(14);
-    pub const EBUSY: Errno = Errno(16);
-    pub const EEXIST: Errno = Errno(17);
-    pub const ENOTDIR: Errno = Errno(20);
-    pub const EINVAL: Errno = Errno(22);
-    pub const ENOTTY: Errno = Errno(25);
-    pub const ERANGE: Errno = Errno(34);
-    pub const EDEADLK: Errno = Errno(35);
-    pub const ENAMETOOLONG: Errno = Errno(36);
-    pub const ENOSYS: Errno = Errno(38);
-    pub const ELOOP: Errno = Errno(40);
-    pub const EOVERFLOW: Errno = Errno(75);
-    pub const ETIMEDOUT: Errno = Errno(110);
-}
+/// A Linux error number (`Errno(pub i32)` with `Errno::ENOENT` & co.), from the ABI
+/// crate, which also holds each number's name and glibc's message (`strerror.rs`).
+pub use unikernel_abi::Errno;
 
 /// Stores `e` in the calling thread's `errno`.
 #[inline]

@@ -49,13 +49,12 @@ mod asm;
 mod rewrite;
 mod sites;
 mod stub;
-pub mod table;
 
 use serde::Serialize;
 
 pub use rewrite::{LIBC_ERRNO_ADAPTER, rewrite_syscalls};
 pub use sites::{SyscallSite, defines_syscall_stub, find_syscall_sites, kernel_entry_points};
-pub use table::{SYSCALLS, syscall_name, syscall_number};
+pub use unikernel_abi::syscall::REGISTER_FRAME as REGISTER_FRAME_SYSCALLS;
 
 /// Prefix of the kernel's per-syscall entries: `__unikernel_sys_NAME`.
 pub const ENTRY_PREFIX: &str = "__unikernel_sys_";
@@ -70,15 +69,29 @@ pub const ENOSYS_PREFIX: &str = "__unikernel_enosys_";
 /// and reached by `call`, with the instruction's register convention.
 pub const SYSCALL_STUB: &str = "__unikernel_syscall_stub";
 
-/// System calls that need the caller's register frame (the child of clone/fork/vfork/
-/// clone3 resumes from it, rt_sigreturn and execve replace it): `clone` (56), `fork`
-/// (57), `vfork` (58), `execve` (59), `rt_sigreturn` (15), `clone3` (435).
-pub const REGISTER_FRAME_SYSCALLS: [u64; 6] = [15, 56, 57, 58, 59, 435];
-
 /// Whether syscall `number` must keep its register frame (see
-/// [`REGISTER_FRAME_SYSCALLS`]).
+/// [`REGISTER_FRAME_SYSCALLS`]: clone, fork, vfork, execve, rt_sigreturn, clone3).
 pub fn needs_register_frame(number: u64) -> bool {
-    REGISTER_FRAME_SYSCALLS.contains(&number)
+    usize::try_from(number).is_ok_and(unikernel_abi::syscall::is_register_frame)
+}
+
+/// The Linux name of system call `number`, if Linux has one. The numbers and names
+/// are the ABI crate's (`unikernel_abi::syscall`), the same list the kernel's entries
+/// are generated from, so a name found here is the `NAME` of `__unikernel_sys_NAME`.
+pub fn syscall_name(number: u64) -> Option<&'static str> {
+    usize::try_from(number)
+        .ok()
+        .and_then(unikernel_abi::syscall::name)
+}
+
+/// The number of system call `name`, if Linux has one.
+pub fn syscall_number(name: &str) -> Option<u32> {
+    unikernel_abi::Sysno::from_name(name).map(|sysno| u32::from(sysno as u16))
+}
+
+/// The kernel entry function of system call `name`: `__unikernel_sys_NAME`.
+pub fn entry_symbol(name: &str) -> String {
+    format!("{ENTRY_PREFIX}{name}")
 }
 
 /// How a site enters the kernel before the rewrite.
@@ -321,6 +334,31 @@ impl SyscallSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_numbers_and_entry_symbols() {
+        assert_eq!(syscall_name(39), Some("getpid"));
+        assert_eq!(syscall_number("getpid"), Some(39));
+        for number in [337, 512, 1 << 32, u64::MAX] {
+            assert_eq!(syscall_name(number), None, "number {number}");
+        }
+        assert_eq!(syscall_number("sys_getpid"), None);
+        assert_eq!(entry_symbol("getpid"), "__unikernel_sys_getpid");
+    }
+
+    #[test]
+    fn register_frame_syscalls() {
+        let numbers: Vec<u64> = [15, 56, 57, 58, 59, 435].into();
+        for number in 0..600 {
+            assert_eq!(
+                needs_register_frame(number),
+                numbers.contains(&number),
+                "number {number}"
+            );
+        }
+        assert!(!needs_register_frame(u64::MAX));
+        assert_eq!(REGISTER_FRAME_SYSCALLS.len(), numbers.len());
+    }
 
     #[test]
     fn summary_adds_up_direct_calls_and_keeps_the_last_runs_rest() {

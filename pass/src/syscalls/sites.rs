@@ -9,10 +9,9 @@ use inkwell::values::{
 };
 
 use super::asm::{self, AsmLayout};
-use super::table::{entry_symbol, syscall_name};
 use super::{
     DISPATCHER, ENOSYS_PREFIX, ENTRY_PREFIX, KernelEntry, LIBC_SYSCALL, Obstacle, SYSCALL_STUB,
-    SiteKind, needs_register_frame,
+    SiteKind, entry_symbol, needs_register_frame, syscall_name,
 };
 
 /// One call that enters the kernel.

@@ -14,6 +14,14 @@ use crate::paging;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault;
 
+/// A handler's `?` on a [`Fault`] fails the system call with `EFAULT` (the impl lives
+/// here because the error type is the ABI crate's and `Fault` is this crate's).
+impl From<Fault> for unikernel_abi::Errno {
+    fn from(_: Fault) -> Self {
+        unikernel_abi::Errno::EFAULT
+    }
+}
+
 /// End of the lower canonical half with 4-level paging.
 const ADDRESS_LIMIT: usize = 0x0000_8000_0000_0000;
 

@@ -1,11 +1,13 @@
 //! Linux system calls (x86-64 numbering and semantics).
 //!
-//! `list.rs` is the one declarative table: number, name, handler (if implemented) of
-//! every x86-64 system call. `table.rs` generates from it the C-ABI entry
-//! `__unikernel_sys_NAME` of every implemented call and `__unikernel_enosys_NAME` of
-//! every other one (the build pass turns constant-number sites into direct calls of
-//! these), the dispatcher `__unikernel_syscall` (non-constant numbers) and the frame
-//! dispatcher (the `LSTAR` trap path and `__unikernel_syscall_stub`; `clone`).
+//! Numbers, names and the register-frame calls of every x86-64 system call are the ABI
+//! crate's (`unikernel_abi::syscall`, shared with the shim and the build pass);
+//! `list.rs` is the one declarative table of what this kernel implements, by which
+//! handler. `table.rs` generates from the two the C-ABI entry `__unikernel_sys_NAME`
+//! of every implemented call and `__unikernel_enosys_NAME` of every other one (the
+//! build pass turns constant-number sites into direct calls of these), the dispatcher
+//! `__unikernel_syscall` (non-constant numbers) and the frame dispatcher (the `LSTAR`
+//! trap path and `__unikernel_syscall_stub`; `clone`).
 //!
 //! Handlers take the raw [`SyscallArgs`], convert each argument to its type with
 //! [`SyscallArgs::get`] (a checked conversion: never a silent truncation) and return

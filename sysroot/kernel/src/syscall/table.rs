@@ -2,8 +2,10 @@
 //! `Result<_, Errno>` to `-errno` conversion (this module is the only place where that
 //! happens).
 //!
-//! [`syscall_table!`] is invoked once, in `list.rs`, on the list of every system call.
-//! For each it generates, by kind (see `list.rs`):
+//! [`syscall_table!`] is invoked once, in `list.rs`, on the implemented system calls;
+//! it hands the ABI crate's list of every system call (`unikernel_abi::
+//! for_each_syscall!`) to [`syscall_entries!`], which generates for each, by kind (see
+//! `list.rs`):
 //!
 //! - implemented: `extern "C" fn __unikernel_sys_NAME(a0..a5: usize) -> isize`;
 //! - not implemented: `extern "C" fn __unikernel_enosys_NAME(a0..a5: usize) -> isize`,
@@ -11,7 +13,10 @@
 //!   with the dispatcher) and returns `-ENOSYS`;
 //! - register-frame only: no entry.
 //!
-//! and the `dispatch` match used by both dispatchers below, [`IMPLEMENTED`] and `name`.
+//! and the `dispatch` match used by both dispatchers below, and [`IMPLEMENTED`].
+//! `macro_rules!` cannot look a name up in a list, so [`syscall_table!`] turns
+//! `list.rs` into a local macro, `kernel_handler!`, with one rule per implemented name
+//! and a fallback rule for the others; [`syscall_entries!`] asks it about each call.
 //!
 //! Every entry disables interrupts for its duration (the application runs with them
 //! enabled so the timer can preempt it; kernel code is never preempted, see the
@@ -22,9 +27,11 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use unikernel_abi::Sysno;
+use unikernel_abi::syscall::name as syscall_name;
 use unikernel_hal::SyscallFrame;
 
-use super::list::{self, dispatch};
+use super::list::dispatch;
 use super::{SysResult, SyscallArgs, clone};
 use crate::errno::Errno;
 use crate::log::kinfo;
@@ -47,31 +54,80 @@ pub(super) enum Entry {
 }
 
 macro_rules! syscall_table {
-    ($($nr:literal => $name:ident $(: $module:ident :: $handler:ident)? $(($kind:ident))?,)*) => {
+    ($($name:ident: $module:ident :: $handler:ident,)*) => {
+        // `$` cannot appear in the output of a macro by itself; the inner macro below
+        // gets it as the token `$d`.
+        $crate::syscall::table::syscall_table!(@with_dollar ($) $($name: $module::$handler,)*);
+    };
+    (@with_dollar ($d:tt) $($name:ident: $module:ident :: $handler:ident,)*) => {
+        // Every name must be a system call of the ABI (else: no such variant) and
+        // appear once (else: an unreachable pattern).
+        #[deny(unreachable_patterns)]
+        const _: () = match unikernel_abi::Sysno::read {
+            $(unikernel_abi::Sysno::$name => (),)*
+            _ => (),
+        };
+
+        /// How the kernel serves system call `NAME`: one rule per implemented call,
+        /// then the rules for every other one.
+        macro_rules! kernel_handler {
+            $(
+                (@entry $name $d nr:literal) => {
+                    #[unsafe(export_name = concat!("__unikernel_sys_", stringify!($name)))]
+                    pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+                        let _irq = unikernel_hal::irq::disable();
+                        $crate::syscall::table::abi_return(super::super::$module::$handler($crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5])))
+                    }
+                };
+                (@dispatch $name $d nr:ident $d args:ident) => {
+                    $crate::syscall::table::abi_return(super::$module::$handler($d args))
+                };
+                (@implemented $name) => { true };
+                (@frame $name) => {
+                    compile_error!(concat!(
+                        "`", stringify!($name), "` needs the caller's register frame: it has no handler in list.rs (see table.rs)"
+                    ));
+                };
+            )*
+            (@entry $d name:ident $d nr:literal) => {
+                #[unsafe(export_name = concat!("__unikernel_enosys_", stringify!($d name)))]
+                pub extern "C" fn $d name(_: usize, _: usize, _: usize, _: usize, _: usize, _: usize) -> isize {
+                    let _irq = unikernel_hal::irq::disable();
+                    $crate::syscall::table::unimplemented($d nr)
+                }
+            };
+            (@dispatch $d name:ident $d nr:ident $d args:ident) => {
+                $crate::syscall::table::unimplemented($d nr)
+            };
+            (@implemented $d name:ident) => { false };
+            (@frame $d name:ident) => {};
+        }
+
+        unikernel_abi::for_each_syscall!($crate::syscall::table::syscall_entries);
+    };
+}
+
+pub(super) use syscall_table;
+
+/// Expands the ABI's list of every system call with `kernel_handler!` (defined by
+/// [`syscall_table!`] where it is invoked).
+macro_rules! syscall_entries {
+    ($($nr:literal => $name:ident $NAME:ident $(($frame:ident))?,)*) => {
         /// The C-ABI entries: `__unikernel_sys_NAME` for implemented system calls,
         /// `__unikernel_enosys_NAME` for the others (none for register-frame calls).
         pub mod entries {
-            $($crate::syscall::table::syscall_table!(@entry $nr $name $($module $handler)? $($kind)?);)*
+            $($crate::syscall::table::syscall_entries!(@entry $nr $name $($frame)?);)*
         }
 
         pub(super) fn dispatch(nr: usize, args: $crate::syscall::SyscallArgs, entry: $crate::syscall::table::Entry) -> isize {
             let _ = (&args, entry);
             match nr {
-                $($nr => $crate::syscall::table::syscall_table!(@dispatch nr args entry $($module $handler)? $($kind)?),)*
+                $($nr => $crate::syscall::table::syscall_entries!(@dispatch nr args entry $name $($frame)?),)*
                 _ => $crate::syscall::table::unimplemented(nr),
             }
         }
 
-        /// The name of system call `nr`, if it has one.
-        #[deny(unreachable_patterns)]
-        pub fn name(nr: usize) -> Option<&'static str> {
-            match nr {
-                $($nr => Some(stringify!($name)),)*
-                _ => None,
-            }
-        }
-
-        const ALL: &[(usize, &str, bool)] = &[$(($nr, stringify!($name), $crate::syscall::table::syscall_table!(@implemented $($module)?)),)*];
+        const ALL: &[(usize, &str, bool)] = &[$(($nr, stringify!($name), kernel_handler!(@implemented $name)),)*];
         const IMPLEMENTED_COUNT: usize = $crate::syscall::table::count_implemented(ALL);
         const IMPLEMENTED_ARRAY: [(usize, &str); IMPLEMENTED_COUNT] = $crate::syscall::table::implemented(ALL);
         /// Number and name of every system call with a `__unikernel_sys_NAME` entry
@@ -79,37 +135,18 @@ macro_rules! syscall_table {
         pub const IMPLEMENTED: &[(usize, &str)] = &IMPLEMENTED_ARRAY;
     };
 
-    (@entry $nr:literal $name:ident $module:ident $handler:ident) => {
-        #[unsafe(export_name = concat!("__unikernel_sys_", stringify!($name)))]
-        pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
-            let _irq = unikernel_hal::irq::disable();
-            $crate::syscall::table::abi_return(super::super::$module::$handler($crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5])))
-        }
-    };
-    (@entry $nr:literal $name:ident) => {
-        #[unsafe(export_name = concat!("__unikernel_enosys_", stringify!($name)))]
-        pub extern "C" fn $name(_: usize, _: usize, _: usize, _: usize, _: usize, _: usize) -> isize {
-            let _irq = unikernel_hal::irq::disable();
-            $crate::syscall::table::unimplemented($nr)
-        }
-    };
-    (@entry $nr:literal $name:ident frame) => {};
+    (@entry $nr:literal $name:ident frame) => { kernel_handler!(@frame $name); };
+    (@entry $nr:literal $name:ident) => { kernel_handler!(@entry $name $nr); };
 
-    (@dispatch $nr:ident $args:ident $entry:ident $module:ident $handler:ident) => {
-        $crate::syscall::table::abi_return(super::$module::$handler($args))
-    };
-    (@dispatch $nr:ident $args:ident $entry:ident) => {
-        $crate::syscall::table::unimplemented($nr)
-    };
-    (@dispatch $nr:ident $args:ident $entry:ident frame) => {
+    (@dispatch $nr:ident $args:ident $entry:ident $name:ident frame) => {
         $crate::syscall::table::frame_only($nr, $entry)
     };
-
-    (@implemented $module:ident) => { true };
-    (@implemented) => { false };
+    (@dispatch $nr:ident $args:ident $entry:ident $name:ident) => {
+        kernel_handler!(@dispatch $name $nr $args)
+    };
 }
 
-pub(super) use syscall_table;
+pub(super) use syscall_entries;
 
 pub(super) const fn count_implemented(all: &[(usize, &str, bool)]) -> usize {
     let mut count = 0;
@@ -148,7 +185,7 @@ pub(super) fn unimplemented(nr: usize) -> isize {
         None => true,
     };
     if first_time {
-        match list::name(nr) {
+        match syscall_name(nr) {
             Some(name) => kinfo!("unimplemented system call {name} ({nr}): returning ENOSYS"),
             None => kinfo!("unknown system call {nr}: returning ENOSYS"),
         }
@@ -158,15 +195,15 @@ pub(super) fn unimplemented(nr: usize) -> isize {
 
 static FRAME_REPORTED: AtomicBool = AtomicBool::new(false);
 
-/// A register-frame system call (`list.rs`): with the frame (other than `clone`, which
-/// the frame dispatcher handles) it is simply not implemented; without it, it cannot
-/// be, and the one-time log says why.
+/// A register-frame system call (`unikernel_abi::syscall::REGISTER_FRAME`): with the
+/// frame (other than `clone`, which the frame dispatcher handles) it is simply not
+/// implemented; without it, it cannot be, and the one-time log says why.
 pub(super) fn frame_only(nr: usize, entry: Entry) -> isize {
     if entry == Entry::Frame {
         return unimplemented(nr);
     }
     if !FRAME_REPORTED.swap(true, Ordering::Relaxed) {
-        let name = list::name(nr).unwrap_or("?");
+        let name = syscall_name(nr).unwrap_or("?");
         kinfo!(
             "system call {name} ({nr}) through the dispatcher: it needs the caller's register frame (the syscall instruction or __unikernel_syscall_stub); returning ENOSYS"
         );
@@ -174,18 +211,15 @@ pub(super) fn frame_only(nr: usize, entry: Entry) -> isize {
     Errno::ENOSYS.to_return_value()
 }
 
-const SYS_CLONE: usize = 56;
-const SYS_RT_SIGRETURN: usize = 15;
-
 /// The frame dispatcher: the `syscall`-instruction trap path and
 /// `__unikernel_syscall_stub` (hal `syscall_entry`) land here with the caller's
 /// registers (`clone` copies them, `rt_sigreturn` replaces them).
 #[unsafe(no_mangle)]
 pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
     let nr = frame.number();
-    let result = if nr == SYS_CLONE {
+    let result = if nr == Sysno::clone.number() {
         abi_return(clone::clone(frame))
-    } else if nr == SYS_RT_SIGRETURN {
+    } else if nr == Sysno::rt_sigreturn.number() {
         crate::signal::frame::sigreturn(frame)
     } else {
         dispatch(nr, SyscallArgs(frame.args()), Entry::Frame)
