@@ -396,9 +396,9 @@ pub fn chdir(args: SyscallArgs) -> SysResult {
 /// `fchdir(fd)`.
 pub fn fchdir(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
-    vfs::with(|vfs| match vfs.file(fd.0)?.object {
-        vfs::Object::Inode(ino) => vfs.set_cwd(ino),
-        _ => Err(Errno::ENOTDIR),
+    vfs::with(|vfs| match vfs.file(fd.0)?.object.inode() {
+        Some(ino) => vfs.set_cwd(ino),
+        None => Err(Errno::ENOTDIR),
     })
     .map(|()| 0)
 }
@@ -425,10 +425,7 @@ pub fn fchmodat(args: SyscallArgs) -> SysResult {
 
 /// The inode behind `fd` (`EBADF` for pipes and the console where one is needed).
 fn fd_inode(vfs: &Vfs, fd: u32) -> Result<Ino, Errno> {
-    match vfs.file(fd)?.object {
-        vfs::Object::Inode(ino) => Ok(ino),
-        _ => Err(Errno::EINVAL),
-    }
+    vfs.file(fd)?.object.inode().ok_or(Errno::EINVAL)
 }
 
 /// `fchmod(fd, mode)` (std's `fs::copy` and `set_permissions`).

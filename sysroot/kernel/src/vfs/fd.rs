@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use super::Vfs;
-use super::file::{Object, OpenFile};
+use super::file::OpenFile;
 use crate::errno::Errno;
 
 /// `RLIMIT_NOFILE` (what `getrlimit` reports).
@@ -65,9 +65,9 @@ impl Vfs {
     pub fn install(&mut self, mut file: OpenFile, min: u32, cloexec: bool) -> Result<u32, Errno> {
         let fd = self.fds.lowest_free(min)?;
         file.refs = 0;
-        let object = file.object;
+        let object = file.object.clone();
         let id = self.files.insert(file)?;
-        self.retain_object(object)?;
+        object.opened(&mut self.inodes)?;
         self.share(id, fd, cloexec)
             .inspect_err(|_| self.drop_ref(id))
     }
@@ -132,18 +132,6 @@ impl Vfs {
         Ok(())
     }
 
-    /// Counts a new description's reference to its object.
-    fn retain_object(&mut self, object: Object) -> Result<(), Errno> {
-        match object {
-            // One description per counter or instance: `dup` shares it.
-            Object::Console(_) | Object::EventFd(_) | Object::Epoll(_) => {}
-            Object::Inode(ino) => self.inodes.get_mut(ino)?.open += 1,
-            Object::PipeRead(id) => self.pipes.get_mut(id.0).ok_or(Errno::EBADF)?.readers += 1,
-            Object::PipeWrite(id) => self.pipes.get_mut(id.0).ok_or(Errno::EBADF)?.writers += 1,
-        }
-        Ok(())
-    }
-
     /// Drops one descriptor's reference to description `id`; the last one releases
     /// the object (an unlinked inode is freed, a pipe with no ends left too, an event
     /// counter or `epoll` instance always) and leaves every `epoll` interest list.
@@ -159,34 +147,6 @@ impl Vfs {
             return;
         };
         self.forget_file(id);
-        match file.object {
-            Object::Console(_) => {}
-            Object::EventFd(counter) => {
-                self.eventfds.remove(counter.0);
-            }
-            Object::Epoll(epoll) => {
-                self.epolls.remove(epoll.0);
-            }
-            Object::Inode(ino) => {
-                if let Ok(inode) = self.inodes.get_mut(ino) {
-                    inode.open = inode.open.saturating_sub(1);
-                }
-                self.inodes.release_if_unused(ino);
-            }
-            Object::PipeRead(pipe) | Object::PipeWrite(pipe) => {
-                if let Some(p) = self.pipes.get_mut(pipe.0) {
-                    if matches!(file.object, Object::PipeRead(_)) {
-                        p.readers = p.readers.saturating_sub(1);
-                    } else {
-                        p.writers = p.writers.saturating_sub(1);
-                    }
-                    // The other end's waiters see end of file or `EPIPE` now.
-                    p.end_closed();
-                    if p.readers == 0 && p.writers == 0 {
-                        self.pipes.remove(pipe.0);
-                    }
-                }
-            }
-        }
+        file.object.released(&mut self.inodes);
     }
 }

@@ -1,13 +1,29 @@
-//! Open file descriptions: what `open`, `pipe2` and the console descriptors create and
-//! `dup` shares. Each holds an offset, the status flags and the object it reads and
-//! writes.
+//! Open file descriptions and the interface of what they refer to.
+//!
+//! A description ([`OpenFile`]: what `open`, `pipe2`, `eventfd2`, `epoll_create1` and
+//! the console descriptors create and `dup` shares) holds the offset, the status flags
+//! and an object. Every kind of object — RAM files, directories and symbolic links,
+//! the `/dev` devices, the console, pipe ends, event counters, `epoll` instances — is
+//! one implementation of [`FileLike`] (Linux's `file_operations`), so a new kind (a
+//! socket) is one more implementation, not one more arm in every operation.
+//!
+//! The VFS has one lock ([`super::with`]) held for a system call's whole file-system
+//! work, so an object's methods run under it; objects that other descriptions share
+//! (a pipe's two ends) keep their state behind a lock of their own, taken after it.
+//! Objects backed by an inode of the RAM file system get the inode table as an
+//! argument rather than a pointer of their own: the table owns the inodes, and the
+//! name-space operations (`rename`, `unlink`, ...) work on it directly.
 
-use alloc::vec::Vec;
+use alloc::sync::Arc;
+use core::any::Any;
+use core::fmt::Debug;
 
-use super::epoll::EpollId;
-use super::eventfd::EventFdId;
-use super::inode::Ino;
-use super::pipe::PipeId;
+use unikernel_hal::uaccess;
+
+use super::inode::{Ino, Inodes};
+use super::poll::bits::{READABLE, WRITABLE};
+use super::stat::Stat;
+use crate::errno::Errno;
 
 /// `open(2)` flags (x86-64 values, `include/uapi/asm-generic/fcntl.h`).
 pub mod flags {
@@ -49,59 +65,179 @@ pub mod flags {
         | O_PATH;
 }
 
-/// The serial console's two directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Console {
-    /// Always at end of file.
-    Input,
-    /// Writes go to the serial port.
-    Output,
+/// The generic `ioctl` requests (`include/uapi/asm-generic/ioctls.h`).
+pub mod ioctl {
+    pub const FIONREAD: u32 = 0x541b;
+    pub const FIONBIO: u32 = 0x5421;
+    pub const FIONCLEX: u32 = 0x5450;
+    pub const FIOCLEX: u32 = 0x5451;
 }
 
-/// What a description reads and writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Object {
-    Console(Console),
-    Inode(Ino),
-    PipeRead(PipeId),
-    PipeWrite(PipeId),
-    EventFd(EventFdId),
-    Epoll(EpollId),
+/// Answers `FIONREAD` with `n` bytes ready (an `int` at `arg`, capped).
+pub fn reply_fionread(arg: usize, n: usize) -> Result<usize, Errno> {
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
+    uaccess::copy_to(arg, &n.to_ne_bytes())?;
+    Ok(0)
 }
 
-/// Where a directory listing (`getdents64`) goes on from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum DirCursor {
-    /// Next: `.`.
-    #[default]
-    Start,
-    /// Next: `..`.
-    Dot,
-    /// Next: the first entry after this name (`None`: the first entry). A name, not
-    /// an index, so removing entries while listing (as `remove_dir_all` does) skips
-    /// nothing.
-    After(Option<Vec<u8>>),
-    End,
+/// What a description reads, writes, polls and stats. Each default is what Linux
+/// answers for an object that lacks the operation; the description's access mode and
+/// `O_PATH` are checked before any of these is called.
+///
+/// `buf` addresses are the caller's (checked copies through `uaccess`); lengths are
+/// already capped at Linux's `MAX_RW_COUNT`.
+pub trait FileLike: Any + Debug + Send + Sync {
+    /// `read(2)`: objects with a position read at `*offset` and advance it.
+    fn read(
+        &self,
+        _fs: &Inodes,
+        _offset: &mut u64,
+        _buf: usize,
+        _len: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `pread64(2)`: `ESPIPE` for what has no position.
+    fn read_at(&self, _fs: &Inodes, _pos: u64, _buf: usize, _len: usize) -> Result<usize, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// `write(2)`: objects with a position write at `*offset` (or the end, with
+    /// `O_APPEND` in `flags`) and move it past the bytes written.
+    fn write(
+        &self,
+        _fs: &mut Inodes,
+        _offset: &mut u64,
+        _flags: u32,
+        _buf: usize,
+        _len: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `pwrite64(2)`: `ESPIPE` for what has no position.
+    fn write_at(
+        &self,
+        _fs: &mut Inodes,
+        _pos: u64,
+        _flags: u32,
+        _buf: usize,
+        _len: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// A blocking `write` returns only once every byte is in (pipes, `pipe(7)`), not
+    /// after the first chunk.
+    fn writes_whole(&self) -> bool {
+        false
+    }
+
+    /// `lseek(2)` from the description's `*offset`: the new offset.
+    fn seek(&self, _fs: &Inodes, _offset: &mut u64, _to: i64, _whence: u32) -> Result<u64, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// `getdents64(2)` from position `*offset`: the bytes of records written.
+    fn getdents(
+        &self,
+        _fs: &Inodes,
+        _offset: &mut u64,
+        _buf: usize,
+        _len: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// `ioctl(2)` requests other than the descriptor-level `FIONBIO`, `FIOCLEX` and
+    /// `FIONCLEX`; nothing is a terminal, so the rest is `ENOTTY`.
+    fn ioctl(
+        &self,
+        _fs: &Inodes,
+        _offset: u64,
+        _request: u32,
+        _arg: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// `fstat(2)`.
+    fn stat(&self, fs: &Inodes) -> Result<Stat, Errno>;
+
+    /// Every `poll` bit that holds now (Linux's `f_op->poll`). The default is Linux's
+    /// `DEFAULT_POLLMASK`: an object without a poll method never waits.
+    fn poll(&self) -> u16 {
+        READABLE | WRITABLE
+    }
+
+    /// How often the object woke its waiters (a change that may have made it ready):
+    /// edge-triggered `epoll` reports an entry again only after this moves. Objects
+    /// that never wait never change.
+    fn changes(&self) -> u64 {
+        0
+    }
+
+    /// Whether `epoll_ctl(EPOLL_CTL_ADD)` may watch it (`EPERM` for what has no poll
+    /// method: regular files and directories).
+    fn check_epoll_target(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// The bytes a mapping of it starts with (`mmap(2)` of a descriptor); `ENODEV`
+    /// for what cannot be mapped.
+    fn map_contents<'fs>(&self, _fs: &'fs Inodes, _shared_write: bool) -> Result<&'fs [u8], Errno> {
+        Err(Errno::ENODEV)
+    }
+
+    /// `ftruncate(2)` (on a description open for writing).
+    fn truncate(&self, _fs: &mut Inodes, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `fsync(2)`/`fdatasync(2)`: `EINVAL` for what cannot be synced.
+    fn fsync(&self) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// The inode of the RAM file system behind it, for the calls that work on the
+    /// inode itself (`fchmod`, `fchdir`, `futimens`, `*at` directories).
+    fn inode(&self) -> Option<Ino> {
+        None
+    }
+
+    /// A new description refers to it.
+    fn opened(&self, _fs: &mut Inodes) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// The last descriptor of a description that referred to it closed.
+    fn released(&self, _fs: &mut Inodes) {}
+}
+
+impl dyn FileLike {
+    /// The object as its concrete type (the `epoll` calls find their instance so).
+    pub fn downcast_ref<T: FileLike>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref()
+    }
 }
 
 #[derive(Debug)]
 pub struct OpenFile {
-    pub object: Object,
+    pub object: Arc<dyn FileLike>,
     /// Access mode and status flags ([`flags::KEPT`]).
     pub flags: u32,
     pub offset: u64,
-    pub cursor: DirCursor,
     /// Descriptors sharing this description.
     pub(super) refs: u32,
 }
 
 impl OpenFile {
-    pub fn new(object: Object, flags: u32) -> Self {
+    pub fn new(object: Arc<dyn FileLike>, flags: u32) -> Self {
         Self {
             object,
             flags: flags & flags::KEPT,
             offset: 0,
-            cursor: DirCursor::Start,
             refs: 0,
         }
     }

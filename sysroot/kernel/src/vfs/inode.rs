@@ -203,6 +203,21 @@ impl Inodes {
         self.0.get_mut(ino.0).ok_or(Errno::EIO)
     }
 
+    /// A new open file description refers to `ino`.
+    pub fn open(&mut self, ino: Ino) -> Result<(), Errno> {
+        self.get_mut(ino)?.open += 1;
+        Ok(())
+    }
+
+    /// An open file description of `ino` was released: frees an unlinked inode at its
+    /// last close.
+    pub fn close(&mut self, ino: Ino) {
+        if let Ok(inode) = self.get_mut(ino) {
+            inode.open = inode.open.saturating_sub(1);
+        }
+        self.release_if_unused(ino);
+    }
+
     /// Frees `ino` once no name and no open file refers to it.
     pub fn release_if_unused(&mut self, ino: Ino) {
         if self

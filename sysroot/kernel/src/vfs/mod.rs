@@ -9,8 +9,10 @@
 //! 0, 1 and 2 are the console (0 reads end of file, 1 and 2 write to the serial port).
 //!
 //! Objects, as on Linux: a descriptor ([`fd::FdTable`]) refers to an open file
-//! description ([`file::OpenFile`]: offset, status flags), which refers to an inode, a
-//! pipe end or the console. `dup` shares the description; `open` makes a new one.
+//! description ([`file::OpenFile`]: offset, status flags), which refers to an object:
+//! any implementation of [`FileLike`] (a RAM file, directory or device, the console, a
+//! pipe end, an event counter, an `epoll` instance). `dup` shares the description;
+//! `open` makes a new one.
 //!
 //! # Locking
 //!
@@ -26,6 +28,9 @@
 //! The state is built on first use, not at boot: building it allocates, and the
 //! shim's allocator works only once `__unikernel_libc_start` has run.
 
+mod anon;
+mod device;
+mod dir;
 mod epoll;
 mod eventfd;
 mod fd;
@@ -38,18 +43,22 @@ mod path;
 mod pipe;
 mod poll;
 mod proc;
+mod regular;
 mod slab;
 mod stat;
 mod tree;
 pub mod wait;
+mod wake;
 
+pub use device::Console;
 pub use epoll::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, Ready, events as epoll_events};
-pub use file::{Console, Object, OpenFile, flags};
+pub use file::{FileLike, OpenFile, flags, ioctl};
 pub use inode::{Device, FileData, Ino, Node, mode};
 pub use path::{Follow, MAX_PATH};
 pub use poll::bits as poll_bits;
 pub use stat::{Stat, dirent_type};
 
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use spin::Mutex;
@@ -57,10 +66,8 @@ use spin::Mutex;
 use crate::errno::Errno;
 use crate::log::kinfo;
 use epoll::Epoll;
-use eventfd::EventFd;
 use fd::FdTable;
 use inode::{Dir, Inode, Inodes};
-use pipe::Pipe;
 use slab::Slab;
 
 /// The root directory's inode.
@@ -72,9 +79,9 @@ pub struct Vfs {
     inodes: Inodes,
     files: Slab<OpenFile>,
     fds: FdTable,
-    pipes: Slab<Pipe>,
-    eventfds: Slab<EventFd>,
-    epolls: Slab<Epoll>,
+    /// Every `epoll` instance, to take released descriptions out of their interest
+    /// lists (dead ones are dropped as they are found).
+    epolls: Vec<Weak<Epoll>>,
     cwd: Ino,
     umask: u32,
     /// `/proc/self/exe`, when the image file is there to serve.
@@ -116,9 +123,7 @@ impl Vfs {
             inodes,
             files: Slab::new(),
             fds: FdTable::new(),
-            pipes: Slab::new(),
-            eventfds: Slab::new(),
-            epolls: Slab::new(),
+            epolls: Vec::new(),
             cwd: ROOT,
             umask: 0,
             executable: None,
@@ -144,7 +149,7 @@ impl Vfs {
             } else {
                 flags::O_WRONLY
             };
-            let got = vfs.install(OpenFile::new(Object::Console(console), flags), fd, false)?;
+            let got = vfs.install(OpenFile::new(Arc::new(console), flags), fd, false)?;
             debug_assert_eq!(got, fd);
         }
         if let Some(image) = unikernel_hal::image::executable() {

@@ -2,11 +2,15 @@
 //! checks and error numbers (`open(2)`, `mkdir(2)`, `unlink(2)`, `rmdir(2)`,
 //! `rename(2)`, `link(2)`, `symlink(2)`, `readlink(2)`).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::file::{Object, OpenFile, flags::*};
+use super::device::DeviceFile;
+use super::dir::Directory;
+use super::file::{FileLike, OpenFile, flags::*};
 use super::inode::{Dir, FileData, Ino, Inode, Node};
 use super::path::{Follow, Parent};
+use super::regular::{self, RegularFile, Symlink};
 use super::{ROOT, Vfs, now};
 use crate::errno::Errno;
 
@@ -26,8 +30,8 @@ impl Vfs {
             return Ok(self.cwd);
         }
         let fd = u32::try_from(dirfd).map_err(|_| Errno::EBADF)?;
-        match self.file(fd)?.object {
-            Object::Inode(ino) if self.inodes.get(ino)?.is_dir() => Ok(ino),
+        match self.file(fd)?.object.inode() {
+            Some(ino) if self.inodes.get(ino)?.is_dir() => Ok(ino),
             _ if path.is_empty() => Err(Errno::ENOENT),
             _ => Err(Errno::ENOTDIR),
         }
@@ -144,12 +148,14 @@ impl Vfs {
                 self.truncate(ino, 0)?;
             }
         }
+        let object: Arc<dyn FileLike> = match &self.inodes.get(ino)?.node {
+            Node::File(_) => Arc::new(RegularFile { ino }),
+            Node::Dir(_) => Arc::new(Directory::new(ino)),
+            Node::Symlink(_) => Arc::new(Symlink { ino }),
+            &Node::Device(device) => Arc::new(DeviceFile { ino, device }),
+        };
         let cloexec = oflags & O_CLOEXEC != 0;
-        self.install(
-            OpenFile::new(Object::Inode(ino), oflags | O_LARGEFILE),
-            0,
-            cloexec,
-        )
+        self.install(OpenFile::new(object, oflags | O_LARGEFILE), 0, cloexec)
     }
 
     /// `mkdirat`.
@@ -424,30 +430,9 @@ impl Vfs {
         }
     }
 
-    /// Sets a regular file's length (`ftruncate`, `O_TRUNC`); new bytes read as zeros.
+    /// Sets a regular file's length (`truncate`, `O_TRUNC`); new bytes read as zeros.
     pub fn truncate(&mut self, ino: Ino, len: u64) -> Result<(), Errno> {
-        let now = now();
-        let inode = self.inodes.get_mut(ino)?;
-        let Node::File(data) = &mut inode.node else {
-            return Err(if inode.is_dir() {
-                Errno::EISDIR
-            } else {
-                Errno::EINVAL
-            });
-        };
-        let data = data.heap_mut()?;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&l| l <= isize::MAX as usize)
-            .ok_or(Errno::EFBIG)?;
-        if len > data.len() {
-            data.try_reserve(len - data.len())
-                .map_err(|_| Errno::ENOSPC)?;
-        }
-        data.resize(len, 0);
-        inode.times.mtime = now;
-        inode.times.ctime = now;
-        Ok(())
+        regular::truncate(self.inodes.get_mut(ino)?, len)
     }
 
     /// `fchmod`/`fchmodat`: new permission bits.
