@@ -3,7 +3,7 @@
 
 use unikernel_hal::uaccess;
 
-use super::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, at, read_path};
+use super::path::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, at, read_path};
 use crate::errno::Errno;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::vfs::{self, Follow, Ino, Vfs};

@@ -3,7 +3,7 @@
 
 use unikernel_hal::uaccess;
 
-use super::{AT_FDCWD, at, read_path};
+use super::path::{AT_FDCWD, at, read_path};
 use crate::errno::Errno;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::vfs::{self, Follow};

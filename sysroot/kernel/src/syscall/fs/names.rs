@@ -4,7 +4,7 @@
 
 use unikernel_hal::uaccess;
 
-use super::{AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, at, read_path};
+use super::path::{AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, at, read_path};
 use crate::errno::Errno;
 use crate::syscall::{SysResult, SyscallArgs, UserAddr};
 use crate::vfs::{self, Follow};

@@ -3,8 +3,8 @@
 
 use unikernel_hal::uaccess;
 
-use super::{AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE};
-use super::{AT_SYMLINK_NOFOLLOW, read_path};
+use super::path::{AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE};
+use super::path::{AT_SYMLINK_NOFOLLOW, read_path};
 use crate::errno::Errno;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::vfs::{self, Follow, Stat};
