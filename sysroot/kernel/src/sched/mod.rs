@@ -32,18 +32,7 @@ use crate::errno::Errno;
 use crate::log::kinfo;
 use crate::time;
 
-pub use self::table::Tid;
-
-/// Why a blocked thread runs again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
-    /// A futex wake named it.
-    Woken,
-    /// Its deadline passed.
-    TimedOut,
-    /// A signal was delivered to it (`pause`).
-    Interrupted,
-}
+pub use self::table::{Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 

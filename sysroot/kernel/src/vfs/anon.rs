@@ -4,11 +4,11 @@
 
 use alloc::sync::Arc;
 
-use super::Vfs;
 use super::epoll::{Epoll, Ready, Target};
 use super::eventfd::{EFD_SEMAPHORE, EventFd};
 use super::file::{FileLike, OpenFile, flags::*};
 use super::pipe;
+use super::state::Vfs;
 use crate::errno::Errno;
 
 /// `object` as an `epoll` instance (`EINVAL` if it is something else).

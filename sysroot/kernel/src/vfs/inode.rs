@@ -17,6 +17,9 @@ use crate::errno::Errno;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ino(pub usize);
 
+/// The root directory's inode.
+pub const ROOT: Ino = Ino(0);
+
 /// File type bits of `st_mode` (`include/uapi/linux/stat.h`).
 pub mod mode {
     pub const S_IFMT: u32 = 0o170_000;

@@ -1,11 +1,14 @@
-//! Reading, writing and positioning on a descriptor: `read`, `write`, `pread64`,
-//! `pwrite64`, `lseek`, `getdents64`, `ioctl`. The descriptor's access mode is checked
+//! Operations on a descriptor's object: `read`, `write`, `pread64`, `pwrite64`,
+//! `lseek`, `getdents64`, `ioctl`, `ftruncate`, `fstat`, `poll` readiness. The descriptor's access mode is checked
 //! here; what the object does is its own ([`super::FileLike`]). None of it waits: a
 //! pipe or event counter that is not ready is `EAGAIN` here, and the system call waits
 //! in [`super::wait`] unless the descriptor is `O_NONBLOCK`.
 
-use super::Vfs;
 use super::file::flags::O_PATH;
+use super::inode::Ino;
+use super::poll::bits::{POLLERR, POLLHUP, POLLNVAL};
+use super::stat::Stat;
+use super::state::Vfs;
 use crate::errno::Errno;
 
 /// Linux's `MAX_RW_COUNT`: the most one read or write transfers.
@@ -92,5 +95,23 @@ impl Vfs {
         }
         let object = file.object.clone();
         object.truncate(&mut self.inodes, len)
+    }
+
+    pub fn stat_inode(&self, ino: Ino) -> Result<Stat, Errno> {
+        Stat::of_ino(&self.inodes, ino)
+    }
+
+    /// The status of whatever `fd` refers to.
+    pub fn stat_fd(&self, fd: u32) -> Result<Stat, Errno> {
+        self.file(fd)?.object.stat(&self.inodes)
+    }
+
+    /// `poll` readiness of `fd` for `events` (`POLLERR` and `POLLHUP` are always
+    /// reported; `POLLNVAL` for a descriptor that is not open).
+    pub fn poll(&self, fd: u32, events: u16) -> u16 {
+        let Ok(file) = self.file(fd) else {
+            return POLLNVAL;
+        };
+        file.object.poll() & (events | POLLERR | POLLHUP)
     }
 }

@@ -7,8 +7,8 @@
 //! later writes, `mmap(2)`), and makes a read-only `MAP_SHARED` mapping a snapshot. A
 //! writable shared mapping of a file could never reach the file: `ENODEV`.
 
-use super::Vfs;
 use super::file::flags::O_PATH;
+use super::state::Vfs;
 use crate::errno::Errno;
 
 impl Vfs {

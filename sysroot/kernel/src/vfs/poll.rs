@@ -1,7 +1,5 @@
-//! `poll` bits and the readiness of a descriptor, as `poll` and `ppoll` report it;
-//! each object computes its own ([`super::FileLike::poll`]).
-
-use super::Vfs;
+//! `poll` bits, as `poll`, `ppoll` and `epoll_wait` report readiness; each object
+//! computes its own ([`super::FileLike::poll`]).
 
 /// `poll` event bits (`include/uapi/asm-generic/poll.h`).
 pub mod bits {
@@ -17,16 +15,4 @@ pub mod bits {
     pub const READABLE: u16 = POLLIN | POLLRDNORM;
     /// Room to write.
     pub const WRITABLE: u16 = POLLOUT | POLLWRNORM;
-}
-use bits::*;
-
-impl Vfs {
-    /// `poll` readiness of `fd` for `events` (`POLLERR` and `POLLHUP` are always
-    /// reported; `POLLNVAL` for a descriptor that is not open).
-    pub fn poll(&self, fd: u32, events: u16) -> u16 {
-        let Ok(file) = self.file(fd) else {
-            return POLLNVAL;
-        };
-        file.object.poll() & (events | POLLERR | POLLHUP)
-    }
 }

@@ -1,7 +1,6 @@
 //! File status: what `fstat`, `newfstatat` (`struct stat`) and `statx`
 //! (`struct statx`) report, and the `d_type` of directory entries.
 
-use super::Vfs;
 use super::inode::{Ino, Inode, Inodes, Node, Times, mode};
 use crate::errno::Errno;
 
@@ -169,16 +168,5 @@ impl Stat {
     /// all of them, no file type bits.
     pub fn anonymous() -> Self {
         Self::detached(ANON_INODE_DEV, 1, 0o600, (0, 0))
-    }
-}
-
-impl Vfs {
-    pub fn stat_inode(&self, ino: Ino) -> Result<Stat, Errno> {
-        Stat::of_ino(&self.inodes, ino)
-    }
-
-    /// The status of whatever `fd` refers to.
-    pub fn stat_fd(&self, fd: u32) -> Result<Stat, Errno> {
-        self.file(fd)?.object.stat(&self.inodes)
     }
 }

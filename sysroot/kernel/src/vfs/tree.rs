@@ -8,11 +8,12 @@ use alloc::vec::Vec;
 use super::device::DeviceFile;
 use super::dir::Directory;
 use super::file::{FileLike, OpenFile, flags::*};
-use super::inode::{Dir, FileData, Ino, Inode, Node};
+use super::inode::{Dir, FileData, Ino, Inode, Node, ROOT};
 use super::path::{Follow, Parent};
 use super::regular::{self, RegularFile, Symlink};
-use super::{ROOT, Vfs, now};
+use super::state::Vfs;
 use crate::errno::Errno;
+use crate::time::realtime_ns as now;
 
 /// `AT_FDCWD`: "relative to the working directory" in the `*at` calls.
 pub const AT_FDCWD: i32 = -100;

@@ -3,7 +3,9 @@
 //! changes VFS state that could make them ready, or their deadline passes. The wait
 //! word itself is [`super::wake`]'s.
 
-use super::{Vfs, wake};
+use super::lock;
+use super::state::Vfs;
+use super::wake;
 use crate::errno::Errno;
 use crate::sched::Wake;
 
@@ -25,7 +27,7 @@ pub fn until<R>(
 ) -> Result<Option<R>, Errno> {
     let mut timed_out = false;
     loop {
-        let sample = super::with(|vfs| {
+        let sample = lock::with(|vfs| {
             Ok(match attempt(vfs)? {
                 Attempt::Done(result) => Err(result),
                 Attempt::Wait => Ok(wake::sample()),
