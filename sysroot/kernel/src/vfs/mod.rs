@@ -8,11 +8,18 @@
 //! image's initial file archive holds ([`initfs`]). Descriptors
 //! 0, 1 and 2 are the console (0 reads end of file, 1 and 2 write to the serial port).
 //!
-//! Objects, as on Linux: a descriptor ([`fd::FdTable`]) refers to an open file
+//! Objects, as on Linux: a descriptor ([`fdtable::FdTable`]) refers to an open file
 //! description ([`file::OpenFile`]: offset, status flags), which refers to an object:
-//! any implementation of [`FileLike`] (a RAM file, directory or device, the console, a
-//! pipe end, an event counter, an `epoll` instance). `dup` shares the description;
-//! `open` makes a new one.
+//! any implementation of [`FileLike`] (a RAM file, directory or symbolic link
+//! ([`regular`], [`dir`]), a device or the console ([`device`]), a pipe end
+//! ([`pipe`]), an event counter ([`eventfd`]), an `epoll` instance ([`epoll`])).
+//! `dup` shares the description; `open` makes a new one.
+//!
+//! Modules, leaves first: the object kinds above over [`file`] (the trait), [`inode`],
+//! [`stat`], [`poll`] and [`wake`] (the wait word); the state ([`state`]) and the
+//! operations on it as `impl` blocks ([`fd`], [`io`], [`tree`], [`path`], [`anon`],
+//! [`map`], [`initfs`], [`proc`], [`boot`]); [`lock`] and [`wait`] on top. This file
+//! only declares them and re-exports what the rest of the kernel uses.
 //!
 //! # Locking
 //!
@@ -26,7 +33,7 @@
 //! `poll`, `epoll_wait`) drops it and waits in [`wait`], then takes it again.
 //!
 //! The state is built on first use, not at boot: building it allocates, and the
-//! shim's allocator works only once `__unikernel_libc_start` has run.
+//! shim's allocator works only once `__unikernel_libc_start` has run ([`boot`]).
 
 mod anon;
 mod boot;
