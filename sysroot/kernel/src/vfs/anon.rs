@@ -2,19 +2,15 @@
 //! anonymous inodes and pipefs): `pipe2`, `eventfd2`, `epoll_create1`, and the `epoll`
 //! calls that resolve descriptors (`epoll_ctl`, `epoll_wait`'s collection).
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
+use core::ptr;
 
 use super::epoll::{Epoll, Ready, Target};
 use super::eventfd::{EFD_SEMAPHORE, EventFd};
-use super::file::{FileLike, OpenFile, flags::*};
+use super::file::{OpenFile, flags::*};
 use super::pipe;
 use super::state::Vfs;
 use crate::errno::Errno;
-
-/// `object` as an `epoll` instance (`EINVAL` if it is something else).
-fn epoll(object: &Arc<dyn FileLike>) -> Result<&Epoll, Errno> {
-    object.downcast_ref::<Epoll>().ok_or(Errno::EINVAL)
-}
 
 impl Vfs {
     /// `pipe2`: the read and write descriptors.
@@ -65,9 +61,15 @@ impl Vfs {
         self.install(OpenFile::new(epoll, O_RDWR), 0, flags & O_CLOEXEC != 0)
     }
 
-    /// The object behind `epfd`, which [`epoll`] turns into its instance.
-    fn epoll_object(&self, epfd: u32) -> Result<Arc<dyn FileLike>, Errno> {
-        Ok(self.file(epfd)?.object.clone())
+    /// The instance behind `epfd` (`EINVAL` if it is no `epoll` descriptor): the
+    /// registered instance that is the descriptor's object.
+    fn epoll_of(&self, epfd: u32) -> Result<Arc<Epoll>, Errno> {
+        let object = Arc::as_ptr(&self.file(epfd)?.object);
+        self.epolls
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|epoll| ptr::addr_eq(Arc::as_ptr(epoll), object))
+            .ok_or(Errno::EINVAL)
     }
 
     /// `epoll_ctl(epfd, op, fd, event)`; `event` is `(events, data)` (ignored for
@@ -79,14 +81,13 @@ impl Vfs {
         fd: u32,
         event: (u32, u64),
     ) -> Result<(), Errno> {
-        let instance = self.epoll_object(epfd)?;
-        let epoll = epoll(&instance)?;
+        let epoll = self.epoll_of(epfd)?;
         let file = self.fds.file_id(fd)?;
         let object = self.files.get(file).ok_or(Errno::EBADF)?.object.clone();
         if fd == epfd {
             return Err(Errno::EINVAL);
         }
-        object.check_epoll_target()?;
+        object.check_epoll_target(&self.inodes)?;
         epoll.ctl(op, Target { fd, file, object }, event)
     }
 
@@ -97,8 +98,7 @@ impl Vfs {
         max: usize,
         report: impl FnMut(usize, Ready) -> Result<(), Errno>,
     ) -> Result<usize, Errno> {
-        let instance = self.epoll_object(epfd)?;
-        epoll(&instance)?.collect(max, report)
+        self.epoll_of(epfd)?.collect(max, report)
     }
 
     /// Open file description `file` was released: no instance watches it any more.

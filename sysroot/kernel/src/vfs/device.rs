@@ -4,7 +4,7 @@
 
 use unikernel_hal::{console, uaccess};
 
-use super::file::{FileLike, ioctl, reply_fionread};
+use super::file::{At, FileLike, ioctl, reply_fionread};
 use super::inode::{Device, Ino, Inodes};
 use super::poll::bits::{READABLE, WRITABLE};
 use super::stat::Stat;
@@ -32,36 +32,23 @@ pub struct DeviceFile {
 }
 
 impl FileLike for DeviceFile {
-    fn read(&self, fs: &Inodes, offset: &mut u64, buf: usize, len: usize) -> Result<usize, Errno> {
-        let n = self.read_at(fs, *offset, buf, len)?;
-        *offset += n as u64;
+    /// The position moves on as if the bytes were there.
+    fn read(&self, _fs: &Inodes, at: At<'_>, buf: usize, len: usize) -> Result<usize, Errno> {
+        let n = match self.device {
+            Device::Null => 0,
+            Device::Zero | Device::Full => fill_user(buf, len, |b| b.fill(0))?,
+            Device::Random | Device::Urandom => fill_user(buf, len, random::fill)?,
+        };
+        let end = at.position() + n as u64;
+        at.end_at(end);
         Ok(n)
     }
 
-    fn read_at(&self, _fs: &Inodes, _pos: u64, buf: usize, len: usize) -> Result<usize, Errno> {
-        match self.device {
-            Device::Null => Ok(0),
-            Device::Zero | Device::Full => fill_user(buf, len, |b| b.fill(0)),
-            Device::Random | Device::Urandom => fill_user(buf, len, random::fill),
-        }
-    }
-
+    /// Writes vanish, except on `/dev/full` (`ENOSPC`); the position stays.
     fn write(
         &self,
-        fs: &mut Inodes,
-        offset: &mut u64,
-        flags: u32,
-        buf: usize,
-        len: usize,
-    ) -> Result<usize, Errno> {
-        self.write_at(fs, *offset, flags, buf, len)
-    }
-
-    /// Writes vanish, except on `/dev/full` (`ENOSPC`).
-    fn write_at(
-        &self,
         _fs: &mut Inodes,
-        _pos: u64,
+        _at: At<'_>,
         _flags: u32,
         _buf: usize,
         len: usize,
@@ -119,24 +106,21 @@ pub enum Console {
 }
 
 impl FileLike for Console {
-    fn read(
-        &self,
-        _fs: &Inodes,
-        _offset: &mut u64,
-        _buf: usize,
-        _len: usize,
-    ) -> Result<usize, Errno> {
+    /// Standard input is always at end of file.
+    fn read(&self, _fs: &Inodes, at: At<'_>, _buf: usize, _len: usize) -> Result<usize, Errno> {
+        at.stream()?;
         Ok(0)
     }
 
     fn write(
         &self,
         _fs: &mut Inodes,
-        _offset: &mut u64,
+        at: At<'_>,
         _flags: u32,
         buf: usize,
         len: usize,
     ) -> Result<usize, Errno> {
+        at.stream()?;
         uaccess::with_bytes(buf, len, console::write_bytes)?;
         Ok(len)
     }

@@ -229,7 +229,7 @@ impl FileLike for Epoll {
     }
 
     /// Nested instances are not supported (a gap: Linux allows them).
-    fn check_epoll_target(&self) -> Result<(), Errno> {
+    fn check_epoll_target(&self, _fs: &Inodes) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
 }

@@ -7,7 +7,7 @@
 use spin::Mutex;
 use unikernel_hal::uaccess;
 
-use super::file::FileLike;
+use super::file::{At, FileLike};
 use super::inode::Inodes;
 use super::poll::bits::{READABLE, WRITABLE};
 use super::stat::Stat;
@@ -78,13 +78,8 @@ impl EventFd {
 
 impl FileLike for EventFd {
     /// Takes the count into an 8-byte buffer (`EINVAL` for a smaller one).
-    fn read(
-        &self,
-        _fs: &Inodes,
-        _offset: &mut u64,
-        buf: usize,
-        len: usize,
-    ) -> Result<usize, Errno> {
+    fn read(&self, _fs: &Inodes, at: At<'_>, buf: usize, len: usize) -> Result<usize, Errno> {
+        at.stream()?;
         if len < 8 {
             return Err(Errno::EINVAL);
         }
@@ -99,11 +94,12 @@ impl FileLike for EventFd {
     fn write(
         &self,
         _fs: &mut Inodes,
-        _offset: &mut u64,
+        at: At<'_>,
         _flags: u32,
         buf: usize,
         len: usize,
     ) -> Result<usize, Errno> {
+        at.stream()?;
         if len < 8 {
             return Err(Errno::EINVAL);
         }

@@ -15,8 +15,7 @@
 //! name-space operations (`rename`, `unlink`, ...) work on it directly.
 
 use alloc::sync::Arc;
-use core::any::Any;
-use core::fmt::Debug;
+use core::fmt;
 
 use unikernel_hal::uaccess;
 
@@ -80,52 +79,67 @@ pub fn reply_fionread(arg: usize, n: usize) -> Result<usize, Errno> {
     Ok(0)
 }
 
+/// Where a read or write happens.
+#[derive(Debug)]
+pub enum At<'a> {
+    /// At the description's offset (`read`, `write`), which objects with a position
+    /// move past the bytes transferred.
+    Offset(&'a mut u64),
+    /// At this position, leaving the offset alone (`pread64`, `pwrite64`).
+    Position(u64),
+}
+
+impl At<'_> {
+    /// For objects without a position (pipes, counters, the console): `ESPIPE` for an
+    /// explicit position, as Linux's `FMODE_PREAD` check.
+    pub fn stream(&self) -> Result<(), Errno> {
+        match self {
+            At::Offset(_) => Ok(()),
+            At::Position(_) => Err(Errno::ESPIPE),
+        }
+    }
+
+    /// The position the transfer starts at.
+    pub fn position(&self) -> u64 {
+        match self {
+            At::Offset(offset) => **offset,
+            At::Position(position) => *position,
+        }
+    }
+
+    /// The transfer ended at `end`: the description's offset moves there.
+    pub fn end_at(self, end: u64) {
+        if let At::Offset(offset) = self {
+            *offset = end;
+        }
+    }
+}
+
 /// What a description reads, writes, polls and stats. Each default is what Linux
 /// answers for an object that lacks the operation; the description's access mode and
 /// `O_PATH` are checked before any of these is called.
 ///
 /// `buf` addresses are the caller's (checked copies through `uaccess`); lengths are
 /// already capped at Linux's `MAX_RW_COUNT`.
-pub trait FileLike: Any + Debug + Send + Sync {
-    /// `read(2)`: objects with a position read at `*offset` and advance it.
-    fn read(
-        &self,
-        _fs: &Inodes,
-        _offset: &mut u64,
-        _buf: usize,
-        _len: usize,
-    ) -> Result<usize, Errno> {
+pub trait FileLike: Send + Sync {
+    /// `read(2)` and `pread64(2)`: `EINVAL` for what cannot be read, `ESPIPE` for a
+    /// position on what has none.
+    fn read(&self, _fs: &Inodes, at: At<'_>, _buf: usize, _len: usize) -> Result<usize, Errno> {
+        at.stream()?;
         Err(Errno::EINVAL)
     }
 
-    /// `pread64(2)`: `ESPIPE` for what has no position.
-    fn read_at(&self, _fs: &Inodes, _pos: u64, _buf: usize, _len: usize) -> Result<usize, Errno> {
-        Err(Errno::ESPIPE)
-    }
-
-    /// `write(2)`: objects with a position write at `*offset` (or the end, with
-    /// `O_APPEND` in `flags`) and move it past the bytes written.
+    /// `write(2)` and `pwrite64(2)` (`flags`: the description's, for `O_APPEND`).
     fn write(
         &self,
         _fs: &mut Inodes,
-        _offset: &mut u64,
+        at: At<'_>,
         _flags: u32,
         _buf: usize,
         _len: usize,
     ) -> Result<usize, Errno> {
+        at.stream()?;
         Err(Errno::EINVAL)
-    }
-
-    /// `pwrite64(2)`: `ESPIPE` for what has no position.
-    fn write_at(
-        &self,
-        _fs: &mut Inodes,
-        _pos: u64,
-        _flags: u32,
-        _buf: usize,
-        _len: usize,
-    ) -> Result<usize, Errno> {
-        Err(Errno::ESPIPE)
     }
 
     /// A blocking `write` returns only once every byte is in (pipes, `pipe(7)`), not
@@ -180,7 +194,7 @@ pub trait FileLike: Any + Debug + Send + Sync {
 
     /// Whether `epoll_ctl(EPOLL_CTL_ADD)` may watch it (`EPERM` for what has no poll
     /// method: regular files and directories).
-    fn check_epoll_target(&self) -> Result<(), Errno> {
+    fn check_epoll_target(&self, _fs: &Inodes) -> Result<(), Errno> {
         Ok(())
     }
 
@@ -215,10 +229,12 @@ pub trait FileLike: Any + Debug + Send + Sync {
     fn released(&self, _fs: &mut Inodes) {}
 }
 
-impl dyn FileLike {
-    /// The object as its concrete type (the `epoll` calls find their instance so).
-    pub fn downcast_ref<T: FileLike>(&self) -> Option<&T> {
-        (self as &dyn Any).downcast_ref()
+/// Descriptions print their object as `FileLike`: a `Debug` bound on the trait would
+/// keep every object's formatting code in the image through the vtables, for
+/// nothing (the kernel never prints a description).
+impl fmt::Debug for dyn FileLike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FileLike")
     }
 }
 

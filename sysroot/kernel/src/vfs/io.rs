@@ -4,6 +4,7 @@
 //! pipe or event counter that is not ready is `EAGAIN` here, and the system call waits
 //! in [`super::wait`] unless the descriptor is `O_NONBLOCK`.
 
+use super::file::At;
 use super::file::flags::O_PATH;
 use super::inode::Ino;
 use super::poll::bits::{POLLERR, POLLHUP, POLLNVAL};
@@ -29,10 +30,11 @@ impl Vfs {
             return Err(Errno::EBADF);
         }
         let len = len.min(MAX_RW);
-        match at {
-            Some(pos) => file.object.read_at(&self.inodes, pos, buf, len),
-            None => file.object.read(&self.inodes, &mut file.offset, buf, len),
-        }
+        let at = match at {
+            Some(position) => At::Position(position),
+            None => At::Offset(&mut file.offset),
+        };
+        file.object.read(&self.inodes, at, buf, len)
     }
 
     /// `write` (`at == None`) or `pwrite64`.
@@ -50,12 +52,11 @@ impl Vfs {
         }
         let len = len.min(MAX_RW);
         let flags = file.flags;
-        match at {
-            Some(pos) => file.object.write_at(&mut self.inodes, pos, flags, buf, len),
-            None => file
-                .object
-                .write(&mut self.inodes, &mut file.offset, flags, buf, len),
-        }
+        let at = match at {
+            Some(position) => At::Position(position),
+            None => At::Offset(&mut file.offset),
+        };
+        file.object.write(&mut self.inodes, at, flags, buf, len)
     }
 
     /// `lseek(fd, offset, whence)`.

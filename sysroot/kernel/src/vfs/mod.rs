@@ -11,12 +11,13 @@
 //! Objects, as on Linux: a descriptor ([`fdtable::FdTable`]) refers to an open file
 //! description ([`file::OpenFile`]: offset, status flags), which refers to an object:
 //! any implementation of [`FileLike`] (a RAM file, directory or symbolic link
-//! ([`regular`], [`dir`]), a device or the console ([`device`]), a pipe end
+//! ([`ramfile`]), a device or the console ([`device`]), a pipe end
 //! ([`pipe`]), an event counter ([`eventfd`]), an `epoll` instance ([`epoll`])).
 //! `dup` shares the description; `open` makes a new one.
 //!
 //! Modules, leaves first: the object kinds above over [`file`] (the trait), [`inode`],
-//! [`stat`], [`poll`] and [`wake`] (the wait word); the state ([`state`]) and the
+//! [`regular`] (file data), [`dir`] (listings), [`stat`], [`poll`] and [`wake`] (the
+//! wait word); the state ([`state`]) and the
 //! operations on it as `impl` blocks ([`fd`], [`io`], [`tree`], [`path`], [`anon`],
 //! [`map`], [`initfs`], [`proc`], [`boot`]); [`lock`] and [`wait`] on top. This file
 //! only declares them and re-exports what the rest of the kernel uses.
@@ -53,6 +54,7 @@ mod path;
 mod pipe;
 mod poll;
 mod proc;
+mod ramfile;
 mod regular;
 mod slab;
 mod stat;

@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use unikernel_hal::uaccess;
 
-use super::file::{FileLike, ioctl, reply_fionread};
+use super::file::{At, FileLike, ioctl, reply_fionread};
 use super::inode::Inodes;
 use super::poll::bits::{POLLERR, POLLHUP, READABLE, WRITABLE};
 use super::stat::Stat;
@@ -134,13 +134,8 @@ pub fn new() -> (PipeReader, PipeWriter) {
 }
 
 impl FileLike for PipeReader {
-    fn read(
-        &self,
-        _fs: &Inodes,
-        _offset: &mut u64,
-        buf: usize,
-        len: usize,
-    ) -> Result<usize, Errno> {
+    fn read(&self, _fs: &Inodes, at: At<'_>, buf: usize, len: usize) -> Result<usize, Errno> {
+        at.stream()?;
         let mut pipe = self.0.pipe.lock();
         let (first, second) = pipe.read(len)?;
         uaccess::copy_to(buf, first)?;
@@ -189,11 +184,12 @@ impl FileLike for PipeWriter {
     fn write(
         &self,
         _fs: &mut Inodes,
-        _offset: &mut u64,
+        at: At<'_>,
         _flags: u32,
         buf: usize,
         len: usize,
     ) -> Result<usize, Errno> {
+        at.stream()?;
         let mut pipe = self.0.pipe.lock();
         let n = pipe.room(len)?;
         pipe.buffer.try_reserve(n).map_err(|_| Errno::ENOMEM)?;

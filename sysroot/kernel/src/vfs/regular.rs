@@ -1,14 +1,12 @@
-//! Descriptions of the RAM file system's regular files (the image's files,
-//! `/proc/self/exe` among them: [`FileData::Executable`]) and, for `O_PATH`
-//! descriptors, of its symbolic links; and the writes and truncation of file data
-//! that `write`, `pwrite64`, `ftruncate`, `truncate` and `O_TRUNC` share.
+//! Regular files' bytes: reading, writing, truncating (`read`, `write`, their
+//! positional forms, `ftruncate`, `truncate`, `O_TRUNC`) and moving a position in them
+//! (`lseek`). The executable (`/proc/self/exe`, [`FileData::Executable`]) reads like
+//! any file and refuses changes (`ETXTBSY`).
 
 use unikernel_hal::uaccess;
 
 use super::file::flags::O_APPEND;
-use super::file::{FileLike, ioctl, reply_fionread};
-use super::inode::{FileData, Ino, Inode, Inodes, Node};
-use super::stat::Stat;
+use super::inode::{FileData, Inode, Node};
 use crate::errno::Errno;
 
 /// `lseek` whence values.
@@ -23,13 +21,12 @@ fn now() -> u64 {
     crate::time::realtime_ns()
 }
 
-/// A regular file's bytes, or `EIO` if `ino` is not one (a kernel bug: the object was
-/// made for a regular file and an inode never changes its type).
-fn data(fs: &Inodes, ino: Ino) -> Result<&FileData, Errno> {
-    match &fs.get(ino)?.node {
-        Node::File(data) => Ok(data),
-        _ => Err(Errno::EIO),
-    }
+/// Copies up to `len` bytes of `data` from `pos` to `buf`: the bytes copied.
+pub fn read(data: &FileData, pos: u64, buf: usize, len: usize) -> Result<usize, Errno> {
+    let pos = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
+    let n = len.min(data.len() - pos);
+    uaccess::copy_to(buf, &data[pos..pos + n])?;
+    Ok(n)
 }
 
 /// `offset` moved as `lseek` asks, for an object of `size` bytes; `SEEK_DATA` and
@@ -55,7 +52,7 @@ pub fn seek_position(offset: u64, size: u64, to: i64, whence: u32) -> Result<u64
 
 /// Writes `len` bytes from `buf` into a regular file at `pos` (or its end with
 /// `O_APPEND`, also for `pwrite64`, as Linux does); returns the offset after them.
-fn write_file(
+pub fn write(
     inode: &mut Inode,
     buf: usize,
     len: usize,
@@ -115,160 +112,4 @@ pub fn truncate(inode: &mut Inode, len: u64) -> Result<(), Errno> {
     inode.times.mtime = now;
     inode.times.ctime = now;
     Ok(())
-}
-
-/// An open regular file.
-#[derive(Debug)]
-pub struct RegularFile {
-    pub ino: Ino,
-}
-
-impl FileLike for RegularFile {
-    fn read(&self, fs: &Inodes, offset: &mut u64, buf: usize, len: usize) -> Result<usize, Errno> {
-        let n = self.read_at(fs, *offset, buf, len)?;
-        *offset += n as u64;
-        Ok(n)
-    }
-
-    fn read_at(&self, fs: &Inodes, pos: u64, buf: usize, len: usize) -> Result<usize, Errno> {
-        let data = data(fs, self.ino)?;
-        let pos = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
-        let n = len.min(data.len() - pos);
-        uaccess::copy_to(buf, &data[pos..pos + n])?;
-        Ok(n)
-    }
-
-    fn write(
-        &self,
-        fs: &mut Inodes,
-        offset: &mut u64,
-        flags: u32,
-        buf: usize,
-        len: usize,
-    ) -> Result<usize, Errno> {
-        *offset = write_file(fs.get_mut(self.ino)?, buf, len, flags, *offset)?;
-        Ok(len)
-    }
-
-    fn write_at(
-        &self,
-        fs: &mut Inodes,
-        pos: u64,
-        flags: u32,
-        buf: usize,
-        len: usize,
-    ) -> Result<usize, Errno> {
-        write_file(fs.get_mut(self.ino)?, buf, len, flags, pos)?;
-        Ok(len)
-    }
-
-    fn seek(&self, fs: &Inodes, offset: &mut u64, to: i64, whence: u32) -> Result<u64, Errno> {
-        let size = data(fs, self.ino)?.len() as u64;
-        *offset = seek_position(*offset, size, to, whence)?;
-        Ok(*offset)
-    }
-
-    fn ioctl(&self, fs: &Inodes, offset: u64, request: u32, arg: usize) -> Result<usize, Errno> {
-        if request != ioctl::FIONREAD {
-            return Err(Errno::ENOTTY);
-        }
-        let left = data(fs, self.ino)?
-            .len()
-            .saturating_sub(usize::try_from(offset).unwrap_or(usize::MAX));
-        reply_fionread(arg, left)
-    }
-
-    fn stat(&self, fs: &Inodes) -> Result<Stat, Errno> {
-        Stat::of_ino(fs, self.ino)
-    }
-
-    /// Regular files are always ready and have no poll method: `epoll` refuses them.
-    fn check_epoll_target(&self) -> Result<(), Errno> {
-        Err(Errno::EPERM)
-    }
-
-    /// Memory is identity-mapped and there is no page cache, so a mapping is a copy
-    /// taken now (see `super::map`): a writable shared one could never reach the file.
-    fn map_contents<'fs>(&self, fs: &'fs Inodes, shared_write: bool) -> Result<&'fs [u8], Errno> {
-        if shared_write {
-            return Err(Errno::ENODEV);
-        }
-        Ok(data(fs, self.ino)?)
-    }
-
-    fn truncate(&self, fs: &mut Inodes, len: u64) -> Result<(), Errno> {
-        truncate(fs.get_mut(self.ino)?, len)
-    }
-
-    /// RAM is as durable as it gets.
-    fn fsync(&self) -> Result<(), Errno> {
-        Ok(())
-    }
-
-    fn inode(&self) -> Option<Ino> {
-        Some(self.ino)
-    }
-
-    fn opened(&self, fs: &mut Inodes) -> Result<(), Errno> {
-        fs.open(self.ino)
-    }
-
-    fn released(&self, fs: &mut Inodes) {
-        fs.close(self.ino);
-    }
-}
-
-/// A symbolic link, open with `O_PATH` (the only way to open one): it names the link
-/// for the `*at` calls and `fstat`; reading, writing and seeking have no meaning.
-#[derive(Debug)]
-pub struct Symlink {
-    pub ino: Ino,
-}
-
-impl FileLike for Symlink {
-    fn read_at(&self, _fs: &Inodes, _pos: u64, _buf: usize, _len: usize) -> Result<usize, Errno> {
-        Err(Errno::EINVAL)
-    }
-
-    fn write_at(
-        &self,
-        _fs: &mut Inodes,
-        _pos: u64,
-        _flags: u32,
-        _buf: usize,
-        _len: usize,
-    ) -> Result<usize, Errno> {
-        Err(Errno::EINVAL)
-    }
-
-    fn seek(&self, _fs: &Inodes, _offset: &mut u64, _to: i64, _whence: u32) -> Result<u64, Errno> {
-        Err(Errno::EBADF)
-    }
-
-    fn ioctl(&self, _fs: &Inodes, _offset: u64, request: u32, arg: usize) -> Result<usize, Errno> {
-        if request != ioctl::FIONREAD {
-            return Err(Errno::ENOTTY);
-        }
-        reply_fionread(arg, 0)
-    }
-
-    fn stat(&self, fs: &Inodes) -> Result<Stat, Errno> {
-        Stat::of_ino(fs, self.ino)
-    }
-
-    fn fsync(&self) -> Result<(), Errno> {
-        Ok(())
-    }
-
-    fn inode(&self) -> Option<Ino> {
-        Some(self.ino)
-    }
-
-    fn opened(&self, fs: &mut Inodes) -> Result<(), Errno> {
-        fs.open(self.ino)
-    }
-
-    fn released(&self, fs: &mut Inodes) {
-        fs.close(self.ino);
-    }
 }

@@ -6,11 +6,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::device::DeviceFile;
-use super::dir::Directory;
 use super::file::{FileLike, OpenFile, flags::*};
 use super::inode::{Dir, FileData, Ino, Inode, Node, ROOT};
 use super::path::{Follow, Parent};
-use super::regular::{self, RegularFile, Symlink};
+use super::ramfile::RamFile;
+use super::regular;
 use super::state::Vfs;
 use crate::errno::Errno;
 use crate::time::realtime_ns as now;
@@ -150,10 +150,8 @@ impl Vfs {
             }
         }
         let object: Arc<dyn FileLike> = match &self.inodes.get(ino)?.node {
-            Node::File(_) => Arc::new(RegularFile { ino }),
-            Node::Dir(_) => Arc::new(Directory::new(ino)),
-            Node::Symlink(_) => Arc::new(Symlink { ino }),
             &Node::Device(device) => Arc::new(DeviceFile { ino, device }),
+            _ => Arc::new(RamFile::new(ino)),
         };
         let cloexec = oflags & O_CLOEXEC != 0;
         self.install(OpenFile::new(object, oflags | O_LARGEFILE), 0, cloexec)
