@@ -186,8 +186,11 @@ pub trait FileLike: Send + Sync {
     }
 
     /// How often the object woke its waiters (a change that may have made it ready):
-    /// edge-triggered `epoll` reports an entry again only after this moves. Objects
-    /// that never wait never change.
+    /// edge-triggered `epoll` reports an entry again only after this moves. This is
+    /// the wake-up side of the interface: an object that can become ready moves the
+    /// count and calls [`super::wake::notify`], which wakes every waiter (`poll`,
+    /// `epoll_wait`, blocking reads and writes) to look at [`FileLike::poll`] again.
+    /// Objects that never wait never change.
     fn changes(&self) -> u64 {
         0
     }
