@@ -32,18 +32,7 @@ use crate::errno::Errno;
 use crate::log::kinfo;
 use crate::time;
 
-pub use self::table::Tid;
-
-/// Why a blocked thread runs again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
-    /// A futex wake named it.
-    Woken,
-    /// Its deadline passed.
-    TimedOut,
-    /// A signal was delivered to it (`pause`).
-    Interrupted,
-}
+pub use self::table::{Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 
@@ -142,11 +131,12 @@ pub struct NewThread {
 }
 
 /// Creates a runnable thread that resumes from a copy of `parent` (`clone`); returns
-/// its tid and calls `publish` with it before the thread can run.
+/// its tid. Before the thread can run, and under the scheduler's lock, `publish` gets
+/// its tid and its slot (for the state other modules keep per thread: signals).
 pub fn spawn(
     parent: &SyscallFrame,
     new: NewThread,
-    publish: impl FnOnce(Tid),
+    publish: impl FnOnce(Tid, usize),
 ) -> Result<Tid, Errno> {
     let mut sched = SCHED.lock();
     let slot = sched.free_slot().ok_or(Errno::EAGAIN)?;
@@ -155,8 +145,7 @@ pub fn spawn(
         ThreadError::BadSlot | ThreadError::WrongState => Errno::EAGAIN,
     })?;
     let tid = sched.add(slot, new.clear_child_tid);
-    crate::signal::thread_started(hal_thread::current(), slot);
-    publish(tid);
+    publish(tid, slot);
     arm_timer(&sched, hal_thread::current());
     Ok(tid)
 }

@@ -4,9 +4,19 @@
 
 use unikernel_hal::thread::{self as hal_thread, IDLE, MAX_THREADS};
 
-use super::Wake;
 use super::queue::RunQueue;
 use crate::process::PID;
+
+/// Why a blocked thread runs again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// A futex wake named it.
+    Woken,
+    /// Its deadline passed.
+    TimedOut,
+    /// A signal was delivered to it (`pause`).
+    Interrupted,
+}
 
 /// A thread id (Linux `pid_t` of a task).
 pub type Tid = u32;

@@ -22,6 +22,7 @@ use super::{SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
 use crate::log::kinfo;
 use crate::sched::{self, NewThread};
+use crate::signal;
 
 const CSIGNAL: u64 = 0xff;
 const CLONE_VM: u64 = 0x100;
@@ -115,7 +116,9 @@ pub fn clone(frame: &SyscallFrame) -> SysResult {
             0
         },
     };
-    let tid = sched::spawn(frame, new, |tid| {
+    let tid = sched::spawn(frame, new, |tid, slot| {
+        // The new thread starts with its creator's signal mask (`clone(2)`).
+        signal::thread_started(unikernel_hal::thread::current(), slot);
         // Both stores happen before either thread runs on; like Linux, a bad address
         // here does not undo the clone.
         if flags & CLONE_PARENT_SETTID != 0 {

@@ -10,7 +10,7 @@ use unikernel_hal::uaccess;
 
 use super::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
-use crate::vfs::{self, Object, Vfs, flags::*};
+use crate::vfs::{self, Vfs, flags::*, ioctl::*};
 
 /// Linux's `IOV_MAX`.
 const IOV_MAX: usize = 1024;
@@ -80,6 +80,10 @@ fn check_iovecs(iov: UserAddr, count: i32) -> Result<usize, Errno> {
     Ok(count)
 }
 
+/// One segment's transfer: [`Vfs::read`] or [`Vfs::write`] (`fd`, address, length,
+/// position).
+type Transfer = fn(&mut Vfs, u32, usize, usize, Option<u64>) -> Result<usize, Errno>;
+
 /// Transfers segment by segment, stopping at the first short one; an error after some
 /// bytes moved reports the bytes (as Linux does).
 fn vectored(
@@ -87,7 +91,7 @@ fn vectored(
     iov: UserAddr,
     count: i32,
     mut at: Option<u64>,
-    transfer: fn(&mut Vfs, u32, usize, usize, Option<u64>) -> Result<usize, Errno>,
+    transfer: Transfer,
 ) -> SysResult {
     let count = check_iovecs(iov, count)?;
     vfs::wait::blocking(fd, |vfs| {
@@ -231,14 +235,10 @@ pub fn fcntl(args: SyscallArgs) -> SysResult {
     })
 }
 
-const FIONREAD: u32 = 0x541b;
-const FIONBIO: u32 = 0x5421;
-const FIONCLEX: u32 = 0x5450;
-const FIOCLEX: u32 = 0x5451;
-
-/// `ioctl(fd, request, arg)`: nothing is a terminal, so every terminal request
-/// (`TCGETS`, `TIOCGWINSZ`, ...) is `ENOTTY` and `isatty()` is false; the generic
-/// `FIONREAD`, `FIONBIO`, `FIOCLEX`, `FIONCLEX` work on every descriptor.
+/// `ioctl(fd, request, arg)`: `FIONBIO`, `FIOCLEX` and `FIONCLEX` work on every
+/// descriptor; the rest is the object's (`FIONREAD` on files and pipe read ends).
+/// Nothing is a terminal, so every terminal request (`TCGETS`, `TIOCGWINSZ`, ...) is
+/// `ENOTTY` and `isatty()` is false.
 pub fn ioctl(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let request: u32 = args.get(1)?;
@@ -255,15 +255,7 @@ pub fn ioctl(args: SyscallArgs) -> SysResult {
             };
             Ok(0)
         }
-        FIONREAD => {
-            let n = i32::try_from(vfs.readable_bytes(fd.0)?).unwrap_or(i32::MAX);
-            uaccess::copy_to(arg.0, &n.to_ne_bytes())?;
-            Ok(0)
-        }
-        _ => {
-            vfs.file(fd.0)?;
-            Err(Errno::ENOTTY)
-        }
+        _ => vfs.ioctl(fd.0, request, arg.0),
     })
 }
 
@@ -294,26 +286,14 @@ pub fn pipe(args: SyscallArgs) -> SysResult {
 /// that cannot be synced (pipes, the console, devices), as on Linux.
 pub fn fsync(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
-    vfs::with(|vfs| match vfs.file(fd.0)?.object {
-        Object::Inode(ino) if !matches!(vfs.inode(ino)?.node, vfs::Node::Device(_)) => Ok(0),
-        _ => Err(Errno::EINVAL),
-    })
+    vfs::with(|vfs| vfs.file(fd.0)?.object.fsync()).map(|()| 0)
 }
 
 /// `ftruncate(fd, length)`: the descriptor must be open for writing (`EINVAL`).
 pub fn ftruncate(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let len = u64::try_from(args.get::<isize>(1)?).map_err(|_| Errno::EINVAL)?;
-    vfs::with(|vfs| {
-        let file = vfs.file(fd.0)?;
-        if file.flags & O_PATH != 0 {
-            return Err(Errno::EBADF);
-        }
-        match file.object {
-            Object::Inode(ino) if file.writable() => vfs.truncate(ino, len).map(|()| 0),
-            _ => Err(Errno::EINVAL),
-        }
-    })
+    vfs::with(|vfs| vfs.truncate_fd(fd.0, len)).map(|()| 0)
 }
 
 /// Copies up to `len` bytes between two descriptors through a kernel buffer; the
@@ -392,9 +372,9 @@ pub fn copy_file_range(args: SyscallArgs) -> SysResult {
     let mut out_off = read_offset(out_addr)?;
     let n = vfs::with(|vfs| {
         for fd in [in_fd.0, out_fd.0] {
-            match vfs.file(fd)?.object {
-                Object::Inode(ino) if matches!(vfs.inode(ino)?.node, vfs::Node::File(_)) => {}
-                Object::Inode(ino) if vfs.inode(ino)?.is_dir() => return Err(Errno::EISDIR),
+            match vfs.file(fd)?.object.inode() {
+                Some(ino) if matches!(vfs.inode(ino)?.node, vfs::Node::File(_)) => {}
+                Some(ino) if vfs.inode(ino)?.is_dir() => return Err(Errno::EISDIR),
                 _ => return Err(Errno::EINVAL),
             }
         }

@@ -4,9 +4,14 @@
 //! write that would push the count past `u64::MAX - 1` is `EAGAIN`. Blocking
 //! descriptors wait in [`super::wait`] instead, as for pipes. mio's waker is one.
 
-use super::Vfs;
-use super::file::{Object, OpenFile, flags::*};
-use super::wait;
+use spin::Mutex;
+use unikernel_hal::uaccess;
+
+use super::file::{At, FileLike};
+use super::inode::Inodes;
+use super::poll::bits::{READABLE, WRITABLE};
+use super::stat::Stat;
+use super::wake;
 use crate::errno::Errno;
 
 /// `EFD_SEMAPHORE` (`EFD_CLOEXEC` and `EFD_NONBLOCK` are `O_CLOEXEC` and `O_NONBLOCK`).
@@ -14,20 +19,17 @@ pub const EFD_SEMAPHORE: u32 = 1;
 /// The largest count (`0xffff_ffff_ffff_fffe`).
 const MAX_COUNT: u64 = u64::MAX - 1;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventFdId(pub usize);
-
 #[derive(Debug)]
-pub struct EventFd {
-    pub count: u64,
+struct Counter {
+    count: u64,
     semaphore: bool,
     /// Counts the changes that may have made it ready (edge-triggered `epoll`).
-    pub changes: u64,
+    changes: u64,
 }
 
-impl EventFd {
+impl Counter {
     /// A read: the value, `EAGAIN` at 0.
-    pub fn take(&mut self) -> Result<u64, Errno> {
+    fn take(&mut self) -> Result<u64, Errno> {
         if self.count == 0 {
             return Err(Errno::EAGAIN);
         }
@@ -39,7 +41,7 @@ impl EventFd {
 
     /// A write of `value`: `EINVAL` for `u64::MAX`, `EAGAIN` if the count would
     /// exceed its maximum.
-    pub fn add(&mut self, value: u64) -> Result<(), Errno> {
+    fn add(&mut self, value: u64) -> Result<(), Errno> {
         if value == u64::MAX {
             return Err(Errno::EINVAL);
         }
@@ -53,41 +55,76 @@ impl EventFd {
         Ok(())
     }
 
-    /// Readable while the count is above 0, writable while it is below its maximum.
-    pub fn readable(&self) -> bool {
-        self.count > 0
-    }
-
-    pub fn writable(&self) -> bool {
-        self.count < MAX_COUNT
-    }
-
     fn changed(&mut self) {
         self.changes = self.changes.wrapping_add(1);
-        wait::notify();
+        wake::notify();
     }
 }
 
-impl Vfs {
-    /// `eventfd2(initval, flags)`: a new counter's descriptor.
-    pub fn eventfd(&mut self, initval: u32, flags: u32) -> Result<u32, Errno> {
-        if flags & !(O_CLOEXEC | O_NONBLOCK | EFD_SEMAPHORE) != 0 {
+/// One counter; `dup`s of its descriptor share it.
+#[derive(Debug)]
+pub struct EventFd(Mutex<Counter>);
+
+impl EventFd {
+    /// A counter starting at `initval`; `semaphore`: reads take 1 at a time.
+    pub fn new(initval: u32, semaphore: bool) -> Self {
+        Self(Mutex::new(Counter {
+            count: u64::from(initval),
+            semaphore,
+            changes: 0,
+        }))
+    }
+}
+
+impl FileLike for EventFd {
+    /// Takes the count into an 8-byte buffer (`EINVAL` for a smaller one).
+    fn read(&self, _fs: &Inodes, at: At<'_>, buf: usize, len: usize) -> Result<usize, Errno> {
+        at.stream()?;
+        if len < 8 {
             return Err(Errno::EINVAL);
         }
-        let counter = EventFd {
-            count: u64::from(initval),
-            semaphore: flags & EFD_SEMAPHORE != 0,
-            changes: 0,
-        };
-        let id = EventFdId(self.eventfds.insert(counter)?);
-        let file = OpenFile::new(Object::EventFd(id), O_RDWR | (flags & O_NONBLOCK));
-        self.install(file, 0, flags & O_CLOEXEC != 0)
-            .inspect_err(|_| {
-                self.eventfds.remove(id.0);
-            })
+        // Checked before the count is taken, so a bad buffer loses nothing.
+        uaccess::with_bytes(buf, 8, |_| ())?;
+        let value = self.0.lock().take()?;
+        uaccess::copy_to(buf, &value.to_ne_bytes())?;
+        Ok(8)
     }
 
-    pub(super) fn eventfd_mut(&mut self, id: EventFdId) -> Result<&mut EventFd, Errno> {
-        self.eventfds.get_mut(id.0).ok_or(Errno::EBADF)
+    /// Adds the 8-byte value at `buf` (`EINVAL` for a smaller buffer).
+    fn write(
+        &self,
+        _fs: &mut Inodes,
+        at: At<'_>,
+        _flags: u32,
+        buf: usize,
+        len: usize,
+    ) -> Result<usize, Errno> {
+        at.stream()?;
+        if len < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mut value = [0u8; 8];
+        uaccess::copy_from(buf, &mut value)?;
+        self.0.lock().add(u64::from_ne_bytes(value))?;
+        Ok(8)
+    }
+
+    fn stat(&self, _fs: &Inodes) -> Result<Stat, Errno> {
+        Ok(Stat::anonymous())
+    }
+
+    /// Readable while the count is above 0, writable while it is below its maximum.
+    fn poll(&self) -> u16 {
+        let counter = self.0.lock();
+        (if counter.count > 0 { READABLE } else { 0 })
+            | if counter.count < MAX_COUNT {
+                WRITABLE
+            } else {
+                0
+            }
+    }
+
+    fn changes(&self) -> u64 {
+        self.0.lock().changes
     }
 }

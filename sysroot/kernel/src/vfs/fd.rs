@@ -1,73 +1,20 @@
-//! The process's file-descriptor table: descriptor number -> open file description
-//! and the close-on-exec flag. New descriptors get the lowest free number (POSIX).
+//! Descriptor operations on the VFS: installing a new open file description, `dup`,
+//! `close`, the close-on-exec flag, and releasing a description (and its object) when
+//! its last descriptor goes.
 
-use alloc::vec::Vec;
-
-use super::Vfs;
-use super::file::{Object, OpenFile};
+use super::fdtable::{Entry, MAX_FDS};
+use super::file::OpenFile;
+use super::state::Vfs;
 use crate::errno::Errno;
-
-/// `RLIMIT_NOFILE` (what `getrlimit` reports).
-pub const MAX_FDS: u32 = 1024;
-
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    file: usize,
-    cloexec: bool,
-}
-
-#[derive(Debug)]
-pub struct FdTable(Vec<Option<Entry>>);
-
-impl FdTable {
-    pub const fn new() -> Self {
-        Self(Vec::new())
-    }
-
-    fn entry(&self, fd: u32) -> Result<Entry, Errno> {
-        self.0
-            .get(fd as usize)
-            .copied()
-            .flatten()
-            .ok_or(Errno::EBADF)
-    }
-
-    /// The open file description `fd` refers to (its `Vfs::files` slot).
-    pub fn file_id(&self, fd: u32) -> Result<usize, Errno> {
-        Ok(self.entry(fd)?.file)
-    }
-
-    fn lowest_free(&self, min: u32) -> Result<u32, Errno> {
-        let free = (min as usize..self.0.len())
-            .find(|&i| self.0[i].is_none())
-            .unwrap_or(self.0.len().max(min as usize));
-        u32::try_from(free)
-            .ok()
-            .filter(|&fd| fd < MAX_FDS)
-            .ok_or(Errno::EMFILE)
-    }
-
-    /// Puts `entry` at `fd`, returning what was there.
-    fn set(&mut self, fd: u32, entry: Entry) -> Result<Option<Entry>, Errno> {
-        let index = fd as usize;
-        if index >= self.0.len() {
-            self.0
-                .try_reserve(index + 1 - self.0.len())
-                .map_err(|_| Errno::ENOMEM)?;
-            self.0.resize(index + 1, None);
-        }
-        Ok(self.0[index].replace(entry))
-    }
-}
 
 impl Vfs {
     /// Stores a new description and gives it the lowest free descriptor `>= min`.
     pub fn install(&mut self, mut file: OpenFile, min: u32, cloexec: bool) -> Result<u32, Errno> {
         let fd = self.fds.lowest_free(min)?;
         file.refs = 0;
-        let object = file.object;
+        let object = file.object.clone();
         let id = self.files.insert(file)?;
-        self.retain_object(object)?;
+        object.opened(&mut self.inodes)?;
         self.share(id, fd, cloexec)
             .inspect_err(|_| self.drop_ref(id))
     }
@@ -98,7 +45,7 @@ impl Vfs {
     /// `close(fd)`.
     pub fn close(&mut self, fd: u32) -> Result<(), Errno> {
         let entry = self.fds.entry(fd)?;
-        self.fds.0[fd as usize] = None;
+        self.fds.take(fd);
         self.drop_ref(entry.file);
         Ok(())
     }
@@ -128,19 +75,7 @@ impl Vfs {
 
     pub fn set_cloexec(&mut self, fd: u32, cloexec: bool) -> Result<(), Errno> {
         let entry = self.fds.entry(fd)?;
-        self.fds.0[fd as usize] = Some(Entry { cloexec, ..entry });
-        Ok(())
-    }
-
-    /// Counts a new description's reference to its object.
-    fn retain_object(&mut self, object: Object) -> Result<(), Errno> {
-        match object {
-            // One description per counter or instance: `dup` shares it.
-            Object::Console(_) | Object::EventFd(_) | Object::Epoll(_) => {}
-            Object::Inode(ino) => self.inodes.get_mut(ino)?.open += 1,
-            Object::PipeRead(id) => self.pipes.get_mut(id.0).ok_or(Errno::EBADF)?.readers += 1,
-            Object::PipeWrite(id) => self.pipes.get_mut(id.0).ok_or(Errno::EBADF)?.writers += 1,
-        }
+        self.fds.set(fd, Entry { cloexec, ..entry })?;
         Ok(())
     }
 
@@ -159,34 +94,6 @@ impl Vfs {
             return;
         };
         self.forget_file(id);
-        match file.object {
-            Object::Console(_) => {}
-            Object::EventFd(counter) => {
-                self.eventfds.remove(counter.0);
-            }
-            Object::Epoll(epoll) => {
-                self.epolls.remove(epoll.0);
-            }
-            Object::Inode(ino) => {
-                if let Ok(inode) = self.inodes.get_mut(ino) {
-                    inode.open = inode.open.saturating_sub(1);
-                }
-                self.inodes.release_if_unused(ino);
-            }
-            Object::PipeRead(pipe) | Object::PipeWrite(pipe) => {
-                if let Some(p) = self.pipes.get_mut(pipe.0) {
-                    if matches!(file.object, Object::PipeRead(_)) {
-                        p.readers = p.readers.saturating_sub(1);
-                    } else {
-                        p.writers = p.writers.saturating_sub(1);
-                    }
-                    // The other end's waiters see end of file or `EPIPE` now.
-                    p.end_closed();
-                    if p.readers == 0 && p.writers == 0 {
-                        self.pipes.remove(pipe.0);
-                    }
-                }
-            }
-        }
+        file.object.released(&mut self.inodes);
     }
 }

@@ -1,13 +1,28 @@
-//! Open file descriptions: what `open`, `pipe2` and the console descriptors create and
-//! `dup` shares. Each holds an offset, the status flags and the object it reads and
-//! writes.
+//! Open file descriptions and the interface of what they refer to.
+//!
+//! A description ([`OpenFile`]: what `open`, `pipe2`, `eventfd2`, `epoll_create1` and
+//! the console descriptors create and `dup` shares) holds the offset, the status flags
+//! and an object. Every kind of object — RAM files, directories and symbolic links,
+//! the `/dev` devices, the console, pipe ends, event counters, `epoll` instances — is
+//! one implementation of [`FileLike`] (Linux's `file_operations`), so a new kind (a
+//! socket) is one more implementation, not one more arm in every operation.
+//!
+//! The VFS has one lock ([`super::with`]) held for a system call's whole file-system
+//! work, so an object's methods run under it; objects that other descriptions share
+//! (a pipe's two ends) keep their state behind a lock of their own, taken after it.
+//! Objects backed by an inode of the RAM file system get the inode table as an
+//! argument rather than a pointer of their own: the table owns the inodes, and the
+//! name-space operations (`rename`, `unlink`, ...) work on it directly.
 
-use alloc::vec::Vec;
+use alloc::sync::Arc;
+use core::fmt;
 
-use super::epoll::EpollId;
-use super::eventfd::EventFdId;
-use super::inode::Ino;
-use super::pipe::PipeId;
+use unikernel_hal::uaccess;
+
+use super::inode::{Ino, Inodes};
+use super::poll::bits::{READABLE, WRITABLE};
+use super::stat::Stat;
+use crate::errno::Errno;
 
 /// `open(2)` flags (x86-64 values, `include/uapi/asm-generic/fcntl.h`).
 pub mod flags {
@@ -49,59 +64,199 @@ pub mod flags {
         | O_PATH;
 }
 
-/// The serial console's two directions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Console {
-    /// Always at end of file.
-    Input,
-    /// Writes go to the serial port.
-    Output,
+/// The generic `ioctl` requests (`include/uapi/asm-generic/ioctls.h`).
+pub mod ioctl {
+    pub const FIONREAD: u32 = 0x541b;
+    pub const FIONBIO: u32 = 0x5421;
+    pub const FIONCLEX: u32 = 0x5450;
+    pub const FIOCLEX: u32 = 0x5451;
 }
 
-/// What a description reads and writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Object {
-    Console(Console),
-    Inode(Ino),
-    PipeRead(PipeId),
-    PipeWrite(PipeId),
-    EventFd(EventFdId),
-    Epoll(EpollId),
+/// Answers `FIONREAD` with `n` bytes ready (an `int` at `arg`, capped).
+pub fn reply_fionread(arg: usize, n: usize) -> Result<usize, Errno> {
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
+    uaccess::copy_to(arg, &n.to_ne_bytes())?;
+    Ok(0)
 }
 
-/// Where a directory listing (`getdents64`) goes on from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum DirCursor {
-    /// Next: `.`.
-    #[default]
-    Start,
-    /// Next: `..`.
-    Dot,
-    /// Next: the first entry after this name (`None`: the first entry). A name, not
-    /// an index, so removing entries while listing (as `remove_dir_all` does) skips
-    /// nothing.
-    After(Option<Vec<u8>>),
-    End,
+/// Where a read or write happens.
+#[derive(Debug)]
+pub enum At<'a> {
+    /// At the description's offset (`read`, `write`), which objects with a position
+    /// move past the bytes transferred.
+    Offset(&'a mut u64),
+    /// At this position, leaving the offset alone (`pread64`, `pwrite64`).
+    Position(u64),
+}
+
+impl At<'_> {
+    /// For objects without a position (pipes, counters, the console): `ESPIPE` for an
+    /// explicit position, as Linux's `FMODE_PREAD` check.
+    pub fn stream(&self) -> Result<(), Errno> {
+        match self {
+            At::Offset(_) => Ok(()),
+            At::Position(_) => Err(Errno::ESPIPE),
+        }
+    }
+
+    /// The position the transfer starts at.
+    pub fn position(&self) -> u64 {
+        match self {
+            At::Offset(offset) => **offset,
+            At::Position(position) => *position,
+        }
+    }
+
+    /// The transfer ended at `end`: the description's offset moves there.
+    pub fn end_at(self, end: u64) {
+        if let At::Offset(offset) = self {
+            *offset = end;
+        }
+    }
+}
+
+/// What a description reads, writes, polls and stats. Each default is what Linux
+/// answers for an object that lacks the operation; the description's access mode and
+/// `O_PATH` are checked before any of these is called.
+///
+/// `buf` addresses are the caller's (checked copies through `uaccess`); lengths are
+/// already capped at Linux's `MAX_RW_COUNT`.
+pub trait FileLike: Send + Sync {
+    /// `read(2)` and `pread64(2)`: `EINVAL` for what cannot be read, `ESPIPE` for a
+    /// position on what has none.
+    fn read(&self, _fs: &Inodes, at: At<'_>, _buf: usize, _len: usize) -> Result<usize, Errno> {
+        at.stream()?;
+        Err(Errno::EINVAL)
+    }
+
+    /// `write(2)` and `pwrite64(2)` (`flags`: the description's, for `O_APPEND`).
+    fn write(
+        &self,
+        _fs: &mut Inodes,
+        at: At<'_>,
+        _flags: u32,
+        _buf: usize,
+        _len: usize,
+    ) -> Result<usize, Errno> {
+        at.stream()?;
+        Err(Errno::EINVAL)
+    }
+
+    /// A blocking `write` returns only once every byte is in (pipes, `pipe(7)`), not
+    /// after the first chunk.
+    fn writes_whole(&self) -> bool {
+        false
+    }
+
+    /// `lseek(2)` from the description's `*offset`: the new offset.
+    fn seek(&self, _fs: &Inodes, _offset: &mut u64, _to: i64, _whence: u32) -> Result<u64, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// `getdents64(2)` from position `*offset`: the bytes of records written.
+    fn getdents(
+        &self,
+        _fs: &Inodes,
+        _offset: &mut u64,
+        _buf: usize,
+        _len: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// `ioctl(2)` requests other than the descriptor-level `FIONBIO`, `FIOCLEX` and
+    /// `FIONCLEX`; nothing is a terminal, so the rest is `ENOTTY`.
+    fn ioctl(
+        &self,
+        _fs: &Inodes,
+        _offset: u64,
+        _request: u32,
+        _arg: usize,
+    ) -> Result<usize, Errno> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// `fstat(2)`.
+    fn stat(&self, fs: &Inodes) -> Result<Stat, Errno>;
+
+    /// Every `poll` bit that holds now (Linux's `f_op->poll`). The default is Linux's
+    /// `DEFAULT_POLLMASK`: an object without a poll method never waits.
+    fn poll(&self) -> u16 {
+        READABLE | WRITABLE
+    }
+
+    /// How often the object woke its waiters (a change that may have made it ready):
+    /// edge-triggered `epoll` reports an entry again only after this moves. This is
+    /// the wake-up side of the interface: an object that can become ready moves the
+    /// count and calls [`super::wake::notify`], which wakes every waiter (`poll`,
+    /// `epoll_wait`, blocking reads and writes) to look at [`FileLike::poll`] again.
+    /// Objects that never wait never change.
+    fn changes(&self) -> u64 {
+        0
+    }
+
+    /// Whether `epoll_ctl(EPOLL_CTL_ADD)` may watch it (`EPERM` for what has no poll
+    /// method: regular files and directories).
+    fn check_epoll_target(&self, _fs: &Inodes) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// The bytes a mapping of it starts with (`mmap(2)` of a descriptor); `ENODEV`
+    /// for what cannot be mapped.
+    fn map_contents<'fs>(&self, _fs: &'fs Inodes, _shared_write: bool) -> Result<&'fs [u8], Errno> {
+        Err(Errno::ENODEV)
+    }
+
+    /// `ftruncate(2)` (on a description open for writing).
+    fn truncate(&self, _fs: &mut Inodes, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `fsync(2)`/`fdatasync(2)`: `EINVAL` for what cannot be synced.
+    fn fsync(&self) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// The inode of the RAM file system behind it, for the calls that work on the
+    /// inode itself (`fchmod`, `fchdir`, `futimens`, `*at` directories).
+    fn inode(&self) -> Option<Ino> {
+        None
+    }
+
+    /// A new description refers to it.
+    fn opened(&self, _fs: &mut Inodes) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// The last descriptor of a description that referred to it closed.
+    fn released(&self, _fs: &mut Inodes) {}
+}
+
+/// Descriptions print their object as `FileLike`: a `Debug` bound on the trait would
+/// keep every object's formatting code in the image through the vtables, for
+/// nothing (the kernel never prints a description).
+impl fmt::Debug for dyn FileLike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FileLike")
+    }
 }
 
 #[derive(Debug)]
 pub struct OpenFile {
-    pub object: Object,
+    pub object: Arc<dyn FileLike>,
     /// Access mode and status flags ([`flags::KEPT`]).
     pub flags: u32,
     pub offset: u64,
-    pub cursor: DirCursor,
     /// Descriptors sharing this description.
     pub(super) refs: u32,
 }
 
 impl OpenFile {
-    pub fn new(object: Object, flags: u32) -> Self {
+    pub fn new(object: Arc<dyn FileLike>, flags: u32) -> Self {
         Self {
             object,
             flags: flags & flags::KEPT,
             offset: 0,
-            cursor: DirCursor::Start,
             refs: 0,
         }
     }

@@ -15,9 +15,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::inode::{Dir, FileData, Ino, Node, mode};
+use super::inode::{Dir, FileData, Ino, Node, ROOT, mode};
 use super::path::Follow;
-use super::{ROOT, Vfs};
+use super::state::Vfs;
 use crate::errno::Errno;
 
 /// What was unpacked.

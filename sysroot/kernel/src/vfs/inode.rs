@@ -17,6 +17,9 @@ use crate::errno::Errno;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ino(pub usize);
 
+/// The root directory's inode.
+pub const ROOT: Ino = Ino(0);
+
 /// File type bits of `st_mode` (`include/uapi/linux/stat.h`).
 pub mod mode {
     pub const S_IFMT: u32 = 0o170_000;
@@ -201,6 +204,21 @@ impl Inodes {
 
     pub fn get_mut(&mut self, ino: Ino) -> Result<&mut Inode, Errno> {
         self.0.get_mut(ino.0).ok_or(Errno::EIO)
+    }
+
+    /// A new open file description refers to `ino`.
+    pub fn open(&mut self, ino: Ino) -> Result<(), Errno> {
+        self.get_mut(ino)?.open += 1;
+        Ok(())
+    }
+
+    /// An open file description of `ino` was released: frees an unlinked inode at its
+    /// last close.
+    pub fn close(&mut self, ino: Ino) {
+        if let Ok(inode) = self.get_mut(ino) {
+            inode.open = inode.open.saturating_sub(1);
+        }
+        self.release_if_unused(ino);
     }
 
     /// Frees `ino` once no name and no open file refers to it.

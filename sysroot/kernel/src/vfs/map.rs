@@ -7,9 +7,8 @@
 //! later writes, `mmap(2)`), and makes a read-only `MAP_SHARED` mapping a snapshot. A
 //! writable shared mapping of a file could never reach the file: `ENODEV`.
 
-use super::Vfs;
-use super::file::{Object, flags::O_PATH};
-use super::inode::{Device, Node};
+use super::file::flags::O_PATH;
+use super::state::Vfs;
 use crate::errno::Errno;
 
 impl Vfs {
@@ -28,14 +27,6 @@ impl Vfs {
         if !file.readable() || (shared_write && !file.writable()) {
             return Err(Errno::EACCES);
         }
-        let Object::Inode(ino) = file.object else {
-            return Err(Errno::ENODEV);
-        };
-        match &self.inodes.get(ino)?.node {
-            Node::File(_) if shared_write => Err(Errno::ENODEV),
-            Node::File(data) => Ok(data),
-            Node::Device(Device::Zero) => Ok(&[]),
-            Node::Device(_) | Node::Dir(_) | Node::Symlink(_) => Err(Errno::ENODEV),
-        }
+        file.object.map_contents(&self.inodes, shared_write)
     }
 }

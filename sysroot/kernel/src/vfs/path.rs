@@ -6,8 +6,8 @@
 
 use alloc::vec::Vec;
 
-use super::inode::{Ino, Node};
-use super::{ROOT, Vfs};
+use super::inode::{Ino, Node, ROOT};
+use super::state::Vfs;
 use crate::errno::Errno;
 
 /// `PATH_MAX`, counting the terminating NUL.

@@ -13,8 +13,8 @@
 //! `lstat` calls it a file; `readlink` still answers with a path that opens it
 //! ([`EXE_PATH`]), which is all `std::env::current_exe` needs.
 
-use super::inode::{FileData, Ino, Node};
-use super::{ROOT, Vfs};
+use super::inode::{FileData, Ino, Node, ROOT};
+use super::state::Vfs;
 use crate::errno::Errno;
 
 /// What `readlink("/proc/self/exe")` returns: the path of the file itself.

@@ -1,5 +1,5 @@
-//! A vector of slots with reuse: the storage of inodes, open file descriptions and
-//! pipes. A handle is the slot index; freed slots are handed out again.
+//! A vector of slots with reuse: the storage of inodes and open file descriptions.
+//! A handle is the slot index; freed slots are handed out again.
 
 use alloc::vec::Vec;
 
@@ -46,10 +46,5 @@ impl<T> Slab<T> {
 
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.slots.get_mut(index)?.as_mut()
-    }
-
-    /// Every stored value.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.slots.iter_mut().flatten()
     }
 }

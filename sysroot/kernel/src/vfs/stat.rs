@@ -1,9 +1,7 @@
 //! File status: what `fstat`, `newfstatat` (`struct stat`) and `statx`
 //! (`struct statx`) report, and the `d_type` of directory entries.
 
-use super::Vfs;
-use super::file::{Console, Object};
-use super::inode::{Inode, Node, Times, mode};
+use super::inode::{Ino, Inode, Inodes, Node, Times, mode};
 use crate::errno::Errno;
 
 /// Device number of the RAM file system (an anonymous block device, like tmpfs).
@@ -56,6 +54,11 @@ fn put(bytes: &mut [u8], at: usize, value: &[u8]) {
 }
 
 impl Stat {
+    /// The status of inode `ino` of the table.
+    pub fn of_ino(fs: &Inodes, ino: Ino) -> Result<Self, Errno> {
+        Ok(Self::of_inode(ino.0, fs.get(ino)?))
+    }
+
     fn of_inode(ino: usize, inode: &Inode) -> Self {
         let size = match &inode.node {
             Node::Dir(dir) => (dir.entries.len() as u64 + 2) * BOGO_DIRENT_SIZE,
@@ -130,50 +133,40 @@ impl Stat {
         put(&mut b, 140, &self.dev.1.to_ne_bytes());
         b
     }
-}
 
-impl Vfs {
-    pub fn stat_inode(&self, ino: super::Ino) -> Result<Stat, Errno> {
-        Ok(Stat::of_inode(ino.0, self.inodes.get(ino)?))
+    /// An object outside the RAM file system, created at boot or run time with the
+    /// given device, inode number and mode (`st_nlink` 1, no size, boot-time stamps).
+    fn detached(dev: (u32, u32), ino: u64, mode: u32, rdev: (u32, u32)) -> Self {
+        Self {
+            dev,
+            ino,
+            mode,
+            nlink: 1,
+            size: 0,
+            rdev,
+            blocks: 0,
+            times: Times::default(),
+        }
     }
 
-    /// The status of whatever `fd` refers to.
-    pub fn stat_fd(&self, fd: u32) -> Result<Stat, Errno> {
-        let file = self.file(fd)?;
-        let boot = Times::default();
-        match file.object {
-            Object::Inode(ino) => self.stat_inode(ino),
-            Object::Console(console) => Ok(Stat {
-                dev: RAMFS_DEV,
-                ino: u64::from(console == Console::Output) + 1_000_000,
-                mode: mode::S_IFCHR | 0o620,
-                nlink: 1,
-                size: 0,
-                rdev: CONSOLE_RDEV,
-                blocks: 0,
-                times: boot,
-            }),
-            Object::PipeRead(id) | Object::PipeWrite(id) => Ok(Stat {
-                dev: PIPEFS_DEV,
-                ino: id.0 as u64 + 1,
-                mode: mode::S_IFIFO | 0o600,
-                nlink: 1,
-                size: 0,
-                rdev: (0, 0),
-                blocks: 0,
-                times: boot,
-            }),
-            // Linux's anonymous inode: one for all of them, no file type bits.
-            Object::EventFd(_) | Object::Epoll(_) => Ok(Stat {
-                dev: ANON_INODE_DEV,
-                ino: 1,
-                mode: 0o600,
-                nlink: 1,
-                size: 0,
-                rdev: (0, 0),
-                blocks: 0,
-                times: boot,
-            }),
-        }
+    /// The console: a character device, a made-up inode per direction.
+    pub fn console(output: bool) -> Self {
+        Self::detached(
+            RAMFS_DEV,
+            u64::from(output) + 1_000_000,
+            mode::S_IFCHR | 0o620,
+            CONSOLE_RDEV,
+        )
+    }
+
+    /// A pipe (both ends share `ino`).
+    pub fn pipe(ino: u64) -> Self {
+        Self::detached(PIPEFS_DEV, ino, mode::S_IFIFO | 0o600, (0, 0))
+    }
+
+    /// Linux's anonymous inode behind event counters and `epoll` instances: one for
+    /// all of them, no file type bits.
+    pub fn anonymous() -> Self {
+        Self::detached(ANON_INODE_DEV, 1, 0o600, (0, 0))
     }
 }

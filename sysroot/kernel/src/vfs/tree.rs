@@ -2,13 +2,18 @@
 //! checks and error numbers (`open(2)`, `mkdir(2)`, `unlink(2)`, `rmdir(2)`,
 //! `rename(2)`, `link(2)`, `symlink(2)`, `readlink(2)`).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::file::{Object, OpenFile, flags::*};
-use super::inode::{Dir, FileData, Ino, Inode, Node};
+use super::device::DeviceFile;
+use super::file::{FileLike, OpenFile, flags::*};
+use super::inode::{Dir, FileData, Ino, Inode, Node, ROOT};
 use super::path::{Follow, Parent};
-use super::{ROOT, Vfs, now};
+use super::ramfile::RamFile;
+use super::regular;
+use super::state::Vfs;
 use crate::errno::Errno;
+use crate::time::realtime_ns as now;
 
 /// `AT_FDCWD`: "relative to the working directory" in the `*at` calls.
 pub const AT_FDCWD: i32 = -100;
@@ -26,8 +31,8 @@ impl Vfs {
             return Ok(self.cwd);
         }
         let fd = u32::try_from(dirfd).map_err(|_| Errno::EBADF)?;
-        match self.file(fd)?.object {
-            Object::Inode(ino) if self.inodes.get(ino)?.is_dir() => Ok(ino),
+        match self.file(fd)?.object.inode() {
+            Some(ino) if self.inodes.get(ino)?.is_dir() => Ok(ino),
             _ if path.is_empty() => Err(Errno::ENOENT),
             _ => Err(Errno::ENOTDIR),
         }
@@ -144,12 +149,12 @@ impl Vfs {
                 self.truncate(ino, 0)?;
             }
         }
+        let object: Arc<dyn FileLike> = match &self.inodes.get(ino)?.node {
+            &Node::Device(device) => Arc::new(DeviceFile { ino, device }),
+            _ => Arc::new(RamFile::new(ino)),
+        };
         let cloexec = oflags & O_CLOEXEC != 0;
-        self.install(
-            OpenFile::new(Object::Inode(ino), oflags | O_LARGEFILE),
-            0,
-            cloexec,
-        )
+        self.install(OpenFile::new(object, oflags | O_LARGEFILE), 0, cloexec)
     }
 
     /// `mkdirat`.
@@ -424,30 +429,9 @@ impl Vfs {
         }
     }
 
-    /// Sets a regular file's length (`ftruncate`, `O_TRUNC`); new bytes read as zeros.
+    /// Sets a regular file's length (`truncate`, `O_TRUNC`); new bytes read as zeros.
     pub fn truncate(&mut self, ino: Ino, len: u64) -> Result<(), Errno> {
-        let now = now();
-        let inode = self.inodes.get_mut(ino)?;
-        let Node::File(data) = &mut inode.node else {
-            return Err(if inode.is_dir() {
-                Errno::EISDIR
-            } else {
-                Errno::EINVAL
-            });
-        };
-        let data = data.heap_mut()?;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&l| l <= isize::MAX as usize)
-            .ok_or(Errno::EFBIG)?;
-        if len > data.len() {
-            data.try_reserve(len - data.len())
-                .map_err(|_| Errno::ENOSPC)?;
-        }
-        data.resize(len, 0);
-        inode.times.mtime = now;
-        inode.times.ctime = now;
-        Ok(())
+        regular::truncate(self.inodes.get_mut(ino)?, len)
     }
 
     /// `fchmod`/`fchmodat`: new permission bits.

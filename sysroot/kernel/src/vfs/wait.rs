@@ -1,43 +1,13 @@
-//! Waiting for the VFS: blocking pipe and eventfd ends, `poll`, `ppoll` and
-//! `epoll_wait` park the calling thread here until some other thread changes VFS state
-//! that could make them ready, or their deadline passes.
-//!
-//! One wait word for the whole VFS, on the scheduler's futex wait and wake (the
-//! pattern of a futex-based condition variable): every change that can make an object
-//! readable or writable ([`notify`]) bumps [`CHANGES`] and wakes whoever waits on it;
-//! a waiter samples the word under the VFS lock after finding nothing ready, drops the
-//! lock and futex-waits for the word to move on from that sample. A change between the
-//! sample and the wait makes the futex wait return at once (`EAGAIN`), so no wake-up is
-//! lost. One word rather than one per object because `poll` and `epoll_wait` wait on
-//! many objects at once and the futex waits on one word; the price is a spurious
-//! wake-up (a re-check) of the waiters that the change does not concern, which on one
-//! CPU with a handful of threads is cheap. Waking costs nothing while nobody waits
-//! ([`WAITERS`]).
+//! Waiting for the VFS: blocking reads and writes (pipe and eventfd ends), `poll`,
+//! `ppoll` and `epoll_wait` park the calling thread here until some other thread
+//! changes VFS state that could make them ready, or their deadline passes. The wait
+//! word itself is [`super::wake`]'s.
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
-use super::{Object, Vfs};
+use super::lock;
+use super::state::Vfs;
+use super::wake;
 use crate::errno::Errno;
-use crate::sched::{self, Wake};
-
-/// Moves on at every change; the word the waiters futex-wait on.
-static CHANGES: AtomicU32 = AtomicU32::new(0);
-/// Threads between sampling [`CHANGES`] and waking up again.
-static WAITERS: AtomicU32 = AtomicU32::new(0);
-
-fn word() -> usize {
-    &CHANGES as *const AtomicU32 as usize
-}
-
-/// Something that waiters may be waiting for happened (data or room in a pipe, a
-/// closed end, an eventfd count): wakes every waiter to re-check. Called with the VFS
-/// lock held (the lock order is VFS, then scheduler).
-pub(super) fn notify() {
-    CHANGES.fetch_add(1, Ordering::SeqCst);
-    if WAITERS.load(Ordering::SeqCst) > 0 {
-        sched::futex_wake(word(), usize::MAX, u32::MAX);
-    }
-}
+use crate::sched::Wake;
 
 /// What one attempt of [`until`] found.
 #[derive(Debug)]
@@ -57,13 +27,10 @@ pub fn until<R>(
 ) -> Result<Option<R>, Errno> {
     let mut timed_out = false;
     loop {
-        let sample = super::with(|vfs| {
+        let sample = lock::with(|vfs| {
             Ok(match attempt(vfs)? {
                 Attempt::Done(result) => Err(result),
-                Attempt::Wait => {
-                    WAITERS.fetch_add(1, Ordering::SeqCst);
-                    Ok(CHANGES.load(Ordering::SeqCst))
-                }
+                Attempt::Wait => Ok(wake::sample()),
             })
         })?;
         let sample = match sample {
@@ -71,12 +38,10 @@ pub fn until<R>(
             Err(result) => return Ok(Some(result)),
         };
         if timed_out {
-            WAITERS.fetch_sub(1, Ordering::SeqCst);
+            wake::cancel();
             return Ok(None);
         }
-        let woke = sched::futex_wait(word(), sample, u32::MAX, deadline);
-        WAITERS.fetch_sub(1, Ordering::SeqCst);
-        match woke {
+        match wake::wait_past(sample, deadline) {
             Ok(Wake::Woken) | Err(Errno::EAGAIN) => {}
             Ok(Wake::TimedOut) => timed_out = true,
             // A signal for this thread ends the wait, as on Linux (no restart).
@@ -100,14 +65,14 @@ pub fn blocking<R>(
     done.ok_or(Errno::EAGAIN)
 }
 
-/// `write(fd, buf, len)`. A blocking pipe write returns once all `len` bytes are in
-/// (`pipe(7)`; a write of more than the capacity waits for readers to make room in
-/// between), or with the bytes written so far when the last reader goes (`EPIPE` if
-/// none were).
+/// `write(fd, buf, len)`. A blocking write to an object that takes whole writes (a
+/// pipe) returns once all `len` bytes are in (`pipe(7)`; a write of more than the
+/// capacity waits for readers to make room in between), or with the bytes written so
+/// far when the last reader goes (`EPIPE` if none were).
 pub fn write(fd: u32, buf: usize, len: usize) -> Result<usize, Errno> {
     let mut done = 0;
     blocking(fd, |vfs| {
-        let whole = matches!(vfs.file(fd)?.object, Object::PipeWrite(_));
+        let whole = vfs.file(fd)?.object.writes_whole();
         match vfs.write(fd, buf + done, len - done, None) {
             Ok(n) => {
                 done += n;
