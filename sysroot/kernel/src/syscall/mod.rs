@@ -14,6 +14,7 @@
 //! `Result<usize, Errno>`; the table turns errors into `-errno`. One file per family.
 
 mod clone;
+mod dispatch;
 mod event;
 mod fs;
 mod futex;
@@ -27,7 +28,7 @@ mod signal;
 mod table;
 mod time;
 
-pub use table::IMPLEMENTED;
+pub use list::IMPLEMENTED;
 
 use crate::errno::Errno;
 

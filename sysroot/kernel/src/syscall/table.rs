@@ -13,7 +13,7 @@
 //!   with the dispatcher) and returns `-ENOSYS`;
 //! - register-frame only: no entry.
 //!
-//! and the `dispatch` match used by both dispatchers below, and [`IMPLEMENTED`].
+//! and the `dispatch` match used by both dispatchers (`dispatch.rs`), and `IMPLEMENTED`.
 //! `macro_rules!` cannot look a name up in a list, so [`syscall_table!`] turns
 //! `list.rs` into a local macro, `kernel_handler!`, with one rule per implemented name
 //! and a fallback rule for the others; [`syscall_entries!`] asks it about each call.
@@ -27,16 +27,11 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use unikernel_abi::Sysno;
 use unikernel_abi::syscall::name as syscall_name;
-use unikernel_hal::SyscallFrame;
 
-use super::list::dispatch;
-use super::{SysResult, SyscallArgs, clone};
+use super::SysResult;
 use crate::errno::Errno;
 use crate::log::kinfo;
-
-pub use super::list::IMPLEMENTED;
 
 /// Turns a handler's result into the value the caller sees in `rax`.
 pub(super) fn abi_return(result: SysResult) -> isize {
@@ -209,36 +204,4 @@ pub(super) fn frame_only(nr: usize, entry: Entry) -> isize {
         );
     }
     Errno::ENOSYS.to_return_value()
-}
-
-/// The frame dispatcher: the `syscall`-instruction trap path and
-/// `__unikernel_syscall_stub` (hal `syscall_entry`) land here with the caller's
-/// registers (`clone` copies them, `rt_sigreturn` replaces them).
-#[unsafe(no_mangle)]
-pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
-    let nr = frame.number();
-    let result = if nr == Sysno::clone.number() {
-        abi_return(clone::clone(frame))
-    } else if nr == Sysno::rt_sigreturn.number() {
-        crate::signal::frame::sigreturn(frame)
-    } else {
-        dispatch(nr, SyscallArgs(frame.args()), Entry::Frame)
-    };
-    frame.set_return(result);
-}
-
-/// The dispatcher: system calls whose number is not a compile-time constant, called
-/// directly (no register frame).
-#[unsafe(no_mangle)]
-pub extern "C" fn __unikernel_syscall(
-    nr: usize,
-    a0: usize,
-    a1: usize,
-    a2: usize,
-    a3: usize,
-    a4: usize,
-    a5: usize,
-) -> isize {
-    let _irq = unikernel_hal::irq::disable();
-    dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]), Entry::Direct)
 }
