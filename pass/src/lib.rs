@@ -42,7 +42,7 @@ use std::path::Path;
 
 use inkwell::context::Context;
 use inkwell::module::Module;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use codegen::OptLevel;
 pub use pipeline::{Pipeline, Stage};
@@ -86,7 +86,7 @@ pub struct BitcodeInput {
 }
 
 /// Counters of one whole-program build, for the build report.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Stats {
     /// Modules linked into the whole-program module.
     pub modules: usize,
