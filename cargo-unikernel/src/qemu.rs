@@ -63,7 +63,8 @@ pub struct Boot<'a> {
     pub verbose: bool,
     /// Stop the guest after this long.
     pub timeout: Duration,
-    /// `-icount shift=0`: guest time counts guest instructions (TCG only).
+    /// `-icount shift=0`: guest time counts guest instructions (TCG only: with KVM
+    /// the arguments are an error).
     pub icount: bool,
     pub console: Console,
 }
