@@ -1,5 +1,5 @@
-//! Running cargo: the app (through the wrapper and link-capture roles) and the runtime
-//! crates, reading cargo's JSON messages for the artifacts.
+//! Running cargo: the app (through the wrapper and link-capture roles, [`build_app`])
+//! and the runtime crates, reading cargo's JSON messages for the artifacts.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,9 @@ use anyhow::{Context, anyhow};
 use cargo_metadata::{Message, TargetKind};
 
 use crate::error::Failure;
+use crate::project::Project;
+use crate::roles::{self, RoleLinks};
+use crate::toolchain::{TARGET, Toolchain};
 
 /// The cargo that started us (`CARGO` is set for subcommands), else the one on PATH.
 pub fn cargo() -> Command {
@@ -77,4 +80,66 @@ pub fn push_opt(command: &mut Command, flag: &str, value: Option<&impl AsRef<std
 
 pub fn path_arg(command: &mut Command, flag: &str, value: &Path) {
     command.arg(flag).arg(value);
+}
+
+/// The app's cargo features, as cargo's flags take them.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    /// `--features` values (space or comma separated lists).
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+}
+
+/// Build the app's selected target with the `profile` as bitcode, through the
+/// wrapper and link-capture roles; returns the link manifest the capture wrote.
+pub fn build_app(
+    project: &Project,
+    toolchain: &Toolchain,
+    profile: &str,
+    features: &Features,
+) -> anyhow::Result<PathBuf> {
+    let dir = project.unikernel_dir();
+    let links = RoleLinks::create(&dir.join("bin"))?;
+    let mut command = cargo();
+    command
+        .args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "--target",
+            TARGET,
+        ])
+        .args(["--profile", profile])
+        .arg("--manifest-path")
+        .arg(&project.manifest_path)
+        .arg("--target-dir")
+        .arg(dir.join("cargo"))
+        .args(["-p", &project.package]);
+    if project.is_example {
+        command.args(["--example", &project.target_name]);
+    } else {
+        command.args(["--bin", &project.target_name]);
+    }
+    for list in &features.features {
+        command.args(["--features", list]);
+    }
+    if features.all_features {
+        command.arg("--all-features");
+    }
+    if features.no_default_features {
+        command.arg("--no-default-features");
+    }
+    if let Some(inner) = std::env::var_os("RUSTC_WRAPPER").filter(|w| !w.is_empty()) {
+        command.env(roles::INNER_WRAPPER_ENV, inner);
+    }
+    command
+        .env("RUSTC", &toolchain.rustc)
+        .env("RUSTC_WRAPPER", &links.wrapper)
+        .env(roles::LINKER_ENV, &links.linker);
+    let artifacts = run_json(command, &format!("`{}`", project.target_name))?;
+    artifacts
+        .iter()
+        .filter(|a| a.target_name == project.target_name)
+        .find_map(|a| a.executable.clone())
+        .with_context(|| format!("cargo built no executable for `{}`", project.target_name))
 }

@@ -9,10 +9,6 @@
 //! Both read the reachability analysis in the build report, so a build that skips the
 //! link (nothing changed) checks the same as the one that linked.
 
-use std::path::Path;
-
-use anyhow::Context;
-use serde::Deserialize;
 use unikernel_pass::reach::graph::EdgeKind;
 use unikernel_pass::reach::{PathStep, Reachability, ReachableSyscall};
 
@@ -89,18 +85,4 @@ pub fn path_text(path: &[PathStep]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" -> ")
-}
-
-/// The reachability recorded in a build report (for builds that skipped the link).
-pub fn recorded(report: &Path) -> anyhow::Result<Option<Reachability>> {
-    #[derive(Deserialize)]
-    struct Recorded {
-        #[serde(default)]
-        reachability: Option<Reachability>,
-    }
-    let bytes =
-        std::fs::read(report).with_context(|| format!("cannot read {}", report.display()))?;
-    let recorded: Recorded = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a build report", report.display()))?;
-    Ok(recorded.reachability)
 }

@@ -1,27 +1,24 @@
-//! The command line: `cargo unikernel <command>`.
+//! The command line: `cargo unikernel <command>`, its flags, and what each command
+//! does with the builds ([`crate::build`]) and boots ([`crate::qemu`]) it asks for.
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use unikernel_pass::OptLevel;
+use unikernel_pass::Stage;
 
-use crate::cargo_build::{self, Artifact};
-use crate::checks;
+use crate::build::{self, BuildOptions};
+use crate::cargo_build::Features;
 use crate::error::{self, Failure};
-use crate::fresh::Fingerprint;
-use crate::initfs;
-use crate::ir::{self, Stage};
-use crate::lld::LinkKind;
-use crate::project::{Project, Selection};
-use crate::qemu::{Accel, Boot};
-use crate::report::{BuildReport, ImageSize};
+use crate::ir;
+use crate::plan::{Profile, Request};
+use crate::project::Selection;
+use crate::qemu::{Accel, Boot, Console};
+use crate::report::BuildReport;
 use crate::report_text;
-use crate::roles::{self, RoleLinks};
-use crate::runtime;
-use crate::toolchain::{TARGET, Toolchain};
-use crate::whole_program::{Job, Mode};
+use crate::status::{relative, status};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", version)]
@@ -50,7 +47,7 @@ pub struct IrArgs {
     pub build: BuildArgs,
     /// The stage: right after merging, after the syscall rewrite (images only), or
     /// the final module that code generation receives.
-    #[arg(long, value_enum, default_value_t = Stage::Optimized)]
+    #[arg(long, value_parser = ir::stage_parser(), default_value_t = Stage::Optimized)]
     pub stage: Stage,
     /// Print only the functions whose demangled name contains PATTERN (or matches it
     /// as a glob, with `*` and `?`).
@@ -148,30 +145,32 @@ pub struct BuildArgs {
 }
 
 impl BuildArgs {
-    fn selection(&self) -> Selection {
-        Selection {
-            manifest_path: self.manifest_path.clone(),
-            package: self.package.clone(),
-            bin: self.bin.clone(),
-            example: self.example.clone(),
-        }
-    }
-
-    /// The cargo profile and the directory name cargo gives it.
-    fn profile(&self) -> (String, String) {
-        match (&self.profile, self.release) {
-            (Some(p), _) if p == "dev" => ("dev".into(), "debug".into()),
-            (Some(p), _) => (p.clone(), p.clone()),
-            (None, true) => ("release".into(), "release".into()),
-            (None, false) => ("dev".into(), "debug".into()),
-        }
-    }
-
-    fn opt_level(&self) -> OptLevel {
-        if self.profile().0 == "dev" {
-            OptLevel::Quick
-        } else {
-            OptLevel::Full
+    /// The build these flags ask for.
+    fn request(&self) -> Request {
+        let profile = match (&self.profile, self.release) {
+            (Some(name), _) => name.as_str(),
+            (None, true) => "release",
+            (None, false) => "dev",
+        };
+        Request {
+            selection: Selection {
+                manifest_path: self.manifest_path.clone(),
+                package: self.package.clone(),
+                bin: self.bin.clone(),
+                example: self.example.clone(),
+            },
+            hosted: self.hosted,
+            profile: Profile::named(profile),
+            features: Features {
+                features: self.features.clone(),
+                all_features: self.all_features,
+                no_default_features: self.no_default_features,
+            },
+            target_dir: self.target_dir.clone(),
+            syscall_rewrite: !self.no_syscall_rewrite,
+            verbose: self.verbose,
+            files: self.files.clone(),
+            allow_unsupported_syscalls: self.allow_unsupported_syscalls,
         }
     }
 }
@@ -185,7 +184,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Build(args) => build(&args).map(|_| ExitCode::SUCCESS),
+        Command::Build(args) => {
+            build::build(&args.request(), BuildOptions::default()).map(|_| ExitCode::SUCCESS)
+        }
         Command::Run(args) => run(&args),
         Command::Ir(args) => print_ir(&args),
         Command::Report(args) => report(&args),
@@ -196,211 +197,13 @@ pub fn main() -> ExitCode {
     })
 }
 
-/// The result of a build.
-#[derive(Debug)]
-pub struct Built {
-    pub output: PathBuf,
-    pub size: ImageSize,
-    /// The build report beside the output.
-    pub report: PathBuf,
-    /// The IR file the build was asked for ([`BuildOptions::ir`]).
-    pub ir: Option<PathBuf>,
-}
-
-/// What a command needs from a build besides the output.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BuildOptions {
-    /// Keep the module's IR at this stage (`cargo unikernel ir`).
-    pub ir: Option<Stage>,
-    /// Only inspecting (`ir`, `report`): failed checks are printed, not fatal.
-    pub inspect_only: bool,
-}
-
-/// `cargo unikernel build`.
-pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
-    build_with(args, BuildOptions::default())
-}
-
-/// A build, keeping what `options` asks for.
-pub fn build_with(args: &BuildArgs, options: BuildOptions) -> anyhow::Result<Built> {
-    if args.hosted && options.ir == Some(Stage::Rewritten) {
-        anyhow::bail!("a --hosted build rewrites no system calls: use --stage merged or optimized");
-    }
-    let project = Project::resolve(&args.selection(), args.target_dir.as_deref())?;
-    let toolchain = Toolchain::for_project(project.package_dir())?;
-    let dir = project.unikernel_dir();
-    let (profile, profile_dir) = args.profile();
-
-    status(
-        "Runtime",
-        if args.hosted {
-            "libc shim (bitcode)"
-        } else {
-            "libc shim and kernel (bitcode)"
-        },
-    );
-    let runtime_dir = dir.join("runtime");
-    let shim = runtime::shim(&toolchain, &runtime_dir)?;
-    let kernel = if args.hosted {
-        None
-    } else {
-        Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?)
-    };
-
-    status(
-        "Compiling",
-        &format!("{} ({profile}, bitcode)", project.target_name),
-    );
-    let manifest = build_app(args, &project, &toolchain, &profile)?;
-
-    let name = &project.target_name;
-    let (label, mode, kind, entry, output, rlibs) = match &kernel {
-        None => (
-            "hosted",
-            Mode::Hosted,
-            LinkKind::Hosted,
-            "_start",
-            dir.join("hosted").join(&profile_dir).join(name),
-            shim.rlibs.clone(),
-        ),
-        Some(kernel) => {
-            let (label, file) = if args.no_syscall_rewrite {
-                ("trap", format!("{name}.trap"))
-            } else {
-                ("image", name.clone())
-            };
-            (
-                label,
-                Mode::Unikernel {
-                    rewrite: !args.no_syscall_rewrite,
-                },
-                LinkKind::Image {
-                    script: runtime::image_linker_script(),
-                    entry: KERNEL_ENTRY.into(),
-                    initfs: initial_files(args, &project, &dir.join("initfs"))?,
-                },
-                KERNEL_ENTRY,
-                dir.join(&profile_dir).join(file),
-                runtime::union(&[&shim, kernel]),
-            )
-        }
-    };
-    let job = Job {
-        mode,
-        toolchain: &toolchain,
-        manifest: &manifest,
-        runtime_rlibs: &rlibs,
-        level: args.opt_level(),
-        kind,
-        entry_points: vec![entry.into()],
-        work_dir: dir.join("work").join(label).join(&profile_dir).join(name),
-        output: output.clone(),
-        save_ir: None,
-    };
-    let mut job = job;
-    let fingerprint = Fingerprint::of(&job)?;
-    let report_path = BuildReport::path_for(&output);
-    // A kept IR file is current if the link that wrote it had this fingerprint.
-    let ir = options.ir.map(|stage| {
-        let file = job.work_dir.join("ir").join(format!("{stage}.ll"));
-        let stamp = file.with_extension("ll.fingerprint");
-        (stage, file, stamp)
-    });
-    let ir_current = ir
-        .as_ref()
-        .is_none_or(|(_, file, stamp)| file.is_file() && fingerprint.matches_file(stamp));
-    if fingerprint.is_current(&output) && ir_current && report_path.is_file() {
-        status("Fresh", &relative(&output));
-        let reachability = checks::recorded(&report_path)?;
-        check(args, options, reachability.as_ref())?;
-        return Ok(Built {
-            size: ImageSize::of(&output)?,
-            output,
-            report: report_path,
-            ir: ir.map(|(_, file, _)| file),
-        });
-    }
-    if let Some((stage, file, stamp)) = &ir {
-        let _ = std::fs::remove_file(stamp);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        job.save_ir = Some((*stage, file.clone()));
-    }
-    Fingerprint::invalidate(&output);
-    status(
-        "Linking",
-        &format!(
-            "{name} ({label}, whole program, {})",
-            args.opt_level().pipeline()
-        ),
-    );
-    let report = job.run()?;
-    let report_path = report.write()?;
-    fingerprint.record(&output)?;
-    if let Some((_, _, stamp)) = &ir {
-        fingerprint.record_in(stamp)?;
-    }
-    if args.verbose {
-        status("Report", &report.summary_line());
-        for native in report.native_inputs() {
-            status(
-                "Native",
-                &format!(
-                    "{}: {}",
-                    native.name,
-                    native.native.as_deref().unwrap_or("")
-                ),
-            );
-        }
-        status("Report", &report_path.display().to_string());
-    }
-    status("Finished", &relative(&output));
-    check(args, options, report.reachability.as_ref())?;
-    Ok(Built {
-        output,
-        size: report.size,
-        report: report_path,
-        ir: ir.map(|(_, file, _)| file),
-    })
-}
-
-/// The build's checks (`checks.rs`): fatal for `build` and `run`, printed for `ir`
-/// and `report`.
-fn check(
-    args: &BuildArgs,
-    options: BuildOptions,
-    reachability: Option<&unikernel_pass::reach::Reachability>,
-) -> anyhow::Result<()> {
-    let Some(reachability) = reachability else {
-        return Ok(());
-    };
-    let allow = args.allow_unsupported_syscalls || options.inspect_only;
-    match checks::enforce(reachability, allow) {
-        Ok(warnings) => {
-            for warning in warnings {
-                status("Warning", &warning);
-            }
-            Ok(())
-        }
-        Err(e) if options.inspect_only => {
-            status("Warning", &error::message(&e));
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// `cargo unikernel ir`.
 fn print_ir(args: &IrArgs) -> anyhow::Result<ExitCode> {
-    let built = build_with(
-        &args.build,
-        BuildOptions {
-            ir: Some(args.stage),
-            inspect_only: true,
-        },
-    )?;
+    let options = BuildOptions {
+        ir: Some(args.stage),
+        inspect_only: true,
+    };
+    let built = build::build(&args.build.request(), options)?;
     let file = built.ir.context("the build kept no IR")?;
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
@@ -417,10 +220,8 @@ fn print_ir(args: &IrArgs) -> anyhow::Result<ExitCode> {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = stdout.write_all(text.as_bytes());
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -428,71 +229,28 @@ fn print_ir(args: &IrArgs) -> anyhow::Result<ExitCode> {
 
 /// `cargo unikernel report`.
 fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let built = build_with(
-        &args.build,
-        BuildOptions {
-            ir: None,
-            inspect_only: true,
-        },
-    )?;
-    let bytes = std::fs::read(&built.report)
-        .with_context(|| format!("cannot read {}", built.report.display()))?;
+    let options = BuildOptions {
+        ir: None,
+        inspect_only: true,
+    };
+    let built = build::build(&args.build.request(), options)?;
     let text = if args.json {
+        let bytes = std::fs::read(&built.report)
+            .with_context(|| format!("cannot read {}", built.report.display()))?;
         String::from_utf8_lossy(&bytes).into_owned() + "\n"
     } else {
-        report_text::render(
-            &serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not a build report", built.report.display()))?,
-        )
+        report_text::render(&BuildReport::read(&built.report)?)
     };
-    use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(ExitCode::SUCCESS)
 }
-
-/// Packs the image's initial files (`initfs.rs`); the object to link, if any.
-fn initial_files(
-    args: &BuildArgs,
-    project: &Project,
-    dir: &Path,
-) -> anyhow::Result<Option<PathBuf>> {
-    let specs = initfs::specs(&project.metadata, project.package_dir(), &args.files)
-        .map_err(|e| e.context(Failure::Project))?;
-    if specs.is_empty() {
-        return Ok(None);
-    }
-    let packed = initfs::pack(&specs)?;
-    status(
-        "Packing",
-        &format!(
-            "{} files, {} directories, {} bytes of file data ({} byte archive)",
-            packed.files(),
-            packed.directories(),
-            packed.data_bytes(),
-            packed.archive.len()
-        ),
-    );
-    if args.verbose {
-        for entry in &packed.entries {
-            let size = entry.bytes.map_or("dir".into(), |b| format!("{b} bytes"));
-            status(
-                "File",
-                &format!("{} <- {} ({size})", entry.guest, relative(&entry.host)),
-            );
-        }
-    }
-    initfs::write_object(&packed.archive, dir).map(Some)
-}
-
-/// The image's entry point: the kernel's PVH entry (sysroot/hal, `pvh.rs`).
-const KERNEL_ENTRY: &str = "__unikernel_pvh_start";
 
 /// `cargo unikernel run`.
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if args.build.hosted {
         anyhow::bail!("`run` boots an image; run a --hosted build directly");
     }
-    let built = build(&args.build)?;
+    let built = build::build(&args.build.request(), BuildOptions::default())?;
     let env = args
         .env
         .iter()
@@ -506,6 +264,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if args.icount && accel != Accel::Tcg {
         anyhow::bail!("--icount needs software emulation (--accel tcg)");
     }
+    let verbose = args.build.verbose;
     let boot = Boot {
         image: &built.output,
         accel,
@@ -518,24 +277,25 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .into_owned(),
         args: args.args.clone(),
         env,
-        verbose: args.build.verbose,
+        verbose,
         timeout: std::time::Duration::from_secs(args.timeout),
         icount: args.icount,
+        console: Console::Forward,
     };
-    if args.build.verbose {
+    if verbose {
+        let size = &built.size;
         status(
             "Booting",
             &format!(
-                "{} ({:?}, {} KiB image, {} KiB loaded)",
+                "{} ({accel:?}, {} KiB image, {} KiB loaded)",
                 relative(&built.output),
-                accel,
-                built.size.file_bytes / 1024,
-                built.size.loaded_bytes / 1024
+                size.file_bytes / 1024,
+                size.loaded_bytes / 1024
             ),
         );
     }
     let outcome = boot.run()?;
-    if args.build.verbose {
+    if verbose {
         status(
             "Exited",
             &format!(
@@ -546,72 +306,4 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
-}
-
-/// Build the app with cargo; returns the link manifest of the selected target.
-fn build_app(
-    args: &BuildArgs,
-    project: &Project,
-    toolchain: &Toolchain,
-    profile: &str,
-) -> anyhow::Result<PathBuf> {
-    let dir = project.unikernel_dir();
-    let links = RoleLinks::create(&dir.join("bin"))?;
-    let mut command = cargo_build::cargo();
-    command
-        .args([
-            "build",
-            "--message-format=json-render-diagnostics",
-            "--target",
-            TARGET,
-        ])
-        .args(["--profile", profile])
-        .arg("--manifest-path")
-        .arg(&project.manifest_path)
-        .arg("--target-dir")
-        .arg(dir.join("cargo"))
-        .args(["-p", &project.package]);
-    if project.is_example {
-        command.args(["--example", &project.target_name]);
-    } else {
-        command.args(["--bin", &project.target_name]);
-    }
-    for features in &args.features {
-        command.args(["--features", features]);
-    }
-    if args.all_features {
-        command.arg("--all-features");
-    }
-    if args.no_default_features {
-        command.arg("--no-default-features");
-    }
-    if let Some(inner) = std::env::var_os("RUSTC_WRAPPER").filter(|w| !w.is_empty()) {
-        command.env(roles::INNER_WRAPPER_ENV, inner);
-    }
-    command
-        .env("RUSTC", &toolchain.rustc)
-        .env("RUSTC_WRAPPER", &links.wrapper)
-        .env(roles::LINKER_ENV, &links.linker);
-    let artifacts = cargo_build::run_json(command, &format!("`{}`", project.target_name))?;
-    find_manifest(&artifacts, project)
-}
-
-fn find_manifest(artifacts: &[Artifact], project: &Project) -> anyhow::Result<PathBuf> {
-    artifacts
-        .iter()
-        .filter(|a| a.target_name == project.target_name)
-        .find_map(|a| a.executable.clone())
-        .with_context(|| format!("cargo built no executable for `{}`", project.target_name))
-}
-
-/// A cargo-style status line on stderr.
-pub fn status(verb: &str, message: &str) {
-    eprintln!("{verb:>12} {message}");
-}
-
-fn relative(path: &Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| path.display().to_string())
 }

@@ -1,6 +1,9 @@
 //! cargo-unikernel as a library: the CLI, the cargo driving, the link capture and the
-//! whole-program build. `main.rs` only picks the role.
+//! whole-program build. `main.rs` only picks the role. [`lld`] (the final link) and
+//! [`qemu`] (booting an image) are also used on their own, by tests that boot images
+//! built without cargo-unikernel's front end.
 
+pub mod build;
 pub mod cargo_build;
 pub mod checks;
 pub mod cli;
@@ -12,6 +15,7 @@ pub mod ir;
 pub mod link_capture;
 pub mod link_inputs;
 pub mod lld;
+pub mod plan;
 pub mod project;
 pub mod qemu;
 pub mod report;
@@ -19,5 +23,6 @@ pub mod report_text;
 pub mod roles;
 pub mod runtime;
 pub mod rustc_wrapper;
+pub mod status;
 pub mod toolchain;
 pub mod whole_program;

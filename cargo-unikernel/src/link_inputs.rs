@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSection, ObjectSymbol};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unikernel_pass::BitcodeInput;
 
 use crate::link_capture::{LinkInput, LinkManifest};
@@ -46,7 +46,7 @@ pub enum NativeInput {
     Members(Vec<PathBuf>),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputSummary {
     pub name: String,
     pub bitcode_modules: usize,

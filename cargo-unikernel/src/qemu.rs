@@ -9,6 +9,7 @@
 //! isa-debugcon port 0xe9 (sysroot hal `exit.rs`); QEMU writes it to a file that
 //! [`Boot::run`] reads back for the full 8-bit code.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,7 +50,7 @@ impl Accel {
     }
 }
 
-/// One boot.
+/// One boot: everything the QEMU command line is made from.
 #[derive(Debug, Clone)]
 pub struct Boot<'a> {
     pub image: &'a Path,
@@ -58,18 +59,36 @@ pub struct Boot<'a> {
     pub argv0: String,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// `unikernel.verbose`: the kernel reports its boot.
     pub verbose: bool,
+    /// Stop the guest after this long.
     pub timeout: Duration,
-    /// `-icount shift=0`: guest time counts guest instructions (TCG only).
+    /// `-icount shift=0`: guest time counts guest instructions (TCG only: with KVM
+    /// the arguments are an error).
     pub icount: bool,
+    pub console: Console,
+}
+
+/// Where the guest's serial console goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// To our stdout as it arrives (`cargo unikernel run`).
+    Forward,
+    /// Kept, and returned in [`Outcome::console`] (tests that check the output).
+    Capture,
 }
 
 /// How the guest ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub exit_code: i32,
     pub wall: Duration,
+    /// The console output with [`Console::Capture`]; empty otherwise.
+    pub console: Vec<u8>,
 }
+
+/// The emulator the arguments are for.
+pub const QEMU: &str = "qemu-system-x86_64";
 
 impl Boot<'_> {
     /// The kernel command line (sysroot/README.md): options, `KEY=VALUE` environment,
@@ -94,60 +113,78 @@ impl Boot<'_> {
         Ok(words.join(" "))
     }
 
-    /// Boot, forward the console to stdout, and return the guest's exit code.
-    pub fn run(&self) -> anyhow::Result<Outcome> {
-        let mut command = Command::new("qemu-system-x86_64");
-        command.args([
+    /// [`QEMU`]'s arguments for this boot; the debug console writes the guest's exit
+    /// status to `status_file`.
+    pub fn qemu_args(&self, status_file: &Path) -> anyhow::Result<Vec<OsString>> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
+        push(&[
             "-M",
             "microvm",
             "-nodefaults",
             "-no-user-config",
             "-nographic",
         ]);
-        command.args([
-            "-serial",
-            "stdio",
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        push(&["-serial", "stdio"]);
+        push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        // QEMU option syntax: a comma in a value is written twice.
+        let status_path = status_file.display().to_string().replace(',', ",,");
+        push(&[
+            "-chardev",
+            &format!("file,id=exit-status,path={status_path}"),
         ]);
-        let status_file = StatusFile::new();
-        command
-            .arg("-chardev")
-            // QEMU option syntax: a comma in a value is written twice.
-            .arg(format!(
-                "file,id=exit-status,path={}",
-                status_file.path.display().to_string().replace(',', ",,")
-            ))
-            .args(["-device", "isa-debugcon,iobase=0xe9,chardev=exit-status"]);
-        command.arg("-m").arg(format!("{}M", self.memory_mib));
+        push(&["-device", "isa-debugcon,iobase=0xe9,chardev=exit-status"]);
+        push(&["-m", &format!("{}M", self.memory_mib)]);
         match self.accel {
-            Accel::Kvm => command.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
-            Accel::Tcg if self.icount => {
-                command.args(["-accel", "tcg", "-cpu", "max", "-icount", "shift=0"])
+            Accel::Kvm => push(&["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
+            Accel::Tcg => push(&["-accel", "tcg", "-cpu", "max"]),
+        }
+        if self.icount {
+            if self.accel != Accel::Tcg {
+                bail!("-icount needs software emulation (TCG)");
             }
-            Accel::Tcg => command.args(["-accel", "tcg", "-cpu", "max"]),
-        };
+            push(&["-icount", "shift=0"]);
+        }
         // The image file again as the first PVH boot module: the kernel symbolizes crash
         // reports with its symbol table and serves it as /proc/self/exe (std's
         // backtraces). It costs guest RAM of the file's size, not image size.
+        for flag in ["-kernel", "-initrd"] {
+            args.push(flag.into());
+            args.push(self.image.into());
+        }
+        args.push("-append".into());
+        args.push(self.command_line()?.into());
+        Ok(args)
+    }
+
+    /// Boot, send the console where [`Boot::console`] says, and return the guest's
+    /// exit code.
+    pub fn run(&self) -> anyhow::Result<Outcome> {
+        let status_file = StatusFile::new();
+        let mut command = Command::new(QEMU);
         command
-            .arg("-kernel")
-            .arg(self.image)
-            .arg("-initrd")
-            .arg(self.image)
-            .arg("-append")
-            .arg(self.command_line()?);
-        command
+            .args(self.qemu_args(&status_file.path)?)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = command.spawn().map_err(|e| {
-            anyhow!("cannot start qemu-system-x86_64 ({e}); install it, e.g. `apt-get install qemu-system-x86`")
+            anyhow!("cannot start {QEMU} ({e}); install it, e.g. `apt-get install qemu-system-x86`")
                 .context(Failure::Run)
         })?;
         let stdout = child.stdout.take().context("QEMU's stdout")?;
-        let console = std::thread::spawn(move || forward_console(stdout));
+        let console = self.console;
+        let console = std::thread::spawn(move || match console {
+            Console::Forward => {
+                copy_console(stdout, &mut std::io::stdout().lock());
+                Vec::new()
+            }
+            Console::Capture => {
+                let mut captured = Vec::new();
+                copy_console(stdout, &mut captured);
+                captured
+            }
+        });
         let status = loop {
             if let Some(status) = child.try_wait()? {
                 break status;
@@ -165,7 +202,7 @@ impl Boot<'_> {
             std::thread::sleep(Duration::from_millis(2));
         };
         let wall = started.elapsed();
-        let _ = console.join();
+        let console = console.join().unwrap_or_default();
         let mut stderr = String::new();
         if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut stderr);
@@ -175,6 +212,7 @@ impl Boot<'_> {
             Some(code) if code % 2 == 1 => Ok(Outcome {
                 exit_code: status_file.exit_code((code - 1) / 2),
                 wall,
+                console,
             }),
             code => Err(anyhow!(
                 "QEMU failed ({}) without the guest's exit code: {}",
@@ -224,9 +262,9 @@ impl Drop for StatusFile {
     }
 }
 
-/// Copy the serial console to stdout, turning the UART's CRLF back into LF.
-fn forward_console(mut from: impl Read) {
-    let mut out = std::io::stdout().lock();
+/// Copy the serial console to `out` as it arrives, turning the UART's CRLF back into
+/// LF.
+fn copy_console(mut from: impl Read, out: &mut impl Write) {
     let mut buf = [0u8; 4096];
     let mut pending_cr = false;
     while let Ok(n) = from.read(&mut buf) {
@@ -260,4 +298,84 @@ fn quote(word: &str) -> anyhow::Result<String> {
     } else {
         word.to_owned()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot(image: &Path) -> Boot<'_> {
+        Boot {
+            image,
+            accel: Accel::Tcg,
+            memory_mib: 256,
+            argv0: "hello".into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            verbose: false,
+            timeout: Duration::from_secs(120),
+            icount: false,
+            console: Console::Forward,
+        }
+    }
+
+    /// One argument a line; the image and status file are placeholders.
+    fn args(boot: &Boot<'_>) -> String {
+        let args = boot.qemu_args(Path::new("[STATUS]")).unwrap();
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn qemu_command_lines() {
+        let image = Path::new("[IMAGE]");
+        insta::assert_snapshot!("qemu_tcg", args(&boot(image)));
+        insta::assert_snapshot!(
+            "qemu_kvm_verbose_env_args",
+            args(&Boot {
+                accel: Accel::Kvm,
+                memory_mib: 1024,
+                verbose: true,
+                env: vec![
+                    ("GREETING".into(), "hi there".into()),
+                    ("EMPTY".into(), "".into())
+                ],
+                args: vec!["one".into(), "two words".into()],
+                ..boot(image)
+            })
+        );
+        insta::assert_snapshot!(
+            "qemu_icount",
+            args(&Boot {
+                icount: true,
+                ..boot(image)
+            })
+        );
+    }
+
+    #[test]
+    fn what_qemu_or_the_kernel_cannot_take_is_refused() {
+        let image = Path::new("[IMAGE]");
+        let status = Path::new("/tmp/a,b.status");
+        let args = boot(image).qemu_args(status).unwrap();
+        assert!(args.contains(&"file,id=exit-status,path=/tmp/a,,b.status".into()));
+        let kvm_icount = Boot {
+            accel: Accel::Kvm,
+            icount: true,
+            ..boot(image)
+        };
+        assert!(kvm_icount.qemu_args(status).is_err());
+        let quoted = Boot {
+            args: vec!["say \"hi\"".into()],
+            ..boot(image)
+        };
+        assert!(quoted.qemu_args(status).is_err());
+        let bad_key = Boot {
+            env: vec![("A=B".into(), "c".into())],
+            ..boot(image)
+        };
+        assert!(bad_key.qemu_args(status).is_err());
+    }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use object::{Object, ObjectSegment};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unikernel_pass::reach::Reachability;
 use unikernel_pass::syscalls::SyscallSummary;
 use unikernel_pass::{OptLevel, Stats};
@@ -12,7 +12,9 @@ use unikernel_pass::{OptLevel, Stats};
 use crate::composition::Composition;
 use crate::link_inputs::InputSummary;
 
-#[derive(Debug, Serialize)]
+/// The report, as written to `<output>.report.json` and read back by
+/// `cargo unikernel report` and the checks of a build that skipped the link.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct BuildReport {
     pub output: PathBuf,
     pub level: OptLevel,
@@ -36,7 +38,7 @@ pub struct BuildReport {
 }
 
 /// Sizes of the final ELF.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct ImageSize {
     /// The file on disk.
     pub file_bytes: u64,
@@ -64,6 +66,14 @@ impl BuildReport {
         let mut name = output.file_name().unwrap_or_default().to_os_string();
         name.push(".report.json");
         output.with_file_name(name)
+    }
+
+    /// Read back the report at `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a build report", path.display()))
     }
 
     pub fn write(&self) -> anyhow::Result<PathBuf> {

@@ -1,68 +1,21 @@
 //! `cargo unikernel report`: the build report (`<output>.report.json`) as text.
 //!
-//! It renders the JSON file rather than the in-memory report, so a build that skipped
-//! the link prints the same; [`Report`] reads back the parts it shows.
+//! It renders the JSON file read back ([`BuildReport::read`]) rather than the in-memory
+//! report, so a build that skipped the link prints the same.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::PathBuf;
 
-use serde::Deserialize;
 use unikernel_pass::reach::{Reachability, Support, Via, demangle};
+use unikernel_pass::syscalls::{Outcome, SyscallRewriteStats};
 
 use crate::checks::path_text;
 use crate::composition::Composition;
-
-/// The parts of a build report this prints.
-#[derive(Debug, Deserialize)]
-pub struct Report {
-    pub output: PathBuf,
-    pub pipeline: String,
-    pub inputs: Vec<Input>,
-    pub stats: Stats,
-    #[serde(default)]
-    pub reachability: Option<Reachability>,
-    #[serde(default)]
-    pub composition: Option<Composition>,
-    pub total_ms: u128,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Input {
-    pub name: String,
-    pub bitcode_modules: usize,
-    pub native: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Stats {
-    pub modules: usize,
-    pub functions_merged: usize,
-    pub functions_optimized: usize,
-    pub internalized: usize,
-    pub syscall_rewrites: Vec<RewriteRun>,
-    pub merge_ms: u128,
-    pub rewrite_syscalls_ms: u128,
-    pub optimize_ms: u128,
-    pub codegen_ms: u128,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct RewriteRun {
-    pub details: Vec<Site>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Site {
-    pub function: String,
-    pub number: Option<u64>,
-    pub name: Option<String>,
-    pub outcome: String,
-    pub changed: bool,
-}
+use crate::link_inputs::InputSummary;
+use crate::report::BuildReport;
 
 /// The report as text.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &BuildReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Build report for {}", report.output.display());
     let _ = writeln!(
@@ -87,7 +40,7 @@ pub fn render(report: &Report) -> String {
     if let Some(composition) = &report.composition {
         sizes(&mut out, composition);
     }
-    let native: Vec<&Input> = report
+    let native: Vec<&InputSummary> = report
         .inputs
         .iter()
         .filter(|i| i.native.is_some())
@@ -110,49 +63,45 @@ pub fn render(report: &Report) -> String {
 }
 
 /// Sites by outcome: those the runs made direct, and what the last run left.
-fn sites(out: &mut String, runs: &[RewriteRun]) {
+fn sites(out: &mut String, runs: &[SyscallRewriteStats]) {
     if runs.is_empty() {
         return;
     }
-    let mut by_outcome: BTreeMap<&str, BTreeMap<String, (usize, Vec<String>)>> = BTreeMap::new();
     let last = runs.len() - 1;
-    for (index, run) in runs.iter().enumerate() {
-        for site in &run.details {
-            let direct = matches!(site.outcome.as_str(), "direct" | "direct_unimplemented");
-            if !(direct && site.changed || !direct && index == last) {
-                continue;
-            }
-            let name = match (&site.name, site.number) {
-                (Some(name), _) => name.clone(),
-                (None, Some(n)) => format!("#{n}"),
-                (None, None) => "(run-time number)".into(),
-            };
-            let entry = by_outcome
-                .entry(site.outcome.as_str())
-                .or_default()
-                .entry(name)
-                .or_default();
-            entry.0 += 1;
-            let function = demangle(&site.function);
-            if !entry.1.contains(&function) {
-                entry.1.push(function);
-            }
-        }
-    }
     let _ = writeln!(out, "\nSystem call sites, by outcome of the rewrite:");
     for outcome in [
-        "direct",
-        "direct_unimplemented",
-        "dispatcher_constant",
-        "dispatcher_dynamic",
-        "stub_call",
-        "trap_path",
+        Outcome::Direct,
+        Outcome::DirectUnimplemented,
+        Outcome::DispatcherConstant,
+        Outcome::DispatcherDynamic,
+        Outcome::StubCall,
+        Outcome::TrapPath,
     ] {
-        let Some(names) = by_outcome.get(outcome) else {
+        let direct = matches!(outcome, Outcome::Direct | Outcome::DirectUnimplemented);
+        let mut names: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
+        for (index, run) in runs.iter().enumerate() {
+            for site in run.details.iter().filter(|site| site.outcome == outcome) {
+                if !(direct && site.changed || !direct && index == last) {
+                    continue;
+                }
+                let name = match (site.name, site.number) {
+                    (Some(name), _) => name.to_owned(),
+                    (None, Some(n)) => format!("#{n}"),
+                    (None, None) => "(run-time number)".into(),
+                };
+                let entry = names.entry(name).or_default();
+                entry.0 += 1;
+                let function = demangle(&site.function);
+                if !entry.1.contains(&function) {
+                    entry.1.push(function);
+                }
+            }
+        }
+        if names.is_empty() {
             continue;
-        };
+        }
         let total: usize = names.values().map(|(n, _)| n).sum();
-        let _ = writeln!(out, "  {outcome} ({total} sites):");
+        let _ = writeln!(out, "  {} ({total} sites):", outcome_name(outcome));
         for (name, (count, functions)) in names {
             let mut shown: Vec<&str> = functions.iter().take(3).map(String::as_str).collect();
             let more = functions.len().saturating_sub(shown.len());
@@ -168,6 +117,18 @@ fn sites(out: &mut String, runs: &[RewriteRun]) {
                 shown.join(", ")
             );
         }
+    }
+}
+
+/// The outcome as the JSON report spells it.
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Direct => "direct",
+        Outcome::DirectUnimplemented => "direct_unimplemented",
+        Outcome::DispatcherConstant => "dispatcher_constant",
+        Outcome::DispatcherDynamic => "dispatcher_dynamic",
+        Outcome::StubCall => "stub_call",
+        Outcome::TrapPath => "trap_path",
     }
 }
 

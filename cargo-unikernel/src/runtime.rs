@@ -1,4 +1,4 @@
-//! The runtime crates (the libc shim, later the kernel) as bitcode rlibs.
+//! The runtime crates (the libc shim, and the kernel for images) as bitcode rlibs.
 //!
 //! They are built by cargo from this repository's workspace, with the same rustc as the
 //! app (so `core` and `alloc` are the app's own), always with the release profile:

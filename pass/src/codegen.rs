@@ -21,7 +21,7 @@ pub const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 const CPU: &str = "x86-64";
 
 /// How hard to optimize.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OptLevel {
     /// Dev builds: drop what is unreachable, then quick code generation.
     Quick,

@@ -46,12 +46,14 @@
 //! instructions, cheap enough to run any number of times.
 
 mod asm;
+mod names;
 mod rewrite;
 mod sites;
 mod stub;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use names::SyscallName;
 pub use rewrite::{LIBC_ERRNO_ADAPTER, rewrite_syscalls};
 pub use sites::{SyscallSite, defines_syscall_stub, find_syscall_sites, kernel_entry_points};
 pub use unikernel_abi::syscall::REGISTER_FRAME as REGISTER_FRAME_SYSCALLS;
@@ -95,7 +97,7 @@ pub fn entry_symbol(name: &str) -> String {
 }
 
 /// How a site enters the kernel before the rewrite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     /// An inline-asm call whose template contains a `syscall` instruction.
@@ -107,7 +109,7 @@ pub enum SiteKind {
 }
 
 /// Why a site stays on the trap path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Obstacle {
     /// The template holds more than the `syscall` instruction.
@@ -154,7 +156,7 @@ impl std::fmt::Display for Obstacle {
 }
 
 /// Where a site's call goes after a run of the rewrite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A direct call of the kernel entry `__unikernel_sys_NAME`.
@@ -173,13 +175,14 @@ pub enum Outcome {
 }
 
 /// One site, for the build report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteReport {
     pub function: String,
     pub kind: SiteKind,
     pub number: Option<u64>,
     /// The Linux name of `number`.
-    pub name: Option<&'static str>,
+    #[serde(deserialize_with = "names::name")]
+    pub name: Option<SyscallName>,
     pub outcome: Outcome,
     /// Whether this run rewrote the site (false for trap-path sites and for dispatcher
     /// calls left as they were).
@@ -189,7 +192,7 @@ pub struct SiteReport {
 }
 
 /// How the kernel is entered for a reached syscall.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KernelEntry {
     /// Neither entry exists: the dispatcher answers (`-ENOSYS` unless it knows more).
@@ -203,11 +206,12 @@ pub enum KernelEntry {
 }
 
 /// A syscall number some site passes as a constant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReachedSyscall {
     pub number: u64,
     /// `None` for a number Linux does not have.
-    pub name: Option<&'static str>,
+    #[serde(deserialize_with = "names::name")]
+    pub name: Option<SyscallName>,
     /// Whether the module defines `__unikernel_sys_NAME` with the documented type.
     pub implemented: bool,
     /// Which kernel entry serves it.
@@ -218,7 +222,7 @@ pub struct ReachedSyscall {
 /// one outcome, so `sites == direct + direct_unimplemented + dispatched_constant +
 /// dispatched_dynamic + stub_calls + trap_path`; `changed` of them were rewritten by
 /// this run.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyscallRewriteStats {
     /// Sites found: asm with a `syscall` instruction (or the stub call an earlier run
     /// put there), libc `syscall` calls and dispatcher calls.
@@ -230,6 +234,7 @@ pub struct SyscallRewriteStats {
     /// Sites that now call `__unikernel_enosys_NAME` directly.
     pub direct_unimplemented: usize,
     /// The names of the syscalls behind `direct_unimplemented`, sorted, each once.
+    #[serde(deserialize_with = "names::names")]
     pub direct_unimplemented_names: Vec<&'static str>,
     /// Sites that call the dispatcher with a constant number (no kernel entry).
     pub dispatched_constant: usize,
@@ -283,13 +288,14 @@ pub fn reached_syscalls(runs: &[SyscallRewriteStats]) -> Vec<ReachedSyscall> {
 /// direct are counted in the run that made them (later runs no longer see them as
 /// sites); what stays a site (dispatcher calls, stub calls, trap-path asm) is counted
 /// as the last run found it.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyscallSummary {
     /// Calls of `__unikernel_sys_NAME` the rewrite made.
     pub direct: usize,
     /// Calls of `__unikernel_enosys_NAME` the rewrite made.
     pub direct_unimplemented: usize,
     /// Their syscalls' names, sorted, each once.
+    #[serde(deserialize_with = "names::names")]
     pub direct_unimplemented_names: Vec<&'static str>,
     pub dispatched_constant: usize,
     pub dispatched_dynamic: usize,

@@ -1,0 +1,218 @@
+//! One build, as every command that builds runs it: the runtime crates, the app, the
+//! image's initial files, then the whole-program link and the build's checks; the link
+//! is skipped when its inputs have not changed ([`crate::fresh`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use unikernel_pass::Stage;
+use unikernel_pass::reach::Reachability;
+
+use crate::cargo_build;
+use crate::checks;
+use crate::error::{self, Failure};
+use crate::fresh::Fingerprint;
+use crate::initfs;
+use crate::lld::LinkKind;
+use crate::plan::{KERNEL_ENTRY, Plan, Request};
+use crate::project::Project;
+use crate::report::{BuildReport, ImageSize};
+use crate::runtime;
+use crate::status::{relative, status};
+use crate::toolchain::Toolchain;
+use crate::whole_program::Job;
+
+/// The result of a build.
+#[derive(Debug)]
+pub struct Built {
+    pub output: PathBuf,
+    pub size: ImageSize,
+    /// The build report beside the output.
+    pub report: PathBuf,
+    /// The IR file the build was asked for ([`BuildOptions::ir`]).
+    pub ir: Option<PathBuf>,
+}
+
+/// What a command needs from a build besides the output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Keep the module's IR at this stage (`cargo unikernel ir`).
+    pub ir: Option<Stage>,
+    /// Only inspecting (`ir`, `report`): failed checks are printed, not fatal.
+    pub inspect_only: bool,
+}
+
+/// Build what `request` asks for, keeping what `options` asks for.
+pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> {
+    let project = Project::resolve(&request.selection, request.target_dir.as_deref())?;
+    let dir = project.unikernel_dir();
+    let name = &project.target_name;
+    let plan = Plan::new(request, &dir, name, options.ir)?;
+    let toolchain = Toolchain::for_project(project.package_dir())?;
+
+    status(
+        "Runtime",
+        if request.hosted {
+            "libc shim (bitcode)"
+        } else {
+            "libc shim and kernel (bitcode)"
+        },
+    );
+    let runtime_dir = dir.join("runtime");
+    let shim = runtime::shim(&toolchain, &runtime_dir)?;
+    let kernel = if request.hosted {
+        None
+    } else {
+        Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?)
+    };
+
+    let profile = &request.profile.name;
+    status("Compiling", &format!("{name} ({profile}, bitcode)"));
+    let manifest = cargo_build::build_app(&project, &toolchain, profile, &request.features)?;
+
+    let (kind, rlibs) = match &kernel {
+        None => (LinkKind::Hosted, shim.rlibs.clone()),
+        Some(kernel) => (
+            LinkKind::Image {
+                script: runtime::image_linker_script(),
+                entry: KERNEL_ENTRY.into(),
+                initfs: initial_files(request, &project, &dir.join("initfs"))?,
+            },
+            runtime::union(&[&shim, kernel]),
+        ),
+    };
+    let Plan {
+        pipeline,
+        output,
+        work_dir,
+        ir,
+    } = plan;
+    let label = pipeline.name();
+    let pipeline_text = pipeline.level().pipeline();
+    let job = Job {
+        pipeline,
+        toolchain: &toolchain,
+        manifest: &manifest,
+        runtime_rlibs: &rlibs,
+        kind,
+        work_dir,
+        output: output.clone(),
+    };
+    let fingerprint = Fingerprint::of(&job)?;
+    let report_path = BuildReport::path_for(&output);
+    // A kept IR file is current if the link that wrote it had this fingerprint.
+    let ir_current = ir
+        .as_ref()
+        .is_none_or(|ir| ir.file.is_file() && fingerprint.matches_file(&ir.stamp));
+    if fingerprint.is_current(&output) && ir_current && report_path.is_file() {
+        status("Fresh", &relative(&output));
+        let reachability = BuildReport::read(&report_path)?.reachability;
+        check(request, options, reachability.as_ref())?;
+        return Ok(Built {
+            size: ImageSize::of(&output)?,
+            output,
+            report: report_path,
+            ir: ir.map(|ir| ir.file),
+        });
+    }
+    if let Some(ir) = &ir {
+        let _ = std::fs::remove_file(&ir.stamp);
+        if let Some(parent) = ir.file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+    }
+    Fingerprint::invalidate(&output);
+    status(
+        "Linking",
+        &format!("{name} ({label}, whole program, {pipeline_text})"),
+    );
+    let report = job.run()?;
+    let report_path = report.write()?;
+    fingerprint.record(&output)?;
+    if let Some(ir) = &ir {
+        fingerprint.record_in(&ir.stamp)?;
+    }
+    if request.verbose {
+        status("Report", &report.summary_line());
+        for native in report.native_inputs() {
+            status(
+                "Native",
+                &format!(
+                    "{}: {}",
+                    native.name,
+                    native.native.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        status("Report", &report_path.display().to_string());
+    }
+    status("Finished", &relative(&output));
+    check(request, options, report.reachability.as_ref())?;
+    Ok(Built {
+        output,
+        size: report.size,
+        report: report_path,
+        ir: ir.map(|ir| ir.file),
+    })
+}
+
+/// The build's checks (`checks.rs`): fatal for `build` and `run`, printed for `ir`
+/// and `report`.
+fn check(
+    request: &Request,
+    options: BuildOptions,
+    reachability: Option<&Reachability>,
+) -> anyhow::Result<()> {
+    let Some(reachability) = reachability else {
+        return Ok(());
+    };
+    let allow = request.allow_unsupported_syscalls || options.inspect_only;
+    match checks::enforce(reachability, allow) {
+        Ok(warnings) => {
+            for warning in warnings {
+                status("Warning", &warning);
+            }
+            Ok(())
+        }
+        Err(e) if options.inspect_only => {
+            status("Warning", &error::message(&e));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Packs the image's initial files (`initfs.rs`); the object to link, if any.
+fn initial_files(
+    request: &Request,
+    project: &Project,
+    dir: &Path,
+) -> anyhow::Result<Option<PathBuf>> {
+    let specs = initfs::specs(&project.metadata, project.package_dir(), &request.files)
+        .map_err(|e| e.context(Failure::Project))?;
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let packed = initfs::pack(&specs)?;
+    status(
+        "Packing",
+        &format!(
+            "{} files, {} directories, {} bytes of file data ({} byte archive)",
+            packed.files(),
+            packed.directories(),
+            packed.data_bytes(),
+            packed.archive.len()
+        ),
+    );
+    if request.verbose {
+        for entry in &packed.entries {
+            let size = entry.bytes.map_or("dir".into(), |b| format!("{b} bytes"));
+            status(
+                "File",
+                &format!("{} <- {} ({size})", entry.guest, relative(&entry.host)),
+            );
+        }
+    }
+    initfs::write_object(&packed.archive, dir).map(Some)
+}
