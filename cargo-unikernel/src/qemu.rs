@@ -96,6 +96,14 @@ impl Boot<'_> {
 
     /// Boot, forward the console to stdout, and return the guest's exit code.
     pub fn run(&self) -> anyhow::Result<Outcome> {
+        self.run_with_console(std::io::stdout())
+    }
+
+    /// [`Boot::run`], copying the console to `console` instead of stdout.
+    pub fn run_with_console(
+        &self,
+        console: impl Write + Send + 'static,
+    ) -> anyhow::Result<Outcome> {
         let mut command = Command::new("qemu-system-x86_64");
         command.args([
             "-M",
@@ -147,7 +155,7 @@ impl Boot<'_> {
                 .context(Failure::Run)
         })?;
         let stdout = child.stdout.take().context("QEMU's stdout")?;
-        let console = std::thread::spawn(move || forward_console(stdout));
+        let console = std::thread::spawn(move || forward_console(stdout, console));
         let status = loop {
             if let Some(status) = child.try_wait()? {
                 break status;
@@ -224,9 +232,8 @@ impl Drop for StatusFile {
     }
 }
 
-/// Copy the serial console to stdout, turning the UART's CRLF back into LF.
-fn forward_console(mut from: impl Read) {
-    let mut out = std::io::stdout().lock();
+/// Copy the serial console to `out`, turning the UART's CRLF back into LF.
+fn forward_console(mut from: impl Read, mut out: impl Write) {
     let mut buf = [0u8; 4096];
     let mut pending_cr = false;
     while let Ok(n) = from.read(&mut buf) {
