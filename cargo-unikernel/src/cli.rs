@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use unikernel_pass::OptLevel;
+use unikernel_pass::{OptLevel, Pipeline, Stage};
 
 use crate::cargo_build::{self, Artifact};
 use crate::checks;
 use crate::error::{self, Failure};
 use crate::fresh::Fingerprint;
 use crate::initfs;
-use crate::ir::{self, Stage};
+use crate::ir;
 use crate::lld::LinkKind;
 use crate::project::{Project, Selection};
 use crate::qemu::{Accel, Boot};
@@ -21,7 +21,7 @@ use crate::report_text;
 use crate::roles::{self, RoleLinks};
 use crate::runtime;
 use crate::toolchain::{TARGET, Toolchain};
-use crate::whole_program::{Job, Mode};
+use crate::whole_program::Job;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", version)]
@@ -50,7 +50,7 @@ pub struct IrArgs {
     pub build: BuildArgs,
     /// The stage: right after merging, after the syscall rewrite (images only), or
     /// the final module that code generation receives.
-    #[arg(long, value_enum, default_value_t = Stage::Optimized)]
+    #[arg(long, value_parser = ir::stage_parser(), default_value_t = Stage::Optimized)]
     pub stage: Stage,
     /// Print only the functions whose demangled name contains PATTERN (or matches it
     /// as a glob, with `*` and `?`).
@@ -223,13 +223,42 @@ pub fn build(args: &BuildArgs) -> anyhow::Result<Built> {
 
 /// A build, keeping what `options` asks for.
 pub fn build_with(args: &BuildArgs, options: BuildOptions) -> anyhow::Result<Built> {
-    if args.hosted && options.ir == Some(Stage::Rewritten) {
-        anyhow::bail!("a --hosted build rewrites no system calls: use --stage merged or optimized");
-    }
     let project = Project::resolve(&args.selection(), args.target_dir.as_deref())?;
-    let toolchain = Toolchain::for_project(project.package_dir())?;
     let dir = project.unikernel_dir();
     let (profile, profile_dir) = args.profile();
+    let name = &project.target_name;
+    let level = args.opt_level();
+    let (pipeline, output) = if args.hosted {
+        (
+            Pipeline::hosted(level, vec![HOSTED_ENTRY.into()]),
+            dir.join("hosted").join(&profile_dir).join(name),
+        )
+    } else if args.no_syscall_rewrite {
+        (
+            Pipeline::image(level, vec![KERNEL_ENTRY.into()], false),
+            dir.join(&profile_dir).join(format!("{name}.trap")),
+        )
+    } else {
+        (
+            Pipeline::image(level, vec![KERNEL_ENTRY.into()], true),
+            dir.join(&profile_dir).join(name),
+        )
+    };
+    let label = pipeline.name();
+    let work_dir = dir.join("work").join(label).join(&profile_dir).join(name);
+    // A kept IR file is current if the link that wrote it had the build's fingerprint.
+    let ir = options.ir.map(|stage| {
+        let file = work_dir.join("ir").join(format!("{stage}.ll"));
+        let stamp = file.with_extension("ll.fingerprint");
+        (stage, file, stamp)
+    });
+    let pipeline = match &ir {
+        Some((stage, file, _)) => pipeline
+            .capture_ir(*stage, file.clone())
+            .with_context(|| format!("--stage {stage}"))?,
+        None => pipeline,
+    };
+    let toolchain = Toolchain::for_project(project.package_dir())?;
 
     status(
         "Runtime",
@@ -253,59 +282,28 @@ pub fn build_with(args: &BuildArgs, options: BuildOptions) -> anyhow::Result<Bui
     );
     let manifest = build_app(args, &project, &toolchain, &profile)?;
 
-    let name = &project.target_name;
-    let (label, mode, kind, entry, output, rlibs) = match &kernel {
-        None => (
-            "hosted",
-            Mode::Hosted,
-            LinkKind::Hosted,
-            "_start",
-            dir.join("hosted").join(&profile_dir).join(name),
-            shim.rlibs.clone(),
+    let (kind, rlibs) = match &kernel {
+        None => (LinkKind::Hosted, shim.rlibs.clone()),
+        Some(kernel) => (
+            LinkKind::Image {
+                script: runtime::image_linker_script(),
+                entry: KERNEL_ENTRY.into(),
+                initfs: initial_files(args, &project, &dir.join("initfs"))?,
+            },
+            runtime::union(&[&shim, kernel]),
         ),
-        Some(kernel) => {
-            let (label, file) = if args.no_syscall_rewrite {
-                ("trap", format!("{name}.trap"))
-            } else {
-                ("image", name.clone())
-            };
-            (
-                label,
-                Mode::Unikernel {
-                    rewrite: !args.no_syscall_rewrite,
-                },
-                LinkKind::Image {
-                    script: runtime::image_linker_script(),
-                    entry: KERNEL_ENTRY.into(),
-                    initfs: initial_files(args, &project, &dir.join("initfs"))?,
-                },
-                KERNEL_ENTRY,
-                dir.join(&profile_dir).join(file),
-                runtime::union(&[&shim, kernel]),
-            )
-        }
     };
     let job = Job {
-        mode,
+        pipeline,
         toolchain: &toolchain,
         manifest: &manifest,
         runtime_rlibs: &rlibs,
-        level: args.opt_level(),
         kind,
-        entry_points: vec![entry.into()],
-        work_dir: dir.join("work").join(label).join(&profile_dir).join(name),
+        work_dir,
         output: output.clone(),
-        save_ir: None,
     };
-    let mut job = job;
     let fingerprint = Fingerprint::of(&job)?;
     let report_path = BuildReport::path_for(&output);
-    // A kept IR file is current if the link that wrote it had this fingerprint.
-    let ir = options.ir.map(|stage| {
-        let file = job.work_dir.join("ir").join(format!("{stage}.ll"));
-        let stamp = file.with_extension("ll.fingerprint");
-        (stage, file, stamp)
-    });
     let ir_current = ir
         .as_ref()
         .is_none_or(|(_, file, stamp)| file.is_file() && fingerprint.matches_file(stamp));
@@ -320,21 +318,17 @@ pub fn build_with(args: &BuildArgs, options: BuildOptions) -> anyhow::Result<Bui
             ir: ir.map(|(_, file, _)| file),
         });
     }
-    if let Some((stage, file, stamp)) = &ir {
+    if let Some((_, file, stamp)) = &ir {
         let _ = std::fs::remove_file(stamp);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        job.save_ir = Some((*stage, file.clone()));
     }
     Fingerprint::invalidate(&output);
     status(
         "Linking",
-        &format!(
-            "{name} ({label}, whole program, {})",
-            args.opt_level().pipeline()
-        ),
+        &format!("{name} ({label}, whole program, {})", level.pipeline()),
     );
     let report = job.run()?;
     let report_path = report.write()?;
@@ -486,6 +480,9 @@ fn initial_files(
 
 /// The image's entry point: the kernel's PVH entry (sysroot/hal, `pvh.rs`).
 const KERNEL_ENTRY: &str = "__unikernel_pvh_start";
+
+/// A hosted executable's entry point: the shim's `_start`.
+const HOSTED_ENTRY: &str = "_start";
 
 /// `cargo unikernel run`.
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {

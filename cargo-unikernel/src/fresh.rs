@@ -3,10 +3,10 @@
 //! Cargo already skips recompiling crates that did not change; without this, every
 //! `cargo unikernel build` or `run` would still merge, optimise and link the whole
 //! program again (tens of seconds). A [`Fingerprint`] covers everything a link reads:
-//! the recipe (mode, optimisation level, link kind, entry points), and the length and
-//! modification time of the link manifest, every object and archive it names, every
-//! runtime rlib, the linker script, and the `cargo-unikernel` executable itself (which
-//! carries the pass). It is stored beside the output as `<output>.fingerprint`, written
+//! the recipe (the pass's pipeline with its optimisation level and entry points, the
+//! link kind), and the length and modification time of the link manifest, every object
+//! and archive it names, every runtime rlib, the linker script, and the
+//! `cargo-unikernel` executable itself (which carries the pass). It is stored beside the output as `<output>.fingerprint`, written
 //! only after a successful link and removed before a new one starts.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -39,9 +39,16 @@ impl Fingerprint {
         files.push(std::env::current_exe().context("cannot locate cargo-unikernel itself")?);
 
         let mut hasher = DefaultHasher::new();
+        // The recipe, without the IR the pipeline may capture: that file has its own
+        // stamp (`record_in`).
+        let pipeline = &job.pipeline;
         format!(
-            "{:?} {:?} {:?} {:?}",
-            job.mode, job.level, job.kind, job.entry_points
+            "{} {:?} {:?} {:?} {:?}",
+            pipeline.name(),
+            pipeline.level(),
+            pipeline.steps(),
+            job.kind,
+            pipeline.entry_points()
         )
         .hash(&mut hasher);
         for file in &files {

@@ -2,31 +2,21 @@
 //! only the functions whose demangled name matches a pattern.
 //!
 //! Ordinary builds write no IR (a merged module prints to hundreds of megabytes). The
-//! `ir` command asks the build for one stage ([`crate::whole_program::Job::save_ir`]);
+//! `ir` command asks the pass's pipeline for one stage
+//! ([`unikernel_pass::Pipeline::capture_ir`]);
 //! the file is kept in the work directory with the fingerprint of the link that wrote
 //! it, so asking again for the same stage of an unchanged build reads it back.
 
-use std::fmt;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use unikernel_pass::Stage;
 
-/// Where in the pipeline the IR is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Stage {
-    /// Right after merging every input (before the variadic fix-up).
-    Merged,
-    /// After the first syscall rewrite, before any optimization (images only).
-    Rewritten,
-    /// The final module, as code generation receives it.
-    Optimized,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stage::Merged => "merged",
-            Stage::Rewritten => "rewritten",
-            Stage::Optimized => "optimized",
-        })
-    }
+/// `--stage`: the pass's [`Stage`]s by name, each with its one-line description in
+/// `--help`.
+pub fn stage_parser() -> impl TypedValueParser<Value = Stage> {
+    PossibleValuesParser::new(
+        Stage::ALL.map(|stage| PossibleValue::new(stage.name()).help(stage.about())),
+    )
+    .try_map(|name| name.parse::<Stage>())
 }
 
 /// The definitions in `ir` whose demangled (or raw) name matches `pattern`, each

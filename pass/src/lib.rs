@@ -1,25 +1,38 @@
 //! The whole-program LLVM work of cargo-unikernel.
 //!
-//! One [`WholeProgram`] owns one LLVM context and module. The driver feeds it every
-//! bitcode input of a link (the app's objects, the rlib members, the `.llvmbc` of the
-//! prebuilt std, the libc shim and, for images, the kernel), then runs the stages in
-//! order:
+//! One [`WholeProgram`] owns one LLVM context and module. The driver asks for a
+//! [`Pipeline`] (hosted executable or bootable image) and feeds it every bitcode input
+//! of a link (the app's objects, the rlib members, the `.llvmbc` of the prebuilt std,
+//! the libc shim and, for images, the kernel); [`pipeline`] orders the stages:
 //!
 //! 1. [`merge`]: parse and link all inputs into one module;
 //! 2. [`varargs`]: make call sites of C variadic declarations match the shim's
 //!    fixed-arity definitions (the C ABI is the same on x86_64 SysV, LLVM IR is not);
-//! 3. [`internalize`]: every definition but the entry points and the symbols native
-//!    code needs becomes internal, so the optimizer sees a closed world;
-//! 4. [`codegen`]: the LTO pipeline and native code generation.
+//! 3. [`syscalls`] (images): rewrite system calls into direct calls of the kernel;
+//! 4. [`reach::markers`] (images): mark each kernel entry, so the analysis finds its
+//!    code after inlining;
+//! 5. [`internalize`]: every definition but the entry points and the symbols native
+//!    code needs becomes internal, so the optimizer sees a closed world; images keep
+//!    the kernel's syscall entries external for the second rewrite;
+//! 6. [`noredzone`] (images): no red zone, for kernel code on an interrupted stack;
+//! 7. [`codegen`]: the optimization pipeline at the build's level;
+//! 8. images with the rewrite, again: [`syscalls`] for the numbers that only inlining
+//!    made constant, [`internalize`] without the kernel entries, and a quick
+//!    [`codegen`] optimization that drops the entries no longer called;
+//! 9. [`reach`]: analyze the final module: the system calls still reachable, the call
+//!    paths to them, and the `#[unikernel::no_syscalls]` functions' property;
+//! 10. [`reach::markers`]: strip the `#[unikernel::no_syscalls]` marks;
+//! 11. [`codegen`]: native code generation into an ELF object.
 //!
-//! Each stage reports counters that end up in the driver's build report. [`reach`]
-//! analyzes the final module: the system calls still reachable, the call paths to
-//! them, and the `#[unikernel::no_syscalls]` functions' property.
+//! `cargo unikernel ir` captures the module's IR ([`Stage`]) after step 1, after step 3
+//! (images; where it would be when the rewrite is off) and before step 11. Each stage reports counters that end up in the driver's build
+//! report.
 
 pub mod codegen;
 pub mod internalize;
 pub mod merge;
 pub mod noredzone;
+pub mod pipeline;
 pub mod reach;
 pub mod syscalls;
 pub mod varargs;
@@ -32,6 +45,7 @@ use inkwell::module::Module;
 use serde::Serialize;
 
 pub use codegen::OptLevel;
+pub use pipeline::{Pipeline, Stage};
 
 /// The LLVM major version this pass was built against. Bitcode from a newer LLVM cannot
 /// be read, and older bitcode may be read subtly differently, so the driver refuses a
@@ -54,6 +68,12 @@ pub enum PassError {
     Pipeline { pipeline: String, message: String },
     #[error("native code generation failed: {0}")]
     Codegen(String),
+    #[error("the {pipeline} pipeline has no `{stage}` stage (it has {offered})")]
+    NoStage {
+        pipeline: &'static str,
+        stage: &'static str,
+        offered: String,
+    },
     #[error("cannot write {path}: {message}")]
     Write { path: String, message: String },
 }
