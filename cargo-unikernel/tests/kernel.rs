@@ -9,9 +9,10 @@
 //! --release` builds an app's: the runtime builder compiles boot-test and the kernel
 //! to bitcode rlibs; `core`, `alloc` and `compiler_builtins` come from the toolchain as
 //! rustc would pass them to the linker of a no_std program (their `.llvmbc` is
-//! merged, compiler_builtins stays native); the whole-program pipeline rewrites,
-//! internalizes, optimizes and generates code; rust-lld links with the image linker
-//! script; the QEMU launcher of `cargo unikernel run` boots it.
+//! merged, compiler_builtins stays native); the pass's image pipeline rewrites system
+//! calls, internalizes, optimizes and generates code; rust-lld links with the image
+//! linker script; the QEMU launcher of `cargo unikernel run` boots it. The `trap`
+//! scenario boots a second image built as `--no-syscall-rewrite` builds one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,8 +24,8 @@ use cargo_unikernel::lld::LinkKind;
 use cargo_unikernel::qemu::{Accel, Boot};
 use cargo_unikernel::runtime;
 use cargo_unikernel::toolchain::{TARGET, Toolchain};
-use cargo_unikernel::whole_program::{Job, Mode};
-use unikernel_pass::OptLevel;
+use cargo_unikernel::whole_program::Job;
+use unikernel_pass::{OptLevel, Pipeline};
 
 /// The image's ELF entry: the hal's 32-bit PVH entry.
 const KERNEL_ENTRY: &str = "__unikernel_pvh_start";
@@ -184,20 +185,17 @@ fn whole_program(
     image: &Path,
 ) -> anyhow::Result<()> {
     Job {
-        mode: Mode::Unikernel { rewrite },
+        pipeline: Pipeline::image(OptLevel::Full, vec![KERNEL_ENTRY.into()], rewrite),
         toolchain,
         manifest,
         runtime_rlibs: rlibs,
-        level: OptLevel::Full,
         kind: LinkKind::Image {
             script: runtime::image_linker_script(),
             entry: KERNEL_ENTRY.into(),
             initfs: None,
         },
-        entry_points: vec![KERNEL_ENTRY.into()],
         work_dir: work_dir.to_path_buf(),
         output: image.to_path_buf(),
-        save_ir: None,
     }
     .run()?;
     Ok(())
