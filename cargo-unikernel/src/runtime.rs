@@ -47,6 +47,17 @@ pub fn kernel(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<Runtim
     )
 }
 
+/// The kernel's test program (`sysroot/boot-test`, a stand-in for std and the shim)
+/// with the kernel, for the kernel's boot scenarios (`tests/kernel.rs`).
+pub fn boot_test(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
+    build(
+        toolchain,
+        &source_root().join("sysroot/Cargo.toml"),
+        "unikernel-boot-test",
+        target_dir,
+    )
+}
+
 /// The kernel's linker script.
 pub fn image_linker_script() -> PathBuf {
     source_root().join("sysroot/image.ld")

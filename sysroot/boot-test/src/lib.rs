@@ -2,8 +2,9 @@
 //!
 //! It provides what the real program would: `__unikernel_libc_start`, a panic handler,
 //! `mem*` functions and the unwinding symbols the prebuilt `core` refers to. The
-//! scenario is chosen by `argv[1]` (kernel command line `-- SCENARIO`); `run.sh` boots
-//! each one in QEMU and checks the console output and the exit status.
+//! scenario is chosen by `argv[1]` (kernel command line `-- SCENARIO`); `cargo-unikernel/tests/kernel.rs`
+//! builds it with the kernel as the tool builds an image, boots each scenario in QEMU
+//! and checks the console output and the exit status.
 //!
 //! | scenario         | expected                                                |
 //! |------------------|---------------------------------------------------------|

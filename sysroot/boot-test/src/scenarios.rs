@@ -216,12 +216,14 @@ fn hello() -> ! {
 
     let mut uts = [0u8; 390];
     assert_eq!(sys!(__unikernel_sys_uname, uts.as_mut_ptr()), 0);
-    // SAFETY: uname wrote NUL-terminated fields of 65 bytes.
-    println!(
-        "uname: {} {}",
-        unsafe { cstr(uts.as_ptr() as usize) },
-        unsafe { cstr(uts[130..].as_ptr() as usize) }
-    );
+    // SAFETY: uname wrote NUL-terminated fields of 65 bytes: sysname at 0, release at 130.
+    let (sysname, release) = unsafe {
+        (
+            cstr(uts.as_ptr() as usize),
+            cstr(uts[130..].as_ptr() as usize),
+        )
+    };
+    println!("uname: {sysname} {release}");
 
     // TLS: set FS to a block whose first word points at itself (the x86-64 TLS ABI).
     let mut tcb = [0usize; 4];
