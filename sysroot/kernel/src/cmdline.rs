@@ -133,6 +133,9 @@ impl<'a> Cmdline<'a> {
                 after_dashes = true;
                 continue;
             }
+            // A token quoted as a whole (`"KEY=a b"`) is read without its quotes, as
+            // Linux's `next_arg` does.
+            let token = unquote(token);
             let (key, value) = match token.split_once('=') {
                 Some((key, value)) => (key, Some(unquote(value))),
                 None => (token, None),
@@ -173,5 +176,74 @@ impl<'a> Cmdline<'a> {
             _ => return false,
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_environment_and_arguments() {
+        let line = "unikernel.verbose unikernel.tsc_khz=2000000 unikernel.argv0=server \
+                    HOME=/root virtio_mmio.device=512@0xfeb00e00:12 -- one \"two words\"";
+        let cmdline = Cmdline::parse(line);
+        assert_eq!(
+            cmdline.options,
+            Options {
+                verbose: true,
+                tsc_khz: Some(2_000_000),
+                stack_kib: None
+            }
+        );
+        assert_eq!(cmdline.env.as_slice(), [("HOME", "/root")]);
+        assert_eq!(cmdline.args.as_slice(), ["server", "one", "two words"]);
+        assert!(cmdline.ignored.as_slice().is_empty());
+    }
+
+    #[test]
+    fn device_tokens_after_the_dashes_are_not_arguments() {
+        // microvm appends its virtio-mmio devices at the very end, after `--`.
+        let cmdline = Cmdline::parse("-- a virtio_mmio.device=512@0xfeb00e00:12 b");
+        assert_eq!(cmdline.args.as_slice(), ["app", "a", "b"]);
+    }
+
+    #[test]
+    fn quoted_values_keep_their_spaces() {
+        let cmdline = Cmdline::parse("GREETING=\"hello  world\" \"KEY=a b\" --");
+        assert_eq!(
+            cmdline.env.as_slice(),
+            [("GREETING", "hello  world"), ("KEY", "a b")]
+        );
+        assert_eq!(cmdline.args.as_slice(), ["app"]);
+    }
+
+    #[test]
+    fn bad_options_are_reported_not_applied() {
+        let cmdline =
+            Cmdline::parse("unikernel.tsc_khz=0 unikernel.stack_kib=8 unikernel.nosuch stray =x");
+        assert_eq!(cmdline.options, Options::default());
+        assert_eq!(
+            cmdline.ignored.as_slice(),
+            [
+                "unikernel.tsc_khz=0",
+                "unikernel.stack_kib=8",
+                "unikernel.nosuch",
+                "stray",
+                "=x"
+            ]
+        );
+    }
+
+    #[test]
+    fn arguments_beyond_the_limit_are_counted_as_dropped() {
+        let mut line = alloc::string::String::from("--");
+        for _ in 0..MAX_ARGS + 5 {
+            line.push_str(" x");
+        }
+        let cmdline = Cmdline::parse(&line);
+        assert_eq!(cmdline.args.as_slice().len(), MAX_ARGS);
+        // argv[0] takes one slot, so six of the 69 words do not fit.
+        assert_eq!(cmdline.args.dropped, 6);
     }
 }
