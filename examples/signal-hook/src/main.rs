@@ -8,9 +8,17 @@
 //! - `low-level`: `signal_hook::low_level::register` handlers that run code (count,
 //!   record the signal number) for SIGUSR2 and SIGHUP, sent with `raise`, `kill` and
 //!   `tgkill`; `unregister` restores the default action, checked with SIGUSR2 ignored;
+//!   A `tgkill` in hand-written assembly (in the unikernel: the register-frame path)
+//!   runs the handler too;
 //! - `eintr`: a thread blocked in a pipe `read` is sent SIGUSR1 with `tgkill`: without
 //!   `SA_RESTART` the read fails with `EINTR` after the handler ran; with it (what
-//!   signal-hook installs) the read goes on and returns the data written later.
+//!   signal-hook installs) the read goes on and returns the data written later; a
+//!   `nanosleep` fails with `EINTR` even with `SA_RESTART`, and reports time left;
+//! - `running`: a thread computing (no system calls) is sent SIGUSR1; its handler
+//!   runs in the middle of the computation and ends it (the unikernel delivers it
+//!   when the timer interrupt hands the CPU back to the thread);
+//! - `masks`: a blocked, pending SIGUSR1 interrupts `ppoll` and `epoll_pwait` whose
+//!   masks let it through, and is blocked again once they return.
 //!
 //! `signal_hook::iterator` is left out: it needs an AF_UNIX `socketpair`, which the
 //! unikernel does not have yet.
@@ -49,13 +57,20 @@ fn flags() {
     let term = Arc::new(AtomicBool::new(false));
     flag::register(SIGUSR1, Arc::clone(&usr1)).expect("register SIGUSR1");
     flag::register(SIGTERM, Arc::clone(&term)).expect("register SIGTERM");
-    println!("before: usr1 {} term {}", usr1.load(Ordering::SeqCst), term.load(Ordering::SeqCst));
+    println!(
+        "before: usr1 {} term {}",
+        usr1.load(Ordering::SeqCst),
+        term.load(Ordering::SeqCst)
+    );
     // SAFETY: plain system calls on ints.
     unsafe {
         check("raise(SIGUSR1)", libc::raise(SIGUSR1));
         println!("after raise: usr1 {}", usr1.load(Ordering::SeqCst));
         check("kill(self, SIGTERM)", libc::kill(libc::getpid(), SIGTERM));
-        println!("after kill: term {} (still running)", term.load(Ordering::SeqCst));
+        println!(
+            "after kill: term {} (still running)",
+            term.load(Ordering::SeqCst)
+        );
     }
     usr1.store(false, Ordering::SeqCst);
     mask(libc::SIG_BLOCK, SIGUSR1);
@@ -102,6 +117,9 @@ fn low_level_handlers() {
         check("tgkill(self, SIGUSR2)", r as c_int);
         report("tgkill(SIGUSR2)");
     }
+    let r = raw_tgkill(SIGUSR2);
+    println!("asm tgkill(self, SIGUSR2): {r}");
+    report("asm tgkill(SIGUSR2)");
     println!("unregister SIGUSR2: {}", low_level::unregister(usr2));
     // With the last action gone, signal-hook restores the original one (SIG_DFL,
     // which would end the program): ignore it instead, then send it.
@@ -109,6 +127,32 @@ fn low_level_handlers() {
     unsafe { libc::signal(SIGUSR2, libc::SIG_IGN) };
     low_level::raise(SIGUSR2).expect("raise");
     report("raise(SIGUSR2) ignored");
+}
+
+/// `tgkill(getpid(), gettid(), sig)` with hand-written assembly that loads the number
+/// itself: the unikernel's build cannot make that a direct call of the kernel, so its
+/// `syscall` instruction becomes a call of the register-frame entry (build report:
+/// `stub_calls`), where the handler runs from the saved register frame.
+fn raw_tgkill(sig: c_int) -> i64 {
+    // SAFETY: plain system calls on ints.
+    let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+    let result: i64;
+    // SAFETY: tgkill takes three integers; `syscall` clobbers rcx and r11 only.
+    unsafe {
+        std::arch::asm!(
+            "mov eax, {nr}",
+            "syscall",
+            nr = const libc::SYS_tgkill,
+            lateout("rax") result,
+            in("rdi") i64::from(pid),
+            in("rsi") i64::from(tid),
+            in("rdx") i64::from(sig),
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
 }
 
 /// Clears or sets `SA_RESTART` on the action signal-hook installed for `sig`.
@@ -175,9 +219,123 @@ fn eintr() {
     }
     .expect("register SIGUSR1");
     let outcome = interrupted_read(false);
-    println!("without SA_RESTART: {outcome}; handler ran {} time(s)", HANDLED.load(Ordering::SeqCst));
+    println!(
+        "without SA_RESTART: {outcome}; handler ran {} time(s)",
+        HANDLED.load(Ordering::SeqCst)
+    );
     let outcome = interrupted_read(true);
-    println!("with SA_RESTART: {outcome}; handler ran {} time(s)", HANDLED.load(Ordering::SeqCst));
+    println!(
+        "with SA_RESTART: {outcome}; handler ran {} time(s)",
+        HANDLED.load(Ordering::SeqCst)
+    );
+    let outcome = interrupted_sleep();
+    println!(
+        "with SA_RESTART: {outcome}; handler ran {} time(s)",
+        HANDLED.load(Ordering::SeqCst)
+    );
+}
+
+/// A thread sleeps 5 s in `nanosleep`; SIGUSR1 comes after 100 ms.
+fn interrupted_sleep() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sleeper = std::thread::spawn(move || {
+        // SAFETY: no arguments.
+        tx.send(unsafe { libc::gettid() }).unwrap();
+        let request = libc::timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        let mut left = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: both timespecs are valid.
+        let r = unsafe { libc::nanosleep(&request, &mut left) };
+        let error = Error::last_os_error();
+        let some_left = left.tv_sec > 0 || left.tv_nsec > 0;
+        format!("nanosleep returned {r} ({error}); time left reported: {some_left}")
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: plain system call on ints.
+    unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, SIGUSR1) };
+    sleeper.join().unwrap()
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn running() {
+    // SAFETY: the closure only touches an atomic.
+    unsafe { low_level::register(SIGUSR1, || STOP.store(true, Ordering::SeqCst)) }
+        .expect("register SIGUSR1");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        // SAFETY: no arguments.
+        tx.send(unsafe { libc::gettid() }).unwrap();
+        let mut rounds = 0u64;
+        while !STOP.load(Ordering::SeqCst) {
+            rounds = std::hint::black_box(rounds.wrapping_add(1));
+        }
+        rounds > 0
+    });
+    let tid = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: plain system call on ints.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, SIGUSR1) };
+    check("tgkill(worker, SIGUSR1)", r as c_int);
+    println!(
+        "worker stopped by its handler, after computing: {}",
+        worker.join().unwrap()
+    );
+}
+
+fn masks() {
+    // SAFETY: the closure only touches an atomic.
+    unsafe {
+        low_level::register(SIGUSR1, || {
+            HANDLED.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+    .expect("register SIGUSR1");
+    let handled = || HANDLED.load(Ordering::SeqCst);
+    mask(libc::SIG_BLOCK, SIGUSR1);
+    low_level::raise(SIGUSR1).expect("raise");
+    println!("blocked and raised: handled {}", handled());
+    // SAFETY: an empty set, a valid timeout, no descriptors.
+    let r = unsafe {
+        let mut open: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut open);
+        let timeout = libc::timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        libc::ppoll(std::ptr::null_mut(), 0, &timeout, &open)
+    };
+    println!(
+        "ppoll with an open mask: {r} ({}); handled {}",
+        Error::last_os_error(),
+        handled()
+    );
+    low_level::raise(SIGUSR1).expect("raise");
+    println!(
+        "raised again after ppoll (blocked again): handled {}",
+        handled()
+    );
+    // SAFETY: a fresh epoll instance with nothing in it, an empty set, room for one
+    // event.
+    let r = unsafe {
+        let epfd = libc::epoll_create1(0);
+        let mut open: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut open);
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        let r = libc::epoll_pwait(epfd, &mut event, 1, 5000, &open);
+        let error = Error::last_os_error();
+        libc::close(epfd);
+        format!("{r} ({error})")
+    };
+    println!("epoll_pwait with an open mask: {r}; handled {}", handled());
+    mask(libc::SIG_UNBLOCK, SIGUSR1);
+    println!("unblocked: handled {}", handled());
 }
 
 fn main() {
@@ -185,8 +343,10 @@ fn main() {
         Some("flags") => flags(),
         Some("low-level") => low_level_handlers(),
         Some("eintr") => eintr(),
+        Some("running") => running(),
+        Some("masks") => masks(),
         other => {
-            eprintln!("usage: signal-hook flags|low-level|eintr (got {other:?})");
+            eprintln!("usage: signal-hook flags|low-level|eintr|running|masks (got {other:?})");
             std::process::exit(2);
         }
     }
