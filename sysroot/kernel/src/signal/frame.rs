@@ -20,6 +20,11 @@
 //! frame path, with `rsp` = `sp + 8`: the kernel reloads every general register, the
 //! flags and the mask from the ucontext, so the handler may change them.
 //!
+//! That is the path of a CPU exception ([`setup`]). A signal sent with `kill` & co. gets
+//! the same frame ([`prepare`], [`commit`]), placed below the kernel's own stack
+//! pointer instead of the red zone, but its handler is called by `deliver` and returns
+//! to it, not to the restorer (see `deliver` for why).
+//!
 //! `fpstate` is NULL: the exception entry does not save the FPU/SSE state (see the
 //! README's gaps), so it is neither offered to the handler nor restored.
 
