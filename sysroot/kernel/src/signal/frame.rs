@@ -310,3 +310,68 @@ pub fn sigreturn(frame: &mut SyscallFrame) -> isize {
     super::update_mask(|_| mask);
     regs.gpr[0] as isize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Action, NSIG, ThreadSignals};
+    use super::*;
+    use unikernel_hal::thread::MAX_THREADS;
+
+    const SIGUSR1: usize = 10;
+
+    fn state(flags: u64, altstack: AltStack) -> State {
+        let mut state = State {
+            actions: [Action::default(); NSIG],
+            shared_pending: 0,
+            threads: [ThreadSignals::NEW; MAX_THREADS],
+        };
+        state.actions[SIGUSR1 - 1] = Action {
+            handler: 0x1234,
+            flags,
+            restorer: 0x5678,
+            mask: bit(12),
+        };
+        state.threads[1].mask = bit(2);
+        state.threads[1].altstack = altstack;
+        state
+    }
+
+    #[test]
+    fn frame_is_placed_aligned_and_reads_back() {
+        let state = state(0, AltStack::DISABLED);
+        let mut regs = Registers::default();
+        regs.gpr[Registers::RSP] = 0x10_0000;
+        regs.gpr[0] = 42;
+        regs.rip = 0x4000;
+        let sent = Info::Sent { code: SI_TKILL };
+        let frame = prepare(&state, 1, SIGUSR1, sent, &regs, 0x10_0000, 2048);
+        assert_eq!(frame.address % 16, 8);
+        assert!(frame.address + FRAME_SIZE as u64 <= 0x10_0000 - 2048);
+        assert_eq!(saved_mask(&frame.bytes), bit(2));
+        assert_eq!(saved_registers(&frame.bytes, Registers::default()), regs);
+        let si = INFO_OFFSET;
+        assert_eq!(frame.bytes[si..si + 4], (SIGUSR1 as i32).to_ne_bytes());
+        assert_eq!(frame.bytes[si + 8..si + 12], SI_TKILL.to_ne_bytes());
+    }
+
+    #[test]
+    fn onstack_handler_goes_to_the_alternate_stack_and_commit_masks() {
+        let alt = AltStack {
+            sp: 0x20_0000,
+            flags: SS_AUTODISARM,
+            size: 0x4000,
+        };
+        let mut state = state(SA_ONSTACK | SA_RESETHAND, alt);
+        let regs = Registers::default();
+        let sent = Info::Sent { code: SI_USER };
+        let frame = prepare(&state, 1, SIGUSR1, sent, &regs, 0x10_0000, 2048);
+        assert!(
+            frame.address >= alt.sp && frame.address + (FRAME_SIZE as u64) <= alt.sp + alt.size
+        );
+        assert_eq!(saved_altstack(&frame.bytes).flags, SS_AUTODISARM);
+        commit(&mut state, 1, SIGUSR1, &frame);
+        assert_eq!(state.threads[1].mask, bit(2) | bit(12) | bit(SIGUSR1));
+        assert_eq!(state.threads[1].altstack, AltStack::DISABLED);
+        assert_eq!(state.actions[SIGUSR1 - 1].handler, SIG_DFL);
+    }
+}
