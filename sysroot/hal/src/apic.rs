@@ -20,6 +20,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use x86_64::instructions::port::Port;
 use x86_64::registers::model_specific::Msr;
 
+use crate::SyscallFrame;
 use crate::cpu::cpuid;
 use crate::{paging, tsc};
 
@@ -91,6 +92,7 @@ global_asm!(
     "mov rsp, rdx",
     "sub rsp, 512",
     "fxsave64 [rsp]",
+    "mov rdi, rsp",                 // the SyscallFrame
     "xor ebp, ebp",
     "call {hook}",
     "jmp __unikernel_frame_return",
@@ -107,18 +109,27 @@ global_asm!(
 
 unsafe extern "Rust" {
     /// The kernel's preemption point (`unikernel-kernel`): called on the interrupted
-    /// thread's stack with interrupts disabled; may switch to another thread.
-    safe fn __unikernel_preempt();
+    /// thread's stack with interrupts disabled and the interrupted context in `frame`
+    /// (restored from there when it returns); may switch to another thread and may
+    /// run the thread's signal handlers.
+    safe fn __unikernel_preempt(frame: &mut SyscallFrame);
 }
 
-extern "C" fn preempt_hook() {
-    __unikernel_preempt();
+/// Called by the timer interrupt with the frame it built.
+///
+/// # Safety
+///
+/// `frame` points at a complete, 16-byte aligned [`SyscallFrame`] on the current stack
+/// that nothing else references.
+unsafe extern "C" fn preempt_hook(frame: *mut SyscallFrame) {
+    // SAFETY: per the contract, built by the interrupt entry just now and ours alone.
+    __unikernel_preempt(unsafe { &mut *frame });
 }
 
 /// Keeps the hook alive through whole-program optimisation (only module-level
 /// assembly calls it).
 #[used]
-static KEEP_PREEMPT_HOOK: extern "C" fn() = preempt_hook;
+static KEEP_PREEMPT_HOOK: unsafe extern "C" fn(*mut SyscallFrame) = preempt_hook;
 
 unsafe extern "C" {
     static __unikernel_timer_interrupt: u8;

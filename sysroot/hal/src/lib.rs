@@ -19,7 +19,8 @@
 //!   `__unikernel_syscall_stub`, the same path reached by `call`;
 //! - [`thread`]: thread contexts and the context switch; [`irq`]: interrupt masking
 //!   and [`irq::IrqMutex`]; [`apic`]: the local APIC timer that wakes the idle loop;
-//! - [`process`]: the jump onto the application's initial stack.
+//! - [`process`]: the jump onto the application's initial stack;
+//! - [`upcall`]: calling the application's signal handlers from the kernel.
 //!
 //! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
 //! in the same LLVM module as the application; it defines no panic handler, allocator
@@ -66,6 +67,7 @@ mod syscall_entry;
 pub mod thread;
 pub mod tsc;
 pub mod uaccess;
+pub mod upcall;
 
 pub use boot::BootInfo;
 pub use syscall_entry::SyscallFrame;

@@ -157,6 +157,10 @@ fn block(wait: Wait, check: impl FnOnce() -> Result<(), Errno>) -> Result<Wake, 
     let _irq = irq::disable();
     let next = {
         let mut sched = SCHED.lock();
+        // A signal came while the thread was not waiting: this wait ends at once.
+        if core::mem::take(&mut sched.current_mut().interrupted) {
+            return Ok(Wake::Interrupted);
+        }
         check()?;
         if wait.deadline.is_some_and(|d| d <= time::monotonic_ns()) {
             return Ok(Wake::TimedOut);
@@ -188,12 +192,20 @@ pub fn pause() {
     );
 }
 
-/// Wakes the thread in `slot` if it waits in [`pause`] (a signal was delivered to it).
+/// A signal for the thread in `slot` is pending: if it waits (futex, sleep, VFS wait,
+/// `pause`), the wait ends with [`Wake::Interrupted`]; if not, its next wait does,
+/// until [`clear_interrupt`].
 pub fn interrupt(slot: usize) {
     let mut sched = SCHED.lock();
     if sched.interrupt(slot) {
         arm_timer(&sched, hal_thread::current());
     }
+}
+
+/// The calling thread has no deliverable signal left (its handlers ran): its waits
+/// block again.
+pub fn clear_interrupt() {
+    SCHED.lock().current_mut().interrupted = false;
 }
 
 /// The slot of the live thread `tid`.
@@ -206,15 +218,17 @@ pub fn live_slots() -> [bool; hal_thread::MAX_THREADS] {
     SCHED.lock().live_slots()
 }
 
-/// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns`.
-pub fn sleep_until(deadline_ns: u64) {
-    let _ = block(
+/// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns` ([`Wake::TimedOut`]) or a
+/// signal interrupts the sleep ([`Wake::Interrupted`]).
+pub fn sleep_until(deadline_ns: u64) -> Wake {
+    block(
         Wait {
             futex: None,
             deadline: Some(deadline_ns),
         },
         || Ok(()),
-    );
+    )
+    .unwrap_or(Wake::TimedOut)
 }
 
 /// `FUTEX_WAIT`: blocks while the word at `address` holds `expected`, until a wake

@@ -14,7 +14,7 @@ pub enum Wake {
     Woken,
     /// Its deadline passed.
     TimedOut,
-    /// A signal was delivered to it (`pause`).
+    /// A signal for it is pending: the wait ends (`EINTR`) so that its handler runs.
     Interrupted,
 }
 
@@ -59,6 +59,9 @@ pub(super) struct Thread {
     pub name: [u8; 16],
     /// Order of blocking, so futex wakes go to the oldest waiter first.
     wait_order: u64,
+    /// A signal for it came while it was not blocked: its next wait ends at once
+    /// (cleared by that, or once its handlers ran).
+    pub interrupted: bool,
 }
 
 impl Thread {
@@ -70,6 +73,7 @@ impl Thread {
         wake: Wake::Woken,
         name: [0; 16],
         wait_order: 0,
+        interrupted: false,
     };
 }
 
@@ -251,20 +255,24 @@ impl Scheduler {
         self.pop_runnable(now)
     }
 
-    /// Makes the thread in `slot` runnable if it waits for a signal only (`pause`);
-    /// `true` if it did.
+    /// A signal for the thread in `slot` is pending: a blocked thread runs again
+    /// (`Wake::Interrupted`); any other live one has its next wait end at once. `true`
+    /// if a thread was made runnable.
     pub(super) fn interrupt(&mut self, slot: usize) -> bool {
-        let pausing = matches!(
-            self.threads.get(slot).map(|t| t.state),
-            Some(State::Blocked(Wait {
-                futex: None,
-                deadline: None
-            }))
-        );
-        if pausing {
-            self.make_runnable(slot, Wake::Interrupted);
+        let Some(thread) = self.threads.get_mut(slot) else {
+            return false;
+        };
+        match thread.state {
+            State::Blocked(_) => {
+                self.make_runnable(slot, Wake::Interrupted);
+                true
+            }
+            State::Running | State::Runnable => {
+                thread.interrupted = true;
+                false
+            }
+            State::Free => false,
         }
-        pausing
     }
 
     /// The slot of the live thread `tid`.

@@ -20,13 +20,20 @@
 //! frame path, with `rsp` = `sp + 8`: the kernel reloads every general register, the
 //! flags and the mask from the ucontext, so the handler may change them.
 //!
+//! That is the path of a CPU exception ([`setup`]). A signal sent with `kill` & co. gets
+//! the same frame ([`prepare`], [`commit`]), placed below the kernel's own stack
+//! pointer instead of the red zone, but its handler is called by `deliver` and returns
+//! to it, not to the restorer (see `deliver` for why).
+//!
 //! `fpstate` is NULL: the exception entry does not save the FPU/SSE state (see the
 //! README's gaps), so it is neither offered to the handler nor restored.
 
 use unikernel_hal::exceptions::Registers;
 use unikernel_hal::{SyscallFrame, uaccess};
 
-use super::{AltStack, SIG_DFL, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, STATE, bit, unblockable};
+use super::{
+    AltStack, SIG_DFL, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, STATE, State, bit, unblockable,
+};
 use crate::errno::Errno;
 
 const SA_ONSTACK: u64 = 0x0800_0000;
@@ -36,7 +43,7 @@ const SA_RESETHAND: u64 = 0x8000_0000;
 
 const UCONTEXT_SIZE: usize = 304;
 const SIGINFO_SIZE: usize = 128;
-const FRAME_SIZE: usize = 8 + UCONTEXT_SIZE + SIGINFO_SIZE;
+pub(super) const FRAME_SIZE: usize = 8 + UCONTEXT_SIZE + SIGINFO_SIZE;
 /// Offsets in the ucontext.
 const UC_STACK: usize = 16;
 const UC_MCONTEXT: usize = 40;
@@ -88,34 +95,49 @@ fn on_stack(alt: &AltStack, sp: u64) -> bool {
     alt.flags & SS_DISABLE == 0 && alt.size > 0 && sp > alt.sp && sp - alt.sp <= alt.size
 }
 
-/// Sets up the calling thread to run the handler of `sig` from `regs`: writes the
-/// frame and returns the registers to resume with. `EFAULT` if the stack cannot take
-/// the frame, `EINVAL` if the action has no handler or no restorer (then, as on
-/// Linux, the caller applies the default action).
-pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errno> {
-    let mut state = STATE.lock();
-    let slot = unikernel_hal::thread::current();
+/// A handler's frame, laid out and placed but not written yet.
+pub(super) struct Prepared {
+    pub bytes: [u8; FRAME_SIZE],
+    /// Where the frame goes (`address + 8` is 16-byte aligned).
+    pub address: u64,
+    pub action: super::Action,
+    /// Whether it goes on the thread's alternate stack.
+    on_altstack: bool,
+}
+
+/// Offsets of the handler's arguments in the frame.
+pub(super) const INFO_OFFSET: usize = 8 + UCONTEXT_SIZE;
+pub(super) const CONTEXT_OFFSET: usize = 8;
+
+/// Lays out the frame of `sig` for the thread in `slot`, interrupted with `regs` while
+/// on the stack at `sp`: on its alternate stack if the action has `SA_ONSTACK` and the
+/// thread has one it is not already on, else `gap` bytes below `sp`.
+pub(super) fn prepare(
+    state: &State,
+    slot: usize,
+    sig: usize,
+    info: Info,
+    regs: &Registers,
+    sp: u64,
+    gap: u64,
+) -> Prepared {
     let action = state.actions[sig - 1];
-    if action.handler <= 1 || action.flags & SA_RESTORER == 0 {
-        return Err(Errno::EINVAL);
-    }
     let thread = state.threads[slot];
-    let sp = regs.gpr[Registers::RSP];
     let alt = thread.altstack;
-    let top = if action.flags & SA_ONSTACK != 0
+    let on_altstack = action.flags & SA_ONSTACK != 0
         && alt.flags & SS_DISABLE == 0
         && alt.size > 0
-        && !on_stack(&alt, sp)
-    {
+        && !on_stack(&alt, sp);
+    let top = if on_altstack {
         alt.sp + alt.size
     } else {
-        sp.wrapping_sub(RED_ZONE)
+        sp.wrapping_sub(gap)
     };
-    let frame = ((top.wrapping_sub(FRAME_SIZE as u64)) & !15).wrapping_sub(8);
+    let address = ((top.wrapping_sub(FRAME_SIZE as u64)) & !15).wrapping_sub(8);
 
     let mut buf = [0u8; FRAME_SIZE];
     put(&mut buf, 0, action.restorer);
-    let uc = 8;
+    let uc = CONTEXT_OFFSET;
     put(&mut buf, uc, UC_SIGCONTEXT_SS);
     let uc_stack_flags = if alt.flags & SS_DISABLE != 0 || alt.size == 0 {
         SS_DISABLE
@@ -150,7 +172,7 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
     put(&mut buf, mc + 176, cr2);
     // mc + 184: fpstate (NULL, see the module docs); 8 reserved words stay 0.
     put(&mut buf, uc + UC_SIGMASK, thread.mask);
-    let si = uc + UCONTEXT_SIZE;
+    let si = INFO_OFFSET;
     buf[si..si + 4].copy_from_slice(&(sig as i32).to_ne_bytes());
     match info {
         Info::Fault { code, address, .. } => {
@@ -163,8 +185,20 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
             buf[si + 16..si + 20].copy_from_slice(&(crate::process::PID as i32).to_ne_bytes());
         }
     }
-    uaccess::copy_to(frame as usize, &buf)?;
+    Prepared {
+        bytes: buf,
+        address,
+        action,
+        on_altstack,
+    }
+}
 
+/// What running the handler of `sig` does to the thread in `slot` (Linux's
+/// `signal_delivered`): the mask adds the action's mask and, unless `SA_NODEFER`, the
+/// signal; `SS_AUTODISARM` disarms the alternate stack the frame went on;
+/// `SA_RESETHAND` restores `SIG_DFL`.
+pub(super) fn commit(state: &mut State, slot: usize, sig: usize, frame: &Prepared) {
+    let action = frame.action;
     let t = &mut state.threads[slot];
     let deferred = if action.flags & SA_NODEFER != 0 {
         0
@@ -172,7 +206,7 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
         bit(sig)
     };
     t.mask = (t.mask | action.mask | deferred) & !unblockable();
-    if alt.flags & SS_AUTODISARM != 0 && top == alt.sp + alt.size {
+    if frame.on_altstack && t.altstack.flags & SS_AUTODISARM != 0 {
         t.altstack = AltStack::DISABLED;
     }
     if action.flags & SA_RESETHAND != 0 {
@@ -182,16 +216,68 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
             ..action
         };
     }
+}
+
+/// Sets up the calling thread to run the handler of `sig` from `regs` (a CPU
+/// exception): writes the frame and returns the registers to resume with. `EFAULT` if
+/// the stack cannot take the frame, `EINVAL` if the action has no handler or no
+/// restorer (then, as on Linux, the caller applies the default action).
+pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errno> {
+    let mut state = STATE.lock();
+    let slot = unikernel_hal::thread::current();
+    let action = state.actions[sig - 1];
+    if action.handler <= 1 || action.flags & SA_RESTORER == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sp = regs.gpr[Registers::RSP];
+    let frame = prepare(&state, slot, sig, info, regs, sp, RED_ZONE);
+    uaccess::copy_to(frame.address as usize, &frame.bytes)?;
+    commit(&mut state, slot, sig, &frame);
 
     let mut next = *regs;
     next.rip = action.handler;
-    next.gpr[Registers::RSP] = frame;
+    next.gpr[Registers::RSP] = frame.address;
     next.gpr[5] = sig as u64; // rdi
-    next.gpr[4] = frame + 8 + UCONTEXT_SIZE as u64; // rsi: &siginfo
-    next.gpr[1] = frame + 8; // rdx: &ucontext
+    next.gpr[4] = frame.address + INFO_OFFSET as u64; // rsi: &siginfo
+    next.gpr[1] = frame.address + CONTEXT_OFFSET as u64; // rdx: &ucontext
     next.gpr[0] = 0; // rax: no vector registers in use (varargs convention)
     next.rflags &= !HANDLER_CLEARS;
     Ok(next)
+}
+
+/// The registers a handler left in the frame's ucontext (what `rt_sigreturn` would
+/// resume with).
+pub(super) fn saved_registers(bytes: &[u8], mut regs: Registers) -> Registers {
+    let mc = CONTEXT_OFFSET + UC_MCONTEXT;
+    for (i, &dwarf) in SIGCONTEXT_GPRS.iter().enumerate() {
+        regs.gpr[dwarf] = get(bytes, mc + 8 * i);
+    }
+    regs.rip = get(bytes, mc + 128);
+    regs.rflags = get(bytes, mc + 136);
+    regs
+}
+
+/// The signal mask a handler left in the frame's ucontext.
+pub(super) fn saved_mask(bytes: &[u8]) -> u64 {
+    get(bytes, CONTEXT_OFFSET + UC_SIGMASK)
+}
+
+/// The alternate stack recorded in the frame's ucontext.
+pub(super) fn saved_altstack(bytes: &[u8]) -> AltStack {
+    altstack_at(&bytes[CONTEXT_OFFSET..])
+}
+
+fn altstack_at(uc: &[u8]) -> AltStack {
+    AltStack {
+        sp: get(uc, UC_STACK),
+        flags: i32::from_ne_bytes([
+            uc[UC_STACK + 8],
+            uc[UC_STACK + 9],
+            uc[UC_STACK + 10],
+            uc[UC_STACK + 11],
+        ]),
+        size: get(uc, UC_STACK + 16),
+    }
 }
 
 /// `rt_sigreturn`: resumes the context saved in the frame whose ucontext is at the
@@ -214,16 +300,7 @@ pub fn sigreturn(frame: &mut SyscallFrame) -> isize {
     frame.set_registers(&regs);
     let mask = get(&buf, UC_SIGMASK);
     // uc_stack: SS_AUTODISARM stacks are re-armed here (Linux's restore_altstack).
-    let alt = AltStack {
-        sp: get(&buf, UC_STACK),
-        flags: i32::from_ne_bytes([
-            buf[UC_STACK + 8],
-            buf[UC_STACK + 9],
-            buf[UC_STACK + 10],
-            buf[UC_STACK + 11],
-        ]),
-        size: get(&buf, UC_STACK + 16),
-    };
+    let alt = altstack_at(&buf);
     if alt.flags & SS_AUTODISARM != 0 {
         super::altstack(Some(AltStack {
             flags: SS_AUTODISARM,
@@ -232,4 +309,69 @@ pub fn sigreturn(frame: &mut SyscallFrame) -> isize {
     }
     super::update_mask(|_| mask);
     regs.gpr[0] as isize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Action, NSIG, ThreadSignals};
+    use super::*;
+    use unikernel_hal::thread::MAX_THREADS;
+
+    const SIGUSR1: usize = 10;
+
+    fn state(flags: u64, altstack: AltStack) -> State {
+        let mut state = State {
+            actions: [Action::default(); NSIG],
+            shared_pending: 0,
+            threads: [ThreadSignals::NEW; MAX_THREADS],
+        };
+        state.actions[SIGUSR1 - 1] = Action {
+            handler: 0x1234,
+            flags,
+            restorer: 0x5678,
+            mask: bit(12),
+        };
+        state.threads[1].mask = bit(2);
+        state.threads[1].altstack = altstack;
+        state
+    }
+
+    #[test]
+    fn frame_is_placed_aligned_and_reads_back() {
+        let state = state(0, AltStack::DISABLED);
+        let mut regs = Registers::default();
+        regs.gpr[Registers::RSP] = 0x10_0000;
+        regs.gpr[0] = 42;
+        regs.rip = 0x4000;
+        let sent = Info::Sent { code: SI_TKILL };
+        let frame = prepare(&state, 1, SIGUSR1, sent, &regs, 0x10_0000, 2048);
+        assert_eq!(frame.address % 16, 8);
+        assert!(frame.address + FRAME_SIZE as u64 <= 0x10_0000 - 2048);
+        assert_eq!(saved_mask(&frame.bytes), bit(2));
+        assert_eq!(saved_registers(&frame.bytes, Registers::default()), regs);
+        let si = INFO_OFFSET;
+        assert_eq!(frame.bytes[si..si + 4], (SIGUSR1 as i32).to_ne_bytes());
+        assert_eq!(frame.bytes[si + 8..si + 12], SI_TKILL.to_ne_bytes());
+    }
+
+    #[test]
+    fn onstack_handler_goes_to_the_alternate_stack_and_commit_masks() {
+        let alt = AltStack {
+            sp: 0x20_0000,
+            flags: SS_AUTODISARM,
+            size: 0x4000,
+        };
+        let mut state = state(SA_ONSTACK | SA_RESETHAND, alt);
+        let regs = Registers::default();
+        let sent = Info::Sent { code: SI_USER };
+        let frame = prepare(&state, 1, SIGUSR1, sent, &regs, 0x10_0000, 2048);
+        assert!(
+            frame.address >= alt.sp && frame.address + (FRAME_SIZE as u64) <= alt.sp + alt.size
+        );
+        assert_eq!(saved_altstack(&frame.bytes).flags, SS_AUTODISARM);
+        commit(&mut state, 1, SIGUSR1, &frame);
+        assert_eq!(state.threads[1].mask, bit(2) | bit(12) | bit(SIGUSR1));
+        assert_eq!(state.threads[1].altstack, AltStack::DISABLED);
+        assert_eq!(state.actions[SIGUSR1 - 1].handler, SIG_DFL);
+    }
 }

@@ -16,13 +16,15 @@
 //! - a CPU exception in application code raises its signal (`fault`): a handler runs
 //!   on a Linux signal frame (`frame`) and returns through `rt_sigreturn`; otherwise
 //!   the program ends as above (a null pointer: `killed by SIGSEGV`, 139);
-//! - the handler of a signal sent with `kill`/`tkill`/`tgkill` is not run yet: the
-//!   kernel says so once per signal and applies the default action instead; a thread
-//!   in `pause` returns `EINTR`.
+//! - a caught signal sent with `kill`/`tkill`/`tgkill` is pending until its thread
+//!   next leaves the kernel, where `deliver` runs the handler; a thread blocked in a
+//!   wait is woken for it (`sched::interrupt`) and the wait ends with `EINTR` or, for
+//!   the calls Linux restarts, restarts after the handler if it has `SA_RESTART`.
 //!
 //! Lock order: the scheduler's lock before this module's (`thread_started` runs under
 //! the scheduler's); code here never calls into the scheduler while holding its own.
 
+mod deliver;
 pub mod fault;
 pub mod frame;
 mod names;
@@ -31,6 +33,7 @@ use spin::Mutex;
 use unikernel_hal::thread::MAX_THREADS;
 
 use crate::log::kinfo;
+pub use deliver::{Delivered, deliver, restarting};
 pub use names::name;
 
 /// Signals 1..=64 (`_NSIG`).
@@ -140,8 +143,6 @@ struct State {
     shared_pending: u64,
     /// By scheduler slot (`unikernel_hal::thread`), like the hal's contexts.
     threads: [ThreadSignals; MAX_THREADS],
-    /// Signals whose "handler not run" message was printed.
-    reported: u64,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
@@ -153,7 +154,6 @@ static STATE: Mutex<State> = Mutex::new(State {
     }; NSIG],
     shared_pending: 0,
     threads: [ThreadSignals::NEW; MAX_THREADS],
-    reported: 0,
 });
 
 pub fn bit(sig: usize) -> u64 {
@@ -206,16 +206,31 @@ fn is_ignored(action: &Action, sig: usize) -> bool {
 }
 
 /// The calling thread's mask; `update` maps the old mask to the new one. Signals that
-/// become unblocked and are pending are delivered before this returns.
+/// become unblocked and are pending are delivered when the thread leaves the kernel.
 pub fn update_mask(update: impl FnOnce(u64) -> u64) -> u64 {
-    let old = {
+    let mut state = STATE.lock();
+    let t = &mut state.threads[current_slot()];
+    let old = t.mask;
+    t.mask = update(old) & !unblockable();
+    old
+}
+
+/// Replaces the calling thread's mask for the duration of a wait (`ppoll`,
+/// `epoll_pwait`); returns the old one, which the caller restores after the wait. A
+/// signal the new mask lets through that is already pending ends the wait at once.
+pub fn replace_mask_for_wait(mask: u64) -> u64 {
+    let (old, ready) = {
         let mut state = STATE.lock();
-        let t = &mut state.threads[current_slot()];
+        let slot = current_slot();
+        let shared = state.shared_pending;
+        let t = &mut state.threads[slot];
         let old = t.mask;
-        t.mask = update(old) & !unblockable();
-        old
+        t.mask = mask & !unblockable();
+        (old, (t.pending | shared) & !t.mask != 0)
     };
-    deliver_pending();
+    if ready {
+        crate::sched::interrupt(current_slot());
+    }
     old
 }
 
@@ -243,7 +258,7 @@ pub enum Target {
 enum Outcome {
     Nothing,
     Terminate(usize),
-    /// A handler would run on `slot`.
+    /// A handler will run on `slot`: wake it if it waits.
     Caught {
         slot: usize,
     },
@@ -268,68 +283,26 @@ pub fn send(sig: usize, target: Target, live: &[bool; MAX_THREADS]) {
                 }
             }
         };
-        match slot {
-            None => {
-                match target {
-                    Target::Thread(slot) => state.threads[slot].pending |= b,
-                    Target::Process => state.shared_pending |= b,
-                }
-                Outcome::Nothing
+        let outcome = match slot {
+            // Blocked everywhere: pending until a mask lets it through.
+            None => Outcome::Nothing,
+            Some(_) if is_ignored(&action, sig) => return,
+            Some(_) if action.handler == SIG_DFL => Outcome::Terminate(sig),
+            Some(slot) => Outcome::Caught { slot },
+        };
+        if !matches!(outcome, Outcome::Terminate(_)) {
+            match target {
+                Target::Thread(slot) => state.threads[slot].pending |= b,
+                Target::Process => state.shared_pending |= b,
             }
-            Some(slot) => decide(&mut state, sig, &action, slot),
+            deliver::note_pending();
         }
+        outcome
     };
-    carry_out(outcome);
-}
-
-fn decide(state: &mut State, sig: usize, action: &Action, slot: usize) -> Outcome {
-    if is_ignored(action, sig) {
-        return Outcome::Nothing;
-    }
-    if action.handler == SIG_DFL {
-        return Outcome::Terminate(sig);
-    }
-    if state.reported & bit(sig) == 0 {
-        state.reported |= bit(sig);
-        kinfo!(
-            "{} has a handler, but the kernel does not yet run handlers of signals sent with kill/tkill/tgkill: applying the default action",
-            name(sig)
-        );
-    }
-    match default_action(sig) {
-        DefaultAction::Terminate => Outcome::Terminate(sig),
-        DefaultAction::Ignore => Outcome::Caught { slot },
-    }
-}
-
-fn carry_out(outcome: Outcome) {
     match outcome {
         Outcome::Nothing => {}
         Outcome::Terminate(sig) => terminate(sig),
         Outcome::Caught { slot } => crate::sched::interrupt(slot),
-    }
-}
-
-/// Delivers what is pending for the calling thread (its own and the process's) and no
-/// longer blocked.
-fn deliver_pending() {
-    loop {
-        let outcome = {
-            let mut state = STATE.lock();
-            let slot = current_slot();
-            let t = state.threads[slot];
-            let ready = (t.pending | state.shared_pending) & !t.mask;
-            if ready == 0 {
-                return;
-            }
-            // Lowest number first, as Linux's `next_signal` (synchronous ones aside).
-            let sig = ready.trailing_zeros() as usize + 1;
-            state.threads[slot].pending &= !bit(sig);
-            state.shared_pending &= !bit(sig);
-            let action = state.actions[sig - 1];
-            decide(&mut state, sig, &action, slot)
-        };
-        carry_out(outcome);
     }
 }
 

@@ -2,7 +2,8 @@
 //! entry: the frame dispatcher (the `syscall`-instruction trap path and
 //! `__unikernel_syscall_stub`, with the caller's registers) and `__unikernel_syscall`
 //! (a number the build pass could not make constant). Both look the number up in the
-//! `dispatch` match that `list.rs` generates.
+//! `dispatch` match that `list.rs` generates. Both run the calling thread's pending
+//! signal handlers before returning (`signal::deliver`).
 // Exporting unmangled C symbols needs `#[unsafe(no_mangle)]`, which the crate-wide
 // `deny(unsafe_code)` flags; these attributes are the whole of it here.
 #![allow(unsafe_code)]
@@ -28,6 +29,7 @@ pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
         dispatch(nr, SyscallArgs(frame.args()), Entry::Frame)
     };
     frame.set_return(result);
+    crate::signal::deliver(Some(frame));
 }
 
 /// The dispatcher: system calls whose number is not a compile-time constant, called
@@ -43,5 +45,7 @@ pub extern "C" fn __unikernel_syscall(
     a5: usize,
 ) -> isize {
     let _irq = unikernel_hal::irq::disable();
-    dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]), Entry::Direct)
+    let result = dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]), Entry::Direct);
+    crate::signal::deliver(None);
+    result
 }

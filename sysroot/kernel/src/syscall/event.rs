@@ -2,8 +2,10 @@
 //! `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `epoll_pwait2`, `eventfd`, `eventfd2`.
 //! Readiness itself and the waiting are `crate::vfs`'s (`vfs::wait`).
 //!
-//! There is no signal delivery, so the signal masks of `ppoll` and `epoll_pwait*` are
-//! checked for size and otherwise ignored, and no wait ends with `EINTR`.
+//! A signal for the waiting thread ends every wait here with `EINTR`, never restarted
+//! (signal(7)). The signal masks of `ppoll` and `epoll_pwait*` replace the thread's
+//! mask for the duration of the call, as Linux's `set_user_sigmask`: a handler that
+//! interrupts the wait runs with it, and the old mask is back when the call returns.
 
 use alloc::vec::Vec;
 
@@ -11,9 +13,9 @@ use unikernel_hal::uaccess;
 
 use super::{Fd, SysResult, SyscallArgs, UserAddr, read_timespec, timespec_ns, write_timespec};
 use crate::errno::Errno;
-use crate::time;
 use crate::vfs;
 use crate::vfs::wait::{self, Attempt};
+use crate::{signal, time};
 
 /// `RLIMIT_NOFILE`: `poll` refuses more entries (`EINVAL`).
 const MAX_POLL_FDS: usize = 1024;
@@ -42,11 +44,24 @@ fn deadline_after_timespec(timeout: UserAddr) -> Result<Option<u64>, Errno> {
     Ok(Some(time::monotonic_ns().saturating_add(ns)))
 }
 
-fn check_sigmask(sigmask: UserAddr, size: usize) -> Result<(), Errno> {
-    if !sigmask.is_null() && size != SIGSET_SIZE {
+/// Runs `wait` with the signal mask at `sigmask` (if not NULL) in place of the calling
+/// thread's.
+fn with_sigmask(sigmask: UserAddr, size: usize, wait: impl FnOnce() -> SysResult) -> SysResult {
+    if sigmask.is_null() {
+        return wait();
+    }
+    if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    Ok(())
+    let mask = uaccess::read_u64(sigmask.0)?;
+    let old = signal::replace_mask_for_wait(mask);
+    let result = wait();
+    if result == Err(Errno::EINTR) {
+        // The handlers run under the call's mask; the thread's own comes back after.
+        signal::deliver(None);
+    }
+    signal::update_mask(|_| old);
+    result
 }
 
 /// Whether `deadline` means "do not wait at all".
@@ -114,13 +129,16 @@ pub fn ppoll(args: SyscallArgs) -> SysResult {
     let fds: UserAddr = args.get(0)?;
     let nfds: usize = args.get(1)?;
     let timeout: UserAddr = args.get(2)?;
-    check_sigmask(args.get(3)?, args.get(4)?)?;
     let deadline = deadline_after_timespec(timeout)?;
-    let ready = poll_until(fds, nfds, deadline)?;
-    if let Some(deadline) = deadline {
+    let ready = with_sigmask(args.get(3)?, args.get(4)?, || {
+        poll_until(fds, nfds, deadline)
+    });
+    if let Some(deadline) = deadline
+        && matches!(ready, Ok(_) | Err(Errno::EINTR))
+    {
         write_timespec(timeout, deadline.saturating_sub(time::monotonic_ns()))?;
     }
-    Ok(ready)
+    ready
 }
 
 /// `epoll_create1(flags)`.
@@ -194,16 +212,19 @@ pub fn epoll_wait(args: SyscallArgs) -> SysResult {
 
 /// `epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize)`.
 pub fn epoll_pwait(args: SyscallArgs) -> SysResult {
-    check_sigmask(args.get(4)?, args.get(5)?)?;
-    epoll_wait(args)
+    let deadline = deadline_after_ms(args.get(3)?);
+    with_sigmask(args.get(4)?, args.get(5)?, || {
+        epoll_wait_until(args.get(0)?, args.get(1)?, args.get(2)?, deadline)
+    })
 }
 
 /// `epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)`: the timeout
 /// is a `struct timespec *` (NULL: forever).
 pub fn epoll_pwait2(args: SyscallArgs) -> SysResult {
-    check_sigmask(args.get(4)?, args.get(5)?)?;
     let deadline = deadline_after_timespec(args.get(3)?)?;
-    epoll_wait_until(args.get(0)?, args.get(1)?, args.get(2)?, deadline)
+    with_sigmask(args.get(4)?, args.get(5)?, || {
+        epoll_wait_until(args.get(0)?, args.get(1)?, args.get(2)?, deadline)
+    })
 }
 
 /// `eventfd2(initval, flags)`.

@@ -3,12 +3,13 @@
 //!
 //! Futexes are keyed by address: there is one address space, so private and shared
 //! futexes are the same thing (the shim's `pthread_join` waits shared on the thread-id
-//! word that `CLONE_CHILD_CLEARTID` clears). The waiting and waking is `crate::sched`.
+//! word that `CLONE_CHILD_CLEARTID` clears). The waiting and waking is `crate::sched`;
+//! a signal ends a wait as Linux's does (`EINTR`, or a restart: see `FUTEX_WAIT`).
 
 use super::{SysResult, SyscallArgs, UserAddr, read_timespec, timespec_ns};
 use crate::errno::Errno;
 use crate::sched::{self, Wake};
-use crate::time;
+use crate::{signal, time};
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
@@ -69,10 +70,18 @@ pub fn futex(args: SyscallArgs) -> SysResult {
                     request
                 })
             };
-            match sched::futex_wait(uaddr.0, val, bitset, deadline)? {
+            let wait = || match sched::futex_wait(uaddr.0, val, bitset, deadline)? {
                 Wake::Woken => Ok(0),
                 Wake::TimedOut => Err(Errno::ETIMEDOUT),
                 Wake::Interrupted => Err(Errno::EINTR),
+            };
+            // Linux restarts an untimed wait after a `SA_RESTART` handler
+            // (`-ERESTARTSYS`); a timed one ends with `EINTR` (`-ERESTART_RESTARTBLOCK`
+            // becomes `EINTR` whenever a handler runs).
+            if deadline.is_none() {
+                signal::restarting(wait)
+            } else {
+                wait()
             }
         }
         _ => Err(Errno::ENOSYS),

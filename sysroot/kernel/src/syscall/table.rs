@@ -21,6 +21,9 @@
 //! Every entry disables interrupts for its duration (the application runs with them
 //! enabled so the timer can preempt it; kernel code is never preempted, see the
 //! README's locking discipline). The register-frame entries arrive with IF clear.
+//! Before an implemented call returns, the handlers of the signals now pending for the
+//! calling thread run (`signal::deliver`): this is the direct call's "return to user
+//! mode". Unimplemented calls neither wait nor send, so they have nothing to deliver.
 // Exporting unmangled C symbols needs `#[unsafe(no_mangle)]`/`export_name`, which the
 // crate-wide `deny(unsafe_code)` flags; these attributes are the whole of it here.
 #![allow(unsafe_code)]
@@ -71,7 +74,9 @@ macro_rules! syscall_table {
                     #[unsafe(export_name = concat!("__unikernel_sys_", stringify!($name)))]
                     pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
                         let _irq = unikernel_hal::irq::disable();
-                        $crate::syscall::table::abi_return(super::super::$module::$handler($crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5])))
+                        let result = $crate::syscall::table::abi_return(super::super::$module::$handler($crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5])));
+                        $crate::signal::deliver(None);
+                        result
                     }
                 };
                 (@dispatch $name $d nr:ident $d args:ident) => {

@@ -1,10 +1,11 @@
 //! Clocks and sleeping: `clock_gettime`, `clock_getres`, `nanosleep`,
-//! `clock_nanosleep`. Sleeping blocks the thread until its deadline (`crate::sched`);
-//! there are no signals, so it is never interrupted and never writes a remaining time.
+//! `clock_nanosleep`. Sleeping blocks the thread until its deadline (`crate::sched`)
+//! or a signal for it (`EINTR` and the time left, as Linux).
 
 use super::{SysResult, SyscallArgs, UserAddr, read_timespec, timespec_ns, write_timespec};
 use crate::errno::Errno;
-use crate::{sched, time};
+use crate::sched::{self, Wake};
+use crate::time;
 
 /// Clock ids (`include/uapi/linux/time.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,11 +71,28 @@ pub fn clock_getres(args: SyscallArgs) -> SysResult {
     Ok(0)
 }
 
+/// Sleeps until `deadline` (`CLOCK_MONOTONIC` ns). A signal ends the sleep with
+/// `EINTR` (never restarted, even with `SA_RESTART`: signal(7)), and a relative sleep
+/// writes the time left to `rem` unless it is NULL.
+fn sleep(deadline: u64, rem: Option<UserAddr>) -> SysResult {
+    match sched::sleep_until(deadline) {
+        Wake::Interrupted => {
+            if let Some(rem) = rem.filter(|rem| !rem.is_null()) {
+                write_timespec(rem, deadline.saturating_sub(time::monotonic_ns()))?;
+            }
+            Err(Errno::EINTR)
+        }
+        Wake::Woken | Wake::TimedOut => Ok(0),
+    }
+}
+
 /// `nanosleep(req, rem)`.
 pub fn nanosleep(args: SyscallArgs) -> SysResult {
     let duration = timespec_ns(read_timespec(args.get(0)?)?);
-    sched::sleep_until(time::monotonic_ns().saturating_add(duration));
-    Ok(0)
+    sleep(
+        time::monotonic_ns().saturating_add(duration),
+        Some(args.get(1)?),
+    )
 }
 
 const TIMER_ABSTIME: u32 = 1;
@@ -95,8 +113,10 @@ pub fn clock_nanosleep(args: SyscallArgs) -> SysResult {
         // Every other clock counts from boot like CLOCK_MONOTONIC (`now_ns`).
         request
     };
-    sched::sleep_until(deadline);
-    Ok(0)
+    let rem = (flags & TIMER_ABSTIME == 0)
+        .then(|| args.get(3))
+        .transpose()?;
+    sleep(deadline, rem)
 }
 
 /// `gettimeofday(tv, tz)`: `struct timeval { i64 tv_sec; i64 tv_usec; }`; the time

@@ -44,7 +44,7 @@ pub fn until<R>(
         match wake::wait_past(sample, deadline) {
             Ok(Wake::Woken) | Err(Errno::EAGAIN) => {}
             Ok(Wake::TimedOut) => timed_out = true,
-            // A signal for this thread ends the wait, as on Linux (no restart).
+            // A signal for this thread ends the wait; the caller may restart it.
             Ok(Wake::Interrupted) => return Err(Errno::EINTR),
             Err(error) => return Err(error),
         }
@@ -52,10 +52,20 @@ pub fn until<R>(
 }
 
 /// Runs `transfer` (a read or write on `fd`), waiting and retrying while it is
-/// `EAGAIN` on a descriptor without `O_NONBLOCK`.
+/// `EAGAIN` on a descriptor without `O_NONBLOCK`. A signal ends the wait with `EINTR`,
+/// or restarts it once the handlers ran if they have `SA_RESTART` (Linux's
+/// `-ERESTARTSYS` for pipe and eventfd reads and writes, signal(7)).
 pub fn blocking<R>(
     fd: u32,
     mut transfer: impl FnMut(&mut Vfs) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    crate::signal::restarting(|| blocking_once(fd, &mut transfer))
+}
+
+/// [`blocking`] without the restart: `EINTR` when a signal interrupts the wait.
+fn blocking_once<R>(
+    fd: u32,
+    transfer: &mut impl FnMut(&mut Vfs) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     let done = until(None, |vfs| match transfer(vfs) {
         Err(Errno::EAGAIN) if !vfs.file(fd)?.nonblocking() => Ok(Attempt::Wait),
@@ -68,22 +78,29 @@ pub fn blocking<R>(
 /// `write(fd, buf, len)`. A blocking write to an object that takes whole writes (a
 /// pipe) returns once all `len` bytes are in (`pipe(7)`; a write of more than the
 /// capacity waits for readers to make room in between), or with the bytes written so
-/// far when the last reader goes (`EPIPE` if none were).
+/// far when the last reader goes (`EPIPE` if none were) or a signal interrupts it (a
+/// signal before any byte is in: `EINTR`, or a restart, as [`blocking`]).
 pub fn write(fd: u32, buf: usize, len: usize) -> Result<usize, Errno> {
     let mut done = 0;
-    blocking(fd, |vfs| {
-        let whole = vfs.file(fd)?.object.writes_whole();
-        match vfs.write(fd, buf + done, len - done, None) {
-            Ok(n) => {
-                done += n;
-                if whole && done < len && !vfs.file(fd)?.nonblocking() {
-                    Err(Errno::EAGAIN)
-                } else {
-                    Ok(done)
+    crate::signal::restarting(|| {
+        let result = blocking_once(fd, &mut |vfs: &mut Vfs| {
+            let whole = vfs.file(fd)?.object.writes_whole();
+            match vfs.write(fd, buf + done, len - done, None) {
+                Ok(n) => {
+                    done += n;
+                    if whole && done < len && !vfs.file(fd)?.nonblocking() {
+                        Err(Errno::EAGAIN)
+                    } else {
+                        Ok(done)
+                    }
                 }
+                Err(error) if done > 0 && error != Errno::EAGAIN => Ok(done),
+                Err(error) => Err(error),
             }
-            Err(error) if done > 0 && error != Errno::EAGAIN => Ok(done),
-            Err(error) => Err(error),
+        });
+        match result {
+            Err(Errno::EINTR) if done > 0 => Ok(done),
+            other => other,
         }
     })
 }
