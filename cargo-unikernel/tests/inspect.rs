@@ -263,10 +263,13 @@ fn no_syscalls_function_that_stays_pure_builds() {
         &["build", "--release", "--allow-unsupported-syscalls"],
     );
     success(&allowed);
-    assert!(
-        text(&allowed.stderr).contains("Fresh"),
-        "the check needs no relink"
-    );
+    // A failed check removes the image, so only after a passing one is it fresh.
+    if unimplemented.is_empty() {
+        assert!(
+            text(&allowed.stderr).contains("Fresh"),
+            "the check needs no relink"
+        );
+    }
     let checks = reachability["no_syscalls"].as_array().unwrap();
     assert_eq!(checks.len(), 1, "{checks:?}");
     assert_eq!(checks[0]["function"], "no_syscalls::checksum");
