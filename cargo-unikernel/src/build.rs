@@ -107,7 +107,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     if fingerprint.is_current(&output) && ir_current && report_path.is_file() {
         status("Fresh", &relative(&output));
         let reachability = BuildReport::read(&report_path)?.reachability;
-        check(request, options, reachability.as_ref())?;
+        check(request, options, reachability.as_ref(), &output)?;
         return Ok(Built {
             size: ImageSize::of(&output)?,
             output,
@@ -148,7 +148,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         status("Report", &report_path.display().to_string());
     }
     status("Finished", &relative(&output));
-    check(request, options, report.reachability.as_ref())?;
+    check(request, options, report.reachability.as_ref(), &output)?;
     Ok(Built {
         output,
         size: report.size,
@@ -158,11 +158,14 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
 }
 
 /// The build's checks (`checks.rs`): fatal for `build` and `run`, printed for `ir`
-/// and `report`.
+/// and `report`. A fatal failure removes the image at `output` (and its fingerprint,
+/// so the next build links again), so that no image that breaks a checked property is
+/// left to run; the build report stays: it names the system calls and a path to each.
 fn check(
     request: &Request,
     options: BuildOptions,
     reachability: Option<&Reachability>,
+    output: &Path,
 ) -> anyhow::Result<()> {
     let Some(reachability) = reachability else {
         return Ok(());
@@ -179,7 +182,18 @@ fn check(
             status("Warning", &error::message(&e));
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            Fingerprint::invalidate(output);
+            if let Err(err) = std::fs::remove_file(output)
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                status(
+                    "Warning",
+                    &format!("cannot remove the image {}: {err}", relative(output)),
+                );
+            }
+            Err(e)
+        }
     }
 }
 

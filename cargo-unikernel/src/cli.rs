@@ -5,17 +5,18 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use unikernel_pass::Stage;
 
 use crate::build::{self, BuildOptions};
 use crate::cargo_build::Features;
 use crate::error::{self, Failure};
+use crate::host;
 use crate::ir;
 use crate::plan::{Profile, Request};
 use crate::project::Selection;
-use crate::qemu::{Accel, Boot, Console};
+use crate::qemu::{self, Accel, Boot, Console};
 use crate::report::BuildReport;
 use crate::report_text;
 use crate::status::{relative, status};
@@ -74,7 +75,8 @@ pub struct RunArgs {
     /// Accelerator (default: KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG).
     #[arg(long, value_enum)]
     pub accel: Option<Accel>,
-    /// Guest memory in MiB.
+    /// Guest memory in MiB: at least 12 (what the kernel needs for a small image), at
+    /// most the host's memory.
     #[arg(long, default_value_t = 256)]
     pub memory: u32,
     /// Stop the guest after this many seconds.
@@ -247,23 +249,37 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// `cargo unikernel run`.
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    // What the command line or the host rules out fails here, before a build.
+    let usage = |e: anyhow::Error| e.context(Failure::Usage);
     if args.build.hosted {
-        anyhow::bail!("`run` boots an image; run a --hosted build directly");
+        return Err(usage(anyhow!(
+            "`run` boots an image; run a --hosted build directly"
+        )));
     }
-    let built = build::build(&args.build.request(), BuildOptions::default())?;
     let env = args
         .env
         .iter()
         .map(|kv| {
             kv.split_once('=')
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .with_context(|| format!("--env `{kv}`: expected KEY=VALUE"))
+                .ok_or_else(|| usage(anyhow!("--env `{kv}`: expected KEY=VALUE")))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let accel = args.accel.unwrap_or_else(Accel::detect);
+    qemu::check_app_words(&env, &args.args).map_err(usage)?;
+    qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
+    let accel = match args.accel {
+        Some(accel) => {
+            accel.check_host()?;
+            accel
+        }
+        None => Accel::detect(),
+    };
     if args.icount && accel != Accel::Tcg {
-        anyhow::bail!("--icount needs software emulation (--accel tcg)");
+        return Err(usage(anyhow!(
+            "--icount needs software emulation (--accel tcg)"
+        )));
     }
+    let built = build::build(&args.build.request(), BuildOptions::default())?;
     let verbose = args.build.verbose;
     let boot = Boot {
         image: &built.output,
@@ -296,6 +312,9 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let outcome = boot.run()?;
     if verbose {
+        for line in outcome.qemu_stderr.lines() {
+            status("QEMU", line);
+        }
         status(
             "Exited",
             &format!(

@@ -8,19 +8,21 @@
 /// | code | class |
 /// |------|-------|
 /// | 1 | anything unexpected |
-/// | 2 | command-line usage |
+/// | 2 | command-line usage: clap's errors, flag values `run` checks (`--memory`, `--env`) |
 /// | 3 | the project: not a cargo project, unknown package, bin or example |
 /// | 4 | the toolchain: wrong LLVM, missing rust-lld |
 /// | 5 | cargo failed to compile the app |
 /// | 6 | the whole-program build: bad bitcode, LLVM failure |
 /// | 7 | the final link: undefined symbols, unsupported libraries |
-/// | 8 | running the image: QEMU missing or failing |
+/// | 8 | running the image: QEMU missing or failing, `--accel kvm` on a host without KVM, a guest that times out |
 /// | 9 | a checked property: a reachable unimplemented syscall, a syscall reachable from a `#[unikernel::no_syscalls]` function |
 ///
 /// A class displays as the empty string: it is a marker in the error chain, not part of
 /// the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
+    #[error("")]
+    Usage,
     #[error("")]
     Project,
     #[error("")]
@@ -40,6 +42,7 @@ pub enum Failure {
 impl Failure {
     pub fn exit_code(self) -> u8 {
         match self {
+            Failure::Usage => 2,
             Failure::Project => 3,
             Failure::Toolchain => 4,
             Failure::Compile => 5,

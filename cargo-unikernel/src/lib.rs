@@ -1,6 +1,6 @@
 //! cargo-unikernel as a library: the CLI, the cargo driving, the link capture and the
 //! whole-program build. `main.rs` only picks the role. [`lld`] (the final link) and
-//! [`qemu`] (booting an image) are also used on their own, by tests that boot images
+//! [`qemu`] with [`launch`] (booting an image) are also used on their own, by tests that boot images
 //! built without cargo-unikernel's front end.
 
 pub mod build;
@@ -10,8 +10,10 @@ pub mod cli;
 pub mod composition;
 pub mod error;
 pub mod fresh;
+pub mod host;
 pub mod initfs;
 pub mod ir;
+pub mod launch;
 pub mod link_capture;
 pub mod link_inputs;
 pub mod lld;

@@ -1,24 +1,24 @@
-//! Booting an image under QEMU: accelerator choice, the kernel command line, the
-//! console, the exit code.
+//! Booting an image under QEMU, as data: accelerator choice, what the host must offer
+//! (memory, KVM), the kernel command line and QEMU's argument vector (a pure function,
+//! [`Boot::qemu_args`]). Starting QEMU and reading how the guest ended is
+//! [`crate::launch`].
 //!
 //! microvm boots a PVH ELF directly in tens of milliseconds (`-M pc` spends seconds in
 //! firmware). The kernel ends the VM through QEMU's isa-debug-exit device: writing `v`
 //! to port 0xf4 makes QEMU exit with `(v << 1) | 1`, truncated to 8 bits as a process
 //! status, so codes ≥ 128 (128 + signal, as Linux reports a process a signal killed)
 //! would arrive cut. Just before, the kernel prints `unikernel-exit-status N` on the
-//! isa-debugcon port 0xe9 (sysroot hal `exit.rs`); QEMU writes it to a file that
-//! [`Boot::run`] reads back for the full 8-bit code.
+//! isa-debugcon port 0xe9 (sysroot hal `exit.rs`); QEMU writes it to a file that the
+//! launcher reads back for the full 8-bit code.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 
 use crate::error::Failure;
+use crate::host;
 
 /// Which accelerator runs the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,26 +28,52 @@ pub enum Accel {
 }
 
 impl Accel {
-    /// KVM only where the CPU offers hardware virtualization and /dev/kvm opens: some
-    /// hosts (kvm-pvm) expose /dev/kvm but run a guest that is not PVM-aware in an
-    /// instruction emulator far slower than TCG (DESIGN.md, "Facts").
+    /// KVM where the host can run it ([`host::kvm`]), else TCG.
     pub fn detect() -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let hardware = cpuinfo
-            .lines()
-            .filter(|l| l.starts_with("flags"))
-            .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
-        let opens = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-            .is_ok();
-        if hardware && opens {
+        if host::kvm().is_ok() {
             Accel::Kvm
         } else {
             Accel::Tcg
         }
     }
+
+    /// Fail (class [`Failure::Run`]) at once if this host cannot run the accelerator:
+    /// QEMU would otherwise start, fail or crawl, and the boot time out.
+    pub fn check_host(self) -> anyhow::Result<()> {
+        match self {
+            Accel::Tcg => Ok(()),
+            Accel::Kvm => host::kvm().map_err(|reason| {
+                anyhow!("--accel kvm: {reason}; use --accel tcg (software emulation)")
+                    .context(Failure::Run)
+            }),
+        }
+    }
+}
+
+/// The least guest memory, in MiB, that boots `examples/hello` (measured: 11 MiB
+/// fails with "no memory for the main thread's stack", 12 boots). The kernel's fixed
+/// needs are the main thread's 8 MiB stack and the image loaded twice (as the kernel
+/// and as its boot module); a larger image needs more.
+pub const MIN_MEMORY_MIB: u32 = 12;
+
+/// Whether `memory_mib` of guest memory can boot on a host with `host_mib` of RAM
+/// (`None`: unknown, not checked); the usage error if not.
+pub fn check_memory(memory_mib: u32, host_mib: Option<u64>) -> anyhow::Result<()> {
+    if memory_mib < MIN_MEMORY_MIB {
+        bail!(
+            "--memory {memory_mib}: the kernel needs at least {MIN_MEMORY_MIB} MiB (the main \
+             thread's 8 MiB stack and the image, loaded twice; a larger image needs more)"
+        );
+    }
+    if let Some(host_mib) = host_mib
+        && u64::from(memory_mib) > host_mib
+    {
+        bail!(
+            "--memory {memory_mib}: the host has only {host_mib} MiB of memory (MemTotal in \
+             /proc/meminfo)"
+        );
+    }
+    Ok(())
 }
 
 /// One boot: everything the QEMU command line is made from.
@@ -85,6 +111,8 @@ pub struct Outcome {
     pub wall: Duration,
     /// The console output with [`Console::Capture`]; empty otherwise.
     pub console: Vec<u8>,
+    /// What QEMU printed on its stderr (warnings: the guest ran).
+    pub qemu_stderr: String,
 }
 
 /// The emulator the arguments are for.
@@ -98,18 +126,7 @@ impl Boot<'_> {
         if self.verbose {
             words.push("unikernel.verbose".into());
         }
-        for (key, value) in &self.env {
-            if key.is_empty() || key.contains(['=', ' ', '"']) {
-                bail!(
-                    "environment variable name `{key}` cannot be passed on the kernel command line"
-                );
-            }
-            words.push(format!("{key}={}", quote(value)?));
-        }
-        words.push("--".into());
-        for arg in &self.args {
-            words.push(quote(arg)?);
-        }
+        words.extend(app_words(&self.env, &self.args)?);
         Ok(words.join(" "))
     }
 
@@ -156,137 +173,28 @@ impl Boot<'_> {
         args.push(self.command_line()?.into());
         Ok(args)
     }
-
-    /// Boot, send the console where [`Boot::console`] says, and return the guest's
-    /// exit code.
-    pub fn run(&self) -> anyhow::Result<Outcome> {
-        let status_file = StatusFile::new();
-        let mut command = Command::new(QEMU);
-        command
-            .args(self.qemu_args(&status_file.path)?)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = command.spawn().map_err(|e| {
-            anyhow!("cannot start {QEMU} ({e}); install it, e.g. `apt-get install qemu-system-x86`")
-                .context(Failure::Run)
-        })?;
-        let stdout = child.stdout.take().context("QEMU's stdout")?;
-        let console = self.console;
-        let console = std::thread::spawn(move || match console {
-            Console::Forward => {
-                copy_console(stdout, &mut std::io::stdout().lock());
-                Vec::new()
-            }
-            Console::Capture => {
-                let mut captured = Vec::new();
-                copy_console(stdout, &mut captured);
-                captured
-            }
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if started.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = console.join();
-                return Err(anyhow!(
-                    "the guest did not finish within {:?}; stopped it",
-                    self.timeout
-                )
-                .context(Failure::Run));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let wall = started.elapsed();
-        let console = console.join().unwrap_or_default();
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        match status.code() {
-            // isa-debug-exit: (v << 1) | 1, of which 8 bits survive: v's low 7 bits.
-            Some(code) if code % 2 == 1 => Ok(Outcome {
-                exit_code: status_file.exit_code((code - 1) / 2),
-                wall,
-                console,
-            }),
-            code => Err(anyhow!(
-                "QEMU failed ({}) without the guest's exit code: {}",
-                code.map_or("killed by a signal".into(), |c| format!("exit status {c}")),
-                stderr.lines().next().unwrap_or("no message")
-            )
-            .context(Failure::Run)),
-        }
-    }
 }
 
-/// The file QEMU's isa-debugcon writes to: the guest's full exit status.
-struct StatusFile {
-    path: PathBuf,
+/// Whether the kernel command line can carry this environment and these arguments
+/// (checked by `run` before it builds).
+pub fn check_app_words(env: &[(String, String)], args: &[String]) -> anyhow::Result<()> {
+    app_words(env, args).map(drop)
 }
 
-impl StatusFile {
-    fn new() -> StatusFile {
-        static BOOTS: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "cargo-unikernel-{}-{}.status",
-            std::process::id(),
-            BOOTS.fetch_add(1, Ordering::Relaxed)
-        );
-        StatusFile {
-            path: std::env::temp_dir().join(name),
+/// The environment as `KEY=VALUE` words, `--`, then the arguments.
+fn app_words(env: &[(String, String)], args: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut words = Vec::new();
+    for (key, value) in env {
+        if key.is_empty() || key.contains(['=', ' ', '"']) {
+            bail!("environment variable name `{key}` cannot be passed on the kernel command line");
         }
+        words.push(format!("{key}={}", quote(value)?));
     }
-
-    /// The 8-bit status the guest printed, if it agrees with the 7 bits isa-debug-exit
-    /// carried (`low7`); otherwise (an older image, no line) `low7` itself.
-    fn exit_code(&self, low7: i32) -> i32 {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        text.lines()
-            .rev()
-            .find_map(|line| line.strip_prefix("unikernel-exit-status "))
-            .and_then(|code| code.trim().parse::<u8>().ok())
-            .map(i32::from)
-            .filter(|&code| code & 0x7f == low7)
-            .unwrap_or(low7)
+    words.push("--".into());
+    for arg in args {
+        words.push(quote(arg)?);
     }
-}
-
-impl Drop for StatusFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Copy the serial console to `out` as it arrives, turning the UART's CRLF back into
-/// LF.
-fn copy_console(mut from: impl Read, out: &mut impl Write) {
-    let mut buf = [0u8; 4096];
-    let mut pending_cr = false;
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let mut text = Vec::with_capacity(n + 1);
-        for &b in &buf[..n] {
-            if pending_cr && b != b'\n' {
-                text.push(b'\r');
-            }
-            pending_cr = b == b'\r';
-            if !pending_cr {
-                text.push(b);
-            }
-        }
-        let _ = out.write_all(&text);
-        let _ = out.flush();
-    }
-    if pending_cr {
-        let _ = out.write_all(b"\r");
-    }
+    Ok(words)
 }
 
 fn quote(word: &str) -> anyhow::Result<String> {
@@ -377,5 +285,23 @@ mod tests {
             ..boot(image)
         };
         assert!(bad_key.qemu_args(status).is_err());
+    }
+
+    #[test]
+    fn memory_between_the_kernels_minimum_and_the_hosts_memory() {
+        assert!(check_memory(MIN_MEMORY_MIB, Some(1024)).is_ok());
+        assert!(check_memory(1024, Some(1024)).is_ok());
+        assert!(check_memory(1_000_000, None).is_ok());
+        let small = check_memory(MIN_MEMORY_MIB - 1, Some(1024)).unwrap_err();
+        assert!(small.to_string().contains("at least 12 MiB"), "{small}");
+        let large = check_memory(1025, Some(1024)).unwrap_err();
+        assert!(large.to_string().contains("only 1024 MiB"), "{large}");
+    }
+
+    #[test]
+    fn app_words_are_checked_before_a_boot() {
+        assert!(check_app_words(&[("A".into(), "b c".into())], &["d e".into()]).is_ok());
+        assert!(check_app_words(&[], &["say \"hi\"".into()]).is_err());
+        assert!(check_app_words(&[("A=B".into(), "c".into())], &[]).is_err());
     }
 }
