@@ -146,7 +146,7 @@ pub fn peek_u64(address: usize) -> Result<u64, Fault> {
     if address == 0 || end > ADDRESS_LIMIT || !paging::is_accessible(address, 8, false) {
         return Err(Fault);
     }
-    // SAFETY: the 8 bytes are mapped and readable (checked above); an unaligned
-    // volatile-free read of plain memory, copied out at once, creates no reference.
+    // SAFETY: the 8 bytes are mapped and readable (checked above); `read_unaligned`
+    // assumes no alignment and copies the value out without creating a reference.
     Ok(unsafe { (address as *const u64).read_unaligned() })
 }
