@@ -71,7 +71,7 @@ fn kernel_statics_lie_in_the_kernel_only_range() {
     let start = symbols["__unikernel_kernel_data_start"].0;
     let end = symbols["__unikernel_kernel_data_end"].0;
     assert!(
-        start < end && start % 4096 == 0 && end % 4096 == 0,
+        start < end && start.is_multiple_of(4096) && end.is_multiple_of(4096),
         "{start:#x}..{end:#x}"
     );
     let mut kernel = 0;

@@ -52,7 +52,10 @@ pub fn application_owns(start: usize, len: usize) -> bool {
         .filter(|mapping| mapping.usage == Use::Anonymous)
         .map(|mapping| {
             let region = &mapping.region;
-            region.end().min(end).saturating_sub(region.start().max(start))
+            region
+                .end()
+                .min(end)
+                .saturating_sub(region.start().max(start))
         })
         .sum();
     covered == len
