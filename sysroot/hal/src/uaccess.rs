@@ -33,6 +33,7 @@ use core::ops::Range;
 use spin::Once;
 
 use crate::{image, paging};
+
 /// A bad address (the `EFAULT` of the system call).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault;
@@ -98,7 +99,8 @@ pub fn with_bytes<R>(address: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> 
         return Ok(f(&[]));
     }
     check(address, len, false)?;
-    // SAFETY: the range is mapped and readable (checked above); the caller of the
+    // SAFETY: the range is the application's, so no kernel static or stack that Rust
+    // code may be borrowing, and mapped readable (checked above); the caller of the
     // system call handed it over for this call (module docs); the single CPU runs
     // only this code while the slice lives.
     let bytes = unsafe { core::slice::from_raw_parts(address as *const u8, len) };
@@ -116,7 +118,8 @@ pub fn copy_to(address: usize, src: &[u8]) -> Result<(), Fault> {
         return Ok(());
     }
     check(address, src.len(), true)?;
-    // SAFETY: the range is mapped writable (checked above) and was handed over for
+    // SAFETY: the range is the application's (never the kernel's data, which Rust
+    // code may be borrowing) and mapped writable (checked above), handed over for
     // this call (module docs); `src` is kernel memory, so the two cannot overlap
     // unless the caller passed its own buffer, which copy semantics allow anyway as
     // `copy` (memmove) is used.
