@@ -141,15 +141,27 @@ pub fn read_u64(address: usize) -> Result<u64, Fault> {
     Ok(u64::from_ne_bytes(bytes))
 }
 
-/// Reads a native-endian `u64` that the kernel itself looks at, wherever it is: crash
-/// reports walk the faulting stack, which may be one of the kernel's own. Only checks
-/// that the memory is mapped; never for an address a system call was given.
-pub fn peek_u64(address: usize) -> Result<u64, Fault> {
-    let end = address.checked_add(8).ok_or(Fault)?;
-    if address == 0 || end > ADDRESS_LIMIT || !paging::is_accessible(address, 8, false) {
+/// Reads `N` bytes that the kernel itself looks at, wherever they are: crash and
+/// deadlock reports read stacks and futex words, which may be the kernel's own. Only
+/// checks that the memory is mapped; never for an address a system call was given.
+fn peek<const N: usize>(address: usize) -> Result<[u8; N], Fault> {
+    let end = address.checked_add(N).ok_or(Fault)?;
+    if address == 0 || end > ADDRESS_LIMIT || !paging::is_accessible(address, N, false) {
         return Err(Fault);
     }
-    // SAFETY: the 8 bytes are mapped and readable (checked above); `read_unaligned`
-    // assumes no alignment and copies the value out without creating a reference.
-    Ok(unsafe { (address as *const u64).read_unaligned() })
+    // SAFETY: the N bytes are mapped and readable (checked above); `read_unaligned`
+    // assumes no alignment and copies the bytes out without creating a reference.
+    Ok(unsafe { (address as *const [u8; N]).read_unaligned() })
+}
+
+/// A native-endian `u64` the kernel itself looks at (see [`peek`]): crash reports
+/// walking a stack.
+pub fn peek_u64(address: usize) -> Result<u64, Fault> {
+    peek(address).map(u64::from_ne_bytes)
+}
+
+/// A native-endian `u32` the kernel itself looks at (see [`peek`]): the futex word in
+/// a deadlock report.
+pub fn peek_u32(address: usize) -> Result<u32, Fault> {
+    peek(address).map(u32::from_ne_bytes)
 }
