@@ -22,14 +22,17 @@
 //! 9. [`reach`]: analyze the final module: the system calls still reachable, the call
 //!    paths to them, and the `#[unikernel::no_syscalls]` functions' property;
 //! 10. [`reach::markers`]: strip the `#[unikernel::no_syscalls]` marks;
-//! 11. [`codegen`]: native code generation into an ELF object.
+//! 11. [`kernel_data`] (images): the kernel's writable globals into sections of their
+//!     own, which the image's linker script keeps apart from the application's;
+//! 12. [`codegen`]: native code generation into an ELF object.
 //!
 //! `cargo unikernel ir` captures the module's IR ([`Stage`]) after step 1, after step 3
-//! (images; where it would be when the rewrite is off) and before step 11. Each stage reports counters that end up in the driver's build
+//! (images; where it would be when the rewrite is off) and before step 12. Each stage reports counters that end up in the driver's build
 //! report.
 
 pub mod codegen;
 pub mod internalize;
+pub mod kernel_data;
 pub mod merge;
 pub mod noredzone;
 pub mod pipeline;
@@ -98,6 +101,10 @@ pub struct Stats {
     pub varargs_calls_fixed: usize,
     /// Definitions made internal.
     pub internalized: usize,
+    /// Writable globals of the kernel crates placed in the kernel's own sections
+    /// (images; see [`kernel_data`]).
+    #[serde(default)]
+    pub kernel_globals_placed: usize,
     /// One entry per run of the syscall rewrite, in order (the first before any
     /// optimization, later ones after it); empty for hosted builds.
     pub syscall_rewrites: Vec<syscalls::SyscallRewriteStats>,
@@ -211,6 +218,13 @@ impl<'ctx> WholeProgram<'ctx> {
     /// For kernel-mode code: see [`noredzone`].
     pub fn disable_red_zone(&mut self) -> usize {
         noredzone::disable_red_zone(&self.module)
+    }
+
+    /// Images: see [`kernel_data`]; after the last optimization.
+    pub fn place_kernel_data(&mut self) -> usize {
+        let placed = kernel_data::place_kernel_data(&self.module);
+        self.stats.kernel_globals_placed = placed;
+        placed
     }
 
     /// Stage 4a: the optimization pipeline.

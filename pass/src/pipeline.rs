@@ -105,6 +105,8 @@ pub enum Step {
     Reachability,
     /// See [`crate::reach::markers`].
     StripNoSyscallsMarks,
+    /// See [`crate::kernel_data`].
+    PlaceKernelData,
     /// Native code generation, at the pipeline's level.
     EmitObject,
 }
@@ -186,6 +188,9 @@ impl Pipeline {
         steps.extend([
             Reachability,
             StripNoSyscallsMarks,
+            // After the last optimization, so it sees the final globals; the image's
+            // linker script keeps these sections apart (system calls refuse them).
+            PlaceKernelData,
             Capture(Stage::Optimized),
             EmitObject,
         ]);
@@ -301,6 +306,9 @@ impl Pipeline {
                 }
                 Step::StripNoSyscallsMarks => {
                     program.strip_no_syscalls_marks()?;
+                }
+                Step::PlaceKernelData => {
+                    program.place_kernel_data();
                 }
                 Step::EmitObject => program.emit_object(self.level, object)?,
             }

@@ -20,6 +20,8 @@ unsafe extern "C" {
     static __unikernel_rodata_end: u8;
     static __unikernel_data_start: u8;
     static __unikernel_image_end: u8;
+    static __unikernel_kernel_data_start: u8;
+    static __unikernel_kernel_data_end: u8;
     static __unikernel_initfs_start: u8;
     static __unikernel_initfs_end: u8;
     static __eh_frame_hdr_start: u8;
@@ -52,6 +54,13 @@ pub fn rodata() -> Range<usize> {
 /// TLS templates, init arrays, data and bss (mapped read + write, no execute).
 pub fn data() -> Range<usize> {
     addr!(__unikernel_data_start)..addr!(__unikernel_image_end)
+}
+
+/// The kernel's own writable memory inside the data segment (page-aligned): its
+/// statics, its stacks, the boot page tables and the page-table pool (see `image.ld`).
+/// Never the application's, so never a system call's buffer (`uaccess`).
+pub fn kernel_data() -> Range<usize> {
+    addr!(__unikernel_kernel_data_start)..addr!(__unikernel_kernel_data_end)
 }
 
 /// The initial file archive (`.unikernel_initfs`, in the read-only segment; empty when

@@ -40,6 +40,8 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     let calibration_ticks = tsc::read() - calibration_start;
 
     let free = memory::init(free_ram);
+    // From here on, system calls accept only memory the application owns.
+    unikernel_hal::uaccess::set_application_memory(memory::application_owns);
     let rng = random::init();
 
     let stack_size = cmdline
@@ -51,6 +53,7 @@ pub(crate) fn run(boot: BootInfo) -> ! {
         Ok(stack) => stack,
         Err(_) => fail("no memory for the main thread's stack"),
     };
+    memory::register_main_stack(&stack);
     let sp = match process::build_initial_stack(&mut stack, &cmdline) {
         Ok(sp) => sp,
         Err(_) => fail("arguments and environment do not fit in the main thread's stack"),

@@ -145,7 +145,7 @@ fn reg(regs: &Registers, register: Register) -> Option<u64> {
 
 /// A checked 8-byte read of stack memory.
 fn read(address: u64) -> Option<u64> {
-    uaccess::read_u64(usize::try_from(address).ok()?).ok()
+    uaccess::peek_u64(usize::try_from(address).ok()?).ok()
 }
 
 /// A frame for a fault at a bad pc (a call through a null or wild function pointer):

@@ -20,9 +20,11 @@ use crate::errno::Errno;
 use free::FreeList;
 pub use mappings::Use;
 use mappings::{Mapping, Mappings};
+pub use owned::{application_owns, register_main_stack};
 
 mod free;
 mod mappings;
+mod owned;
 mod slots;
 
 #[derive(Debug)]

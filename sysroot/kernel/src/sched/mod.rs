@@ -23,6 +23,8 @@
 mod queue;
 mod table;
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use unikernel_hal::irq::{self, IrqMutex};
 use unikernel_hal::thread::{self as hal_thread, IDLE, ThreadError};
 use unikernel_hal::{SyscallFrame, apic, exit, uaccess};
@@ -231,13 +233,38 @@ pub fn sleep_until(deadline_ns: u64) -> Wake {
     .unwrap_or(Wake::TimedOut)
 }
 
-/// `FUTEX_WAIT`: blocks while the word at `address` holds `expected`, until a wake
-/// whose bitset shares a bit with `bitset`, or the deadline.
+/// `FUTEX_WAIT`: blocks while the word at `address` (the application's) holds
+/// `expected`, until a wake whose bitset shares a bit with `bitset`, or the deadline.
 pub fn futex_wait(
     address: usize,
     expected: u32,
     bitset: u32,
     deadline_ns: Option<u64>,
+) -> Result<Wake, Errno> {
+    let read = || uaccess::read_u32(address).map_err(Errno::from);
+    futex_wait_on(address, expected, bitset, deadline_ns, read)
+}
+
+/// [`futex_wait`] on a word of the kernel's own (the VFS's wait word): read directly,
+/// as it is not the application's memory, which is all `uaccess` accepts. Woken by
+/// [`futex_wake`] with the word's address.
+pub fn futex_wait_kernel(
+    word: &'static AtomicU32,
+    expected: u32,
+    bitset: u32,
+    deadline_ns: Option<u64>,
+) -> Result<Wake, Errno> {
+    let address = word as *const AtomicU32 as usize;
+    let read = || Ok(word.load(Ordering::SeqCst));
+    futex_wait_on(address, expected, bitset, deadline_ns, read)
+}
+
+fn futex_wait_on(
+    address: usize,
+    expected: u32,
+    bitset: u32,
+    deadline_ns: Option<u64>,
+    read: impl Fn() -> Result<u32, Errno>,
 ) -> Result<Wake, Errno> {
     let futex = table::FutexWait {
         address,
@@ -250,7 +277,7 @@ pub fn futex_wait(
             deadline: deadline_ns,
         },
         || {
-            if uaccess::read_u32(address)? == expected {
+            if read()? == expected {
                 Ok(())
             } else {
                 Err(Errno::EAGAIN)
@@ -363,7 +390,8 @@ fn report_deadlock<'a>(threads: impl Iterator<Item = &'a Thread>) {
         }) = thread.state
         {
             let (tid, address, expected) = (thread.tid, futex.address, futex.expected);
-            match uaccess::read_u32(address) {
+            // The word may be the kernel's own (the VFS's), which `read_u32` refuses.
+            match uaccess::peek_u32(address) {
                 Ok(value) => kinfo!(
                     "  thread {tid} waits on futex {address:#x} (expected {expected}, holds {value})"
                 ),

@@ -54,7 +54,7 @@ pub fn cancel() {
 /// Waits (without the VFS lock) until the word moves on from `sample` or `deadline`
 /// (`CLOCK_MONOTONIC` ns) passes.
 pub fn wait_past(sample: u32, deadline: Option<u64>) -> Result<Wake, Errno> {
-    let woke = sched::futex_wait(word(), sample, u32::MAX, deadline);
+    let woke = sched::futex_wait_kernel(&CHANGES, sample, u32::MAX, deadline);
     WAITERS.fetch_sub(1, Ordering::SeqCst);
     woke
 }
