@@ -1,5 +1,5 @@
 //! Unikernel images booted under QEMU: the app's console output and exit code equal the
-//! native build's (hello, time, panic, threads, files, stress, tokio), the build report shows every system call rewritten, and no `syscall`
+//! native build's (hello, time, panic, threads, files, stress, alloc-race, tokio), the build report shows every system call rewritten, and no `syscall`
 //! instruction is left in the image.
 
 mod common;
@@ -59,6 +59,14 @@ fn files_matches_native() {
 fn tokio_matches_native() {
     differential("tokio", &[], &[]);
     check_report("tokio");
+}
+
+/// One thread allocating while another creates and removes files, 100 rounds of 100 ms:
+/// a thread preempted inside `malloc` while another waited for it inside the file system
+/// hung the whole VM (the VFS lock was spun on with interrupts off).
+#[test]
+fn alloc_race_matches_native() {
+    differential("alloc-race", &[], &[]);
 }
 
 #[test]
