@@ -174,8 +174,12 @@ pub fn getrlimit(args: SyscallArgs) -> SysResult {
     Ok(0)
 }
 
-/// `prlimit64(pid, resource, new, old)`: limits are fixed; setting one is accepted and
-/// has no effect (nothing here enforces limits yet).
+/// `prlimit64(pid, resource, new, old)`. Nothing here enforces a limit, so none can
+/// change: setting the values a limit already has succeeds (the common "raise the soft
+/// limit to the hard one" of servers), a soft limit above the hard one is `EINVAL`,
+/// raising either above the hard limit is `EPERM` as for an unprivileged Linux process,
+/// and lowering one is `EPERM` too, since a lower limit that is not enforced would be a
+/// pretence.
 pub fn prlimit64(args: SyscallArgs) -> SysResult {
     let pid: i32 = args.get(0)?;
     let resource: u32 = args.get(1)?;
@@ -188,9 +192,43 @@ pub fn prlimit64(args: SyscallArgs) -> SysResult {
     if !new.is_null() {
         let mut bytes = [0u8; 16];
         uaccess::copy_from(new.0, &mut bytes)?;
+        let [cur, max] = [&bytes[..8], &bytes[8..]]
+            .map(|half| u64::from_ne_bytes(half.try_into().expect("eight bytes")));
+        check_change(current, (cur, max))?;
     }
     if !old.is_null() {
         write_limit(old, current)?;
     }
     Ok(0)
+}
+
+/// Whether limits `current` may become `new` (see [`prlimit64`]).
+fn check_change(current: (u64, u64), new: (u64, u64)) -> Result<(), Errno> {
+    if new.0 > new.1 {
+        Err(Errno::EINVAL)
+    } else if new == current {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_stay_as_they_are() {
+        let nofile = (1024, 1024);
+        assert_eq!(check_change(nofile, (1024, 1024)), Ok(()));
+        assert_eq!(check_change(nofile, (2048, 1024)), Err(Errno::EINVAL));
+        assert_eq!(check_change(nofile, (4096, 4096)), Err(Errno::EPERM));
+        assert_eq!(check_change(nofile, (256, 1024)), Err(Errno::EPERM));
+        let infinite = (RLIM_INFINITY, RLIM_INFINITY);
+        assert_eq!(check_change(infinite, infinite), Ok(()));
+        assert_eq!(
+            check_change(infinite, (1 << 30, 1 << 30)),
+            Err(Errno::EPERM)
+        );
+    }
 }
