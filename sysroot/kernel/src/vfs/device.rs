@@ -86,14 +86,6 @@ impl FileLike for DeviceFile {
     fn inode(&self) -> Option<Ino> {
         Some(self.ino)
     }
-
-    fn opened(&self, fs: &mut Inodes) -> Result<(), Errno> {
-        fs.open(self.ino)
-    }
-
-    fn released(&self, fs: &mut Inodes) {
-        fs.close(self.ino);
-    }
 }
 
 /// The serial console's two directions.

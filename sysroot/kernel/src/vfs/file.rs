@@ -223,13 +223,22 @@ pub trait FileLike: Send + Sync {
         None
     }
 
-    /// A new description refers to it.
-    fn opened(&self, _fs: &mut Inodes) -> Result<(), Errno> {
-        Ok(())
+    /// A new description refers to it: by default, its inode (if any) counts one more
+    /// open description.
+    fn opened(&self, fs: &mut Inodes) -> Result<(), Errno> {
+        match self.inode() {
+            Some(ino) => fs.open(ino),
+            None => Ok(()),
+        }
     }
 
-    /// The last descriptor of a description that referred to it closed.
-    fn released(&self, _fs: &mut Inodes) {}
+    /// The last descriptor of a description that referred to it closed: by default,
+    /// its inode (if any) counts one open description fewer.
+    fn released(&self, fs: &mut Inodes) {
+        if let Some(ino) = self.inode() {
+            fs.close(ino);
+        }
+    }
 }
 
 /// Descriptions print their object as `FileLike`: a `Debug` bound on the trait would

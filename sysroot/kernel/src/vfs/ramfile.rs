@@ -141,12 +141,4 @@ impl FileLike for RamFile {
     fn inode(&self) -> Option<Ino> {
         Some(self.ino)
     }
-
-    fn opened(&self, fs: &mut Inodes) -> Result<(), Errno> {
-        fs.open(self.ino)
-    }
-
-    fn released(&self, fs: &mut Inodes) {
-        fs.close(self.ino);
-    }
 }
