@@ -20,6 +20,7 @@ pub mod lld;
 pub mod plan;
 pub mod project;
 pub mod qemu;
+pub mod replace;
 pub mod report;
 pub mod report_text;
 pub mod roles;
