@@ -90,6 +90,16 @@ pub(super) struct Scheduler {
     /// (deadlines, futex waiters, tids) stop here, so they cost what the program's
     /// thread count costs, not [`MAX_THREADS`].
     in_use: usize,
+    /// The process's real-time interval timer (`ITIMER_REAL`, `alarm`).
+    pub alarm: Alarm,
+}
+
+/// `ITIMER_REAL`: when it next expires (`CLOCK_MONOTONIC` ns) and the period after
+/// that (0: one shot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Alarm {
+    pub deadline: Option<u64>,
+    pub interval: u64,
 }
 
 /// How long a thread runs while others are runnable before the timer preempts it.
@@ -108,6 +118,10 @@ impl Scheduler {
             waits: 0,
             slice_end: 0,
             in_use: 0,
+            alarm: Alarm {
+                deadline: None,
+                interval: 0,
+            },
         }
     }
 
@@ -199,6 +213,7 @@ impl Scheduler {
         }
     }
 
+    /// The earliest sleeper's deadline or the alarm's, whichever comes first.
     pub(super) fn earliest_deadline(&self) -> Option<u64> {
         self.threads[..self.in_use]
             .iter()
@@ -206,7 +221,24 @@ impl Scheduler {
                 State::Blocked(Wait { deadline, .. }) => deadline,
                 _ => None,
             })
+            .chain(self.alarm.deadline)
             .min()
+    }
+
+    /// `true` if the alarm expired by `now`; it is re-armed one period later (a
+    /// period missed meanwhile is skipped: a pending signal is one bit anyway), or
+    /// disarmed.
+    pub(super) fn take_alarm(&mut self, now: u64) -> bool {
+        match self.alarm.deadline {
+            Some(deadline) if deadline <= now => {
+                self.alarm.deadline = (self.alarm.interval > 0).then(|| {
+                    let missed = (now - deadline) / self.alarm.interval;
+                    deadline + (missed + 1) * self.alarm.interval
+                });
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes the next runnable thread off the queue and marks it running; its time

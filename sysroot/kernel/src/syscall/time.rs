@@ -1,10 +1,12 @@
-//! Clocks and sleeping: `clock_gettime`, `clock_getres`, `nanosleep`,
-//! `clock_nanosleep`. Sleeping blocks the thread until its deadline (`crate::sched`)
-//! or a signal for it (`EINTR` and the time left, as Linux).
+//! Clocks, sleeping and the real-time timer: `clock_gettime`, `clock_getres`,
+//! `nanosleep`, `clock_nanosleep`, `alarm`, `getitimer`, `setitimer`. Sleeping
+//! blocks the thread until its deadline (`crate::sched`) or a signal for it (`EINTR`
+//! and the time left, as Linux). The timer (`ITIMER_REAL`) is the scheduler's alarm,
+//! which sends SIGALRM when it expires.
 
 use super::{SysResult, SyscallArgs, UserAddr, read_timespec, timespec_ns, write_timespec};
 use crate::errno::Errno;
-use crate::sched::{self, Wake};
+use crate::sched::{self, Alarm, Wake};
 use crate::time;
 
 /// Clock ids (`include/uapi/linux/time.h`).
@@ -145,4 +147,109 @@ pub fn time(args: SyscallArgs) -> SysResult {
         unikernel_hal::uaccess::copy_to(tloc.0, &seconds.to_ne_bytes())?;
     }
     usize::try_from(seconds).map_err(|_| Errno::EOVERFLOW)
+}
+
+/// `which` of `getitimer`/`setitimer`: only `ITIMER_REAL`; the CPU-time timers
+/// (`ITIMER_VIRTUAL`, `ITIMER_PROF`) are not implemented (`EINVAL`, sysroot/README.md).
+fn itimer_real(which: i32) -> Result<(), Errno> {
+    if which == 0 { Ok(()) } else { Err(Errno::EINVAL) }
+}
+
+/// Reads a `struct timeval` as nanoseconds (`EINVAL` unless `0 <= tv_usec < 10^6` and
+/// `tv_sec >= 0`, as Linux's `timeval_valid`).
+fn read_timeval(bytes: &[u8]) -> Result<u64, Errno> {
+    let field = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        i64::from_ne_bytes(w)
+    };
+    let sec = u64::try_from(field(0)).map_err(|_| Errno::EINVAL)?;
+    let usec = u64::try_from(field(8))
+        .ok()
+        .filter(|&u| u < 1_000_000)
+        .ok_or(Errno::EINVAL)?;
+    Ok(sec.saturating_mul(1_000_000_000).saturating_add(usec * 1000))
+}
+
+fn timeval_bytes(ns: u64) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&((ns / 1_000_000_000) as i64).to_ne_bytes());
+    bytes[8..].copy_from_slice(&((ns % 1_000_000_000 / 1000) as i64).to_ne_bytes());
+    bytes
+}
+
+/// What is left of `alarm` (ns) and its period: an armed timer reports at least 1 µs,
+/// as Linux's `itimer_get_remtime`.
+fn remaining(alarm: Alarm) -> (u64, u64) {
+    match alarm.deadline {
+        Some(deadline) => (
+            deadline.saturating_sub(time::monotonic_ns()).max(1000),
+            alarm.interval,
+        ),
+        None => (0, 0),
+    }
+}
+
+/// A `struct itimerval { it_interval, it_value }` for `alarm`.
+fn itimerval_bytes(alarm: Alarm) -> [u8; 32] {
+    let (value, interval) = remaining(alarm);
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(&timeval_bytes(interval));
+    bytes[16..].copy_from_slice(&timeval_bytes(value));
+    bytes
+}
+
+/// Arms the alarm `value` ns from now, then every `interval` ns (`value` 0: disarm).
+fn arm(value: u64, interval: u64) -> Alarm {
+    let alarm = if value == 0 {
+        Alarm::default()
+    } else {
+        Alarm {
+            deadline: Some(time::monotonic_ns().saturating_add(value)),
+            interval,
+        }
+    };
+    sched::set_alarm(alarm)
+}
+
+/// `getitimer(which, value)`.
+pub fn getitimer(args: SyscallArgs) -> SysResult {
+    itimer_real(args.get(0)?)?;
+    let value: UserAddr = args.get(1)?;
+    unikernel_hal::uaccess::copy_to(value.0, &itimerval_bytes(sched::alarm()))?;
+    Ok(0)
+}
+
+/// `setitimer(which, new, old)`: a NULL `new` disarms, as Linux does.
+pub fn setitimer(args: SyscallArgs) -> SysResult {
+    itimer_real(args.get(0)?)?;
+    let new: UserAddr = args.get(1)?;
+    let old: UserAddr = args.get(2)?;
+    let (interval, value) = if new.is_null() {
+        (0, 0)
+    } else {
+        let mut bytes = [0u8; 32];
+        unikernel_hal::uaccess::copy_from(new.0, &mut bytes)?;
+        (read_timeval(&bytes[..16])?, read_timeval(&bytes[16..])?)
+    };
+    if !old.is_null() {
+        // Fail with EFAULT before anything changes.
+        unikernel_hal::uaccess::copy_to(old.0, &itimerval_bytes(sched::alarm()))?;
+    }
+    let previous = arm(value, interval);
+    if !old.is_null() {
+        unikernel_hal::uaccess::copy_to(old.0, &itimerval_bytes(previous))?;
+    }
+    Ok(0)
+}
+
+/// `alarm(seconds)`: the seconds left of the previous timer, rounded as Linux's
+/// `alarm_setitimer` (a fraction of a second left counts as one; half a second or
+/// more rounds up).
+pub fn alarm(args: SyscallArgs) -> SysResult {
+    let seconds: u32 = args.get(0)?;
+    let (left, _) = remaining(arm(u64::from(seconds) * 1_000_000_000, 0));
+    let (sec, usec) = (left / 1_000_000_000, left % 1_000_000_000 / 1000);
+    let rounded = if (sec == 0 && usec > 0) || usec >= 500_000 { sec + 1 } else { sec };
+    Ok(rounded as usize)
 }
