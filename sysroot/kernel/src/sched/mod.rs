@@ -9,6 +9,11 @@
 //! timer is also armed for the earliest sleeper's deadline, so sleepers wake on time
 //! while another thread computes. The run queue is FIFO.
 //!
+//! CPU time: at every scheduling decision the running thread is charged with the
+//! time since it started running (`CLOCK_THREAD_CPUTIME_ID`); the process's clock is
+//! the sum over all threads, including those that exited. The idle thread's time
+//! counts for nobody.
+//!
 //! The process's real-time timer (`ITIMER_REAL`, `alarm`) is one more deadline: the
 //! timer is armed for it as for a sleeper's, and when it expires the timer interrupt
 //! or the idle loop runs the action set with [`on_alarm`] (SIGALRM).
@@ -249,6 +254,22 @@ pub fn clear_interrupt() {
     SCHED.lock().current_mut().interrupted = false;
 }
 
+/// CPU time (ns) of thread `tid` (`None`: the calling thread), or `None` if no such
+/// thread lives.
+pub fn thread_cpu_ns(tid: Option<Tid>) -> Option<u64> {
+    let sched = SCHED.lock();
+    let slot = match tid {
+        None => hal_thread::current(),
+        Some(tid) => sched.slot_of(tid)?,
+    };
+    Some(sched.thread_cpu_ns(slot, time::monotonic_ns()))
+}
+
+/// CPU time (ns) of the whole process: every thread, including those that exited.
+pub fn process_cpu_ns() -> u64 {
+    SCHED.lock().process_cpu_ns(time::monotonic_ns())
+}
+
 /// The slot of the live thread `tid`.
 pub fn slot_of(tid: Tid) -> Option<usize> {
     SCHED.lock().slot_of(tid)
@@ -362,7 +383,7 @@ pub fn exit_thread(status: i32) -> ! {
         if clear != 0 && uaccess::copy_to(clear, &0u32.to_ne_bytes()).is_ok() {
             sched.wake_futex(clear, 1, u32::MAX);
         }
-        if sched.remove_current() == 0 {
+        if sched.remove_current(time::monotonic_ns()) == 0 {
             drop(sched);
             crate::process::exit(status);
         }
