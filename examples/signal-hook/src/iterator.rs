@@ -12,7 +12,10 @@ use signal_hook::low_level;
 
 pub fn run() {
     let mut signals = Signals::new([SIGUSR1, SIGUSR2, SIGHUP, SIGTERM]).expect("Signals::new");
-    println!("pending before any signal: {:?}", signals.pending().collect::<Vec<_>>());
+    println!(
+        "pending before any signal: {:?}",
+        signals.pending().collect::<Vec<_>>()
+    );
     low_level::raise(SIGUSR2).expect("raise");
     let mut got: Vec<_> = signals.pending().collect();
     got.sort_unstable();

@@ -20,7 +20,11 @@ static PIPES: AtomicUsize = AtomicUsize::new(0);
 static ALARMS: AtomicUsize = AtomicUsize::new(0);
 
 fn result(r: isize) -> String {
-    if r < 0 { Error::last_os_error().to_string() } else { r.to_string() }
+    if r < 0 {
+        Error::last_os_error().to_string()
+    } else {
+        r.to_string()
+    }
 }
 
 /// Writes one byte to `fd`, after closing `close`.
@@ -52,7 +56,10 @@ pub fn sigpipe() {
     unsafe { low_level::register(SIGPIPE, || _ = PIPES.fetch_add(1, Ordering::SeqCst)) }
         .expect("register SIGPIPE");
     let [r, w] = pipe();
-    println!("write to a pipe without readers: {}", result(broken_write(w, r)));
+    println!(
+        "write to a pipe without readers: {}",
+        result(broken_write(w, r))
+    );
     println!("SIGPIPE handled: {}", PIPES.load(Ordering::SeqCst));
     let [a, b] = socketpair();
     println!("write to a closed peer: {}", result(broken_write(a, b)));
@@ -135,10 +142,18 @@ pub fn alarm() {
         us(now.it_interval)
     );
     let old = set(50_000, 0);
-    println!("re-armed at 50 ms; the old one had more than 1.5 s left: {}", us(old.it_value) > 1_500_000);
+    println!(
+        "re-armed at 50 ms; the old one had more than 1.5 s left: {}",
+        us(old.it_value) > 1_500_000
+    );
     // SAFETY: no arguments.
     let r = unsafe { libc::pause() };
-    println!("pause: {} ({}); alarms {}", r, Error::last_os_error(), ALARMS.load(Ordering::SeqCst));
+    println!(
+        "pause: {} ({}); alarms {}",
+        r,
+        Error::last_os_error(),
+        ALARMS.load(Ordering::SeqCst)
+    );
     println!("getitimer after it fired: {}", us(get().it_value));
 
     set(20_000, 20_000);
@@ -150,13 +165,23 @@ pub fn alarm() {
     );
     let after = ALARMS.load(Ordering::SeqCst);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    println!("no alarm after disarming: {}", ALARMS.load(Ordering::SeqCst) == after);
-    println!("getitimer when disarmed: {} {}", us(get().it_value), us(get().it_interval));
+    println!(
+        "no alarm after disarming: {}",
+        ALARMS.load(Ordering::SeqCst) == after
+    );
+    println!(
+        "getitimer when disarmed: {} {}",
+        us(get().it_value),
+        us(get().it_interval)
+    );
 
     // SAFETY: as above.
     unsafe { libc::alarm(1) };
     wait_for(6);
-    println!("alarm(1) delivered: alarms {}", ALARMS.load(Ordering::SeqCst));
+    println!(
+        "alarm(1) delivered: alarms {}",
+        ALARMS.load(Ordering::SeqCst)
+    );
 }
 
 pub fn alarm_default() {

@@ -45,8 +45,20 @@ fn sockopt(fd: i32, name: i32) -> String {
     let mut value: i32 = -1;
     let mut len = size_of::<i32>() as libc::socklen_t;
     // SAFETY: an int-sized buffer and its length.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&raw mut value).cast(), &mut len) };
-    if r < 0 { Error::last_os_error().to_string() } else { format!("{value} (len {len})") }
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        Error::last_os_error().to_string()
+    } else {
+        format!("{value} (len {len})")
+    }
 }
 
 pub fn run() {
@@ -60,38 +72,81 @@ pub fn run() {
     println!("read: {:?}", String::from_utf8_lossy(&buf[..n]));
     b.write_all(b"back").unwrap();
     let n = a.read(&mut buf).unwrap();
-    println!("read the other way: {:?}", String::from_utf8_lossy(&buf[..n]));
+    println!(
+        "read the other way: {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
 
     b.set_nonblocking(true).unwrap();
-    println!("non-blocking read of nothing: {:?}", b.read(&mut buf).map_err(|e| e.kind()));
+    println!(
+        "non-blocking read of nothing: {:?}",
+        b.read(&mut buf).map_err(|e| e.kind())
+    );
     b.set_nonblocking(false).unwrap();
     // SAFETY: valid buffers and lengths for every call below.
     unsafe {
         let r = libc::recv(fb, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT);
         println!("recv MSG_DONTWAIT of nothing: {}", last(r));
-        println!("send of 0 bytes: {}", last(libc::send(fa, buf.as_ptr().cast(), 0, libc::MSG_DONTWAIT)));
-        println!("send MSG_DONTWAIT: {}", last(libc::send(fa, b"xyz".as_ptr().cast(), 3, libc::MSG_DONTWAIT)));
+        println!(
+            "send of 0 bytes: {}",
+            last(libc::send(fa, buf.as_ptr().cast(), 0, libc::MSG_DONTWAIT))
+        );
+        println!(
+            "send MSG_DONTWAIT: {}",
+            last(libc::send(
+                fa,
+                b"xyz".as_ptr().cast(),
+                3,
+                libc::MSG_DONTWAIT
+            ))
+        );
         let r = libc::recv(fb, buf.as_mut_ptr().cast(), 2, libc::MSG_PEEK);
         println!("recv MSG_PEEK: {} {:?}", last(r), &buf[..2]);
-        let r = libc::recvfrom(fb, buf.as_mut_ptr().cast(), 16, 0, std::ptr::null_mut(), std::ptr::null_mut());
-        println!("recvfrom: {} {:?}", last(r), String::from_utf8_lossy(&buf[..3]));
+        let r = libc::recvfrom(
+            fb,
+            buf.as_mut_ptr().cast(),
+            16,
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        println!(
+            "recvfrom: {} {:?}",
+            last(r),
+            String::from_utf8_lossy(&buf[..3])
+        );
 
         let (mut one, mut two) = (*b"ab", *b"cde");
         let mut iov = [
-            libc::iovec { iov_base: one.as_mut_ptr().cast(), iov_len: 2 },
-            libc::iovec { iov_base: two.as_mut_ptr().cast(), iov_len: 3 },
+            libc::iovec {
+                iov_base: one.as_mut_ptr().cast(),
+                iov_len: 2,
+            },
+            libc::iovec {
+                iov_base: two.as_mut_ptr().cast(),
+                iov_len: 3,
+            },
         ];
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = 2;
-        println!("sendmsg: {}", last(libc::sendmsg(fa, &msg, libc::MSG_NOSIGNAL)));
+        println!(
+            "sendmsg: {}",
+            last(libc::sendmsg(fa, &msg, libc::MSG_NOSIGNAL))
+        );
         one = [0; 2];
         two = [0; 3];
         iov[0].iov_base = one.as_mut_ptr().cast();
         iov[1].iov_base = two.as_mut_ptr().cast();
         msg.msg_iov = iov.as_mut_ptr();
         let r = libc::recvmsg(fb, &mut msg, 0);
-        println!("recvmsg: {} {:?} {:?} flags {}", last(r), one, two, msg.msg_flags);
+        println!(
+            "recvmsg: {} {:?} {:?} flags {}",
+            last(r),
+            one,
+            two,
+            msg.msg_flags
+        );
     }
     println!("SO_TYPE: {}", sockopt(fa, libc::SO_TYPE));
     println!("SO_ERROR: {}", sockopt(fa, libc::SO_ERROR));
@@ -100,10 +155,16 @@ pub fn run() {
     a.shutdown(Shutdown::Write).unwrap();
     println!("poll after peer shut down writing: {}", poll_in(fb));
     println!("read after shutdown: {:?}", b.read(&mut buf));
-    println!("write after own shutdown: {:?}", a.write(b"no").map_err(|e| e.kind()));
+    println!(
+        "write after own shutdown: {:?}",
+        a.write(b"no").map_err(|e| e.kind())
+    );
     b.write_all(b"still").unwrap();
     let n = a.read(&mut buf).unwrap();
-    println!("other direction still open: {:?}", String::from_utf8_lossy(&buf[..n]));
+    println!(
+        "other direction still open: {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
 
     b.set_nonblocking(true).unwrap();
     let chunk = [7u8; 4096];
@@ -114,7 +175,10 @@ pub fn run() {
             break;
         }
     }
-    println!("filling the buffer ends with: {full:?}; poll: {}", poll_in(fb));
+    println!(
+        "filling the buffer ends with: {full:?}; poll: {}",
+        poll_in(fb)
+    );
     a.set_nonblocking(true).unwrap();
     let mut drained = 0;
     while let Ok(n) = a.read(&mut [0u8; 65536]) {
@@ -124,7 +188,10 @@ pub fn run() {
 
     drop(a);
     println!("poll after peer closed: {}", poll_in(fb));
-    println!("write to a closed peer: {:?}", b.write(b"x").map_err(|e| e.kind() == ErrorKind::BrokenPipe));
+    println!(
+        "write to a closed peer: {:?}",
+        b.write(b"x").map_err(|e| e.kind() == ErrorKind::BrokenPipe)
+    );
     // SAFETY: plain system calls with valid arguments.
     unsafe {
         let mut fds = [0; 2];

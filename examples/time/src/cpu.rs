@@ -28,7 +28,11 @@ unsafe extern "C" {
 fn read(clock: c_int) -> Duration {
     let mut ts = Timespec { sec: 0, nsec: 0 };
     // SAFETY: a valid timespec to write.
-    assert_eq!(unsafe { clock_gettime(clock, &mut ts) }, 0, "clock_gettime({clock})");
+    assert_eq!(
+        unsafe { clock_gettime(clock, &mut ts) },
+        0,
+        "clock_gettime({clock})"
+    );
     Duration::new(ts.sec as u64, ts.nsec as u32)
 }
 
@@ -50,11 +54,17 @@ fn compute(amount: Duration) -> bool {
 }
 
 pub fn cpu_clocks() {
-    for (name, clock) in [("process", CLOCK_PROCESS_CPUTIME_ID), ("thread", CLOCK_THREAD_CPUTIME_ID)] {
+    for (name, clock) in [
+        ("process", CLOCK_PROCESS_CPUTIME_ID),
+        ("thread", CLOCK_THREAD_CPUTIME_ID),
+    ] {
         let mut res = Timespec { sec: 1, nsec: 0 };
         // SAFETY: a valid timespec to write.
         let r = unsafe { clock_getres(clock, &mut res) };
-        println!("cpu: {name} clock_getres ok and at most 1 ms: {}", r == 0 && res.sec == 0 && res.nsec <= 1_000_000);
+        println!(
+            "cpu: {name} clock_getres ok and at most 1 ms: {}",
+            r == 0 && res.sec == 0 && res.nsec <= 1_000_000
+        );
     }
 
     let sleeper = thread::spawn(|| {
@@ -72,8 +82,14 @@ pub fn cpu_clocks() {
     let main_grew = read(CLOCK_THREAD_CPUTIME_ID) - main_before;
     let (r, slept, by_id) = sleeper.join().unwrap();
     println!("cpu: computing 150 ms of thread CPU time finished: {computed}");
-    println!("cpu: the computing thread's clock grew by at least 150 ms: {}", main_grew >= Duration::from_millis(150));
-    println!("cpu: a thread sleeping 300 ms ran less than 50 ms: {}", slept < Duration::from_millis(50));
+    println!(
+        "cpu: the computing thread's clock grew by at least 150 ms: {}",
+        main_grew >= Duration::from_millis(150)
+    );
+    println!(
+        "cpu: a thread sleeping 300 ms ran less than 50 ms: {}",
+        slept < Duration::from_millis(50)
+    );
     println!("cpu: pthread_getcpuclockid: {r}, its clock reads at least as far: {by_id}");
 
     let worker = thread::spawn(|| {

@@ -185,7 +185,11 @@ pub fn time(args: SyscallArgs) -> SysResult {
 /// `which` of `getitimer`/`setitimer`: only `ITIMER_REAL`; the CPU-time timers
 /// (`ITIMER_VIRTUAL`, `ITIMER_PROF`) are not implemented (`EINVAL`, sysroot/README.md).
 fn itimer_real(which: i32) -> Result<(), Errno> {
-    if which == 0 { Ok(()) } else { Err(Errno::EINVAL) }
+    if which == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// Reads a `struct timeval` as nanoseconds (`EINVAL` unless `0 <= tv_usec < 10^6` and
@@ -201,7 +205,9 @@ fn read_timeval(bytes: &[u8]) -> Result<u64, Errno> {
         .ok()
         .filter(|&u| u < 1_000_000)
         .ok_or(Errno::EINVAL)?;
-    Ok(sec.saturating_mul(1_000_000_000).saturating_add(usec * 1000))
+    Ok(sec
+        .saturating_mul(1_000_000_000)
+        .saturating_add(usec * 1000))
 }
 
 fn timeval_bytes(ns: u64) -> [u8; 16] {
@@ -283,6 +289,10 @@ pub fn alarm(args: SyscallArgs) -> SysResult {
     let seconds: u32 = args.get(0)?;
     let (left, _) = remaining(arm(u64::from(seconds) * 1_000_000_000, 0));
     let (sec, usec) = (left / 1_000_000_000, left % 1_000_000_000 / 1000);
-    let rounded = if (sec == 0 && usec > 0) || usec >= 500_000 { sec + 1 } else { sec };
+    let rounded = if (sec == 0 && usec > 0) || usec >= 500_000 {
+        sec + 1
+    } else {
+        sec
+    };
     Ok(rounded as usize)
 }

@@ -70,7 +70,11 @@ pub fn socketpair(args: SyscallArgs) -> SysResult {
         SOCK_DGRAM | SOCK_RAW | SOCK_SEQPACKET => return Err(Errno::ESOCKTNOSUPPORT),
         _ => return Err(Errno::ESOCKTNOSUPPORT),
     }
-    let status = if kind & SOCK_NONBLOCK != 0 { vfs::flags::O_NONBLOCK } else { 0 };
+    let status = if kind & SOCK_NONBLOCK != 0 {
+        vfs::flags::O_NONBLOCK
+    } else {
+        0
+    };
     vfs::with(|vfs| {
         let (a, b) = vfs.unix_stream_pair(status, kind & SOCK_CLOEXEC != 0)?;
         let mut bytes = [0u8; 8];
@@ -170,7 +174,11 @@ fn recv(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
 
 /// A connected stream takes no destination (`unix_stream_sendmsg`: `EISCONN`).
 fn no_destination(namelen: u32) -> Result<(), Errno> {
-    if namelen == 0 { Ok(()) } else { Err(Errno::EISCONN) }
+    if namelen == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EISCONN)
+    }
 }
 
 /// `sendto(fd, buf, len, flags, dest_addr, addrlen)`.
@@ -294,7 +302,13 @@ pub fn recvmsg(args: SyscallArgs) -> SysResult {
 
 /// Checks that `fd` is an open socket (`EBADF`, `ENOTSOCK`).
 fn socket_of(fd: Fd) -> Result<(), Errno> {
-    vfs::with(|vfs| vfs.file(fd.0)?.object.socket().map(|_| ()).ok_or(Errno::ENOTSOCK))
+    vfs::with(|vfs| {
+        vfs.file(fd.0)?
+            .object
+            .socket()
+            .map(|_| ())
+            .ok_or(Errno::ENOTSOCK)
+    })
 }
 
 /// Runs `op` on `fd`'s socket under the VFS lock.
