@@ -395,3 +395,37 @@ impl Scheduler {
         woken
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_alarm_fires_once() {
+        let mut sched = Scheduler::new();
+        sched.alarm = Alarm {
+            deadline: Some(1_000),
+            interval: 0,
+        };
+        assert_eq!(sched.earliest_deadline(), Some(1_000));
+        assert!(!sched.take_alarm(999));
+        assert!(sched.take_alarm(1_000));
+        assert_eq!(sched.alarm.deadline, None);
+        assert!(!sched.take_alarm(5_000));
+        assert_eq!(sched.earliest_deadline(), None);
+    }
+
+    #[test]
+    fn periodic_alarm_rearms_and_skips_missed_periods() {
+        let mut sched = Scheduler::new();
+        sched.alarm = Alarm {
+            deadline: Some(1_000),
+            interval: 100,
+        };
+        assert!(sched.take_alarm(1_010));
+        assert_eq!(sched.alarm.deadline, Some(1_100));
+        // Three periods late: one signal, the next deadline still on the grid.
+        assert!(sched.take_alarm(1_350));
+        assert_eq!(sched.alarm.deadline, Some(1_400));
+    }
+}

@@ -288,11 +288,59 @@ pub fn setitimer(args: SyscallArgs) -> SysResult {
 pub fn alarm(args: SyscallArgs) -> SysResult {
     let seconds: u32 = args.get(0)?;
     let (left, _) = remaining(arm(u64::from(seconds) * 1_000_000_000, 0));
+    Ok(alarm_seconds(left) as usize)
+}
+
+/// `alarm`'s answer for `left` ns: whole seconds, a fraction of a second left counting
+/// as one and half a second or more rounding up.
+fn alarm_seconds(left: u64) -> u64 {
     let (sec, usec) = (left / 1_000_000_000, left % 1_000_000_000 / 1000);
-    let rounded = if (sec == 0 && usec > 0) || usec >= 500_000 {
+    if (sec == 0 && usec > 0) || usec >= 500_000 {
         sec + 1
     } else {
         sec
-    };
-    Ok(rounded as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarm_rounds_as_linux() {
+        assert_eq!(alarm_seconds(0), 0);
+        assert_eq!(alarm_seconds(1_000), 1);
+        assert_eq!(alarm_seconds(9_999_999_000), 10);
+        assert_eq!(alarm_seconds(9_400_000_000), 9);
+        assert_eq!(alarm_seconds(9_500_000_000), 10);
+        assert_eq!(alarm_seconds(10_000_000_000), 10);
+    }
+
+    #[test]
+    fn timevals_are_validated() {
+        let tv = |sec: i64, usec: i64| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&sec.to_ne_bytes());
+            bytes[8..].copy_from_slice(&usec.to_ne_bytes());
+            bytes
+        };
+        assert_eq!(read_timeval(&tv(2, 500_000)), Ok(2_500_000_000));
+        assert_eq!(read_timeval(&tv(0, 1_000_000)), Err(Errno::EINVAL));
+        assert_eq!(read_timeval(&tv(0, -1)), Err(Errno::EINVAL));
+        assert_eq!(read_timeval(&tv(-1, 0)), Err(Errno::EINVAL));
+        assert_eq!(timeval_bytes(2_500_000_000), tv(2, 500_000));
+    }
+
+    #[test]
+    fn process_cpu_clock_ids_decode() {
+        // glibc's clock_getcpuclockid(0) and (getpid()): `~pid << 3 | CPUCLOCK_SCHED`.
+        let process = |pid: i32| (!pid << 3) | 2;
+        assert_eq!(ClockId::try_from(process(0)), Ok(ClockId::ProcessCputime));
+        let pid = crate::process::PID as i32;
+        assert_eq!(ClockId::try_from(process(pid)), Ok(ClockId::ProcessCputime));
+        assert_eq!(ClockId::try_from(process(pid + 1)), Err(Errno::EINVAL));
+        // Type 3 is no clock.
+        assert_eq!(ClockId::try_from((!0 << 3) | 3), Err(Errno::EINVAL));
+        assert_eq!(ClockId::try_from(8), Err(Errno::EINVAL));
+    }
 }

@@ -89,7 +89,8 @@ pub fn socketpair(args: SyscallArgs) -> SysResult {
     })
 }
 
-/// `segments` without their first `done` bytes.
+/// `segments` without their first `done` bytes (and without empty segments, which
+/// move nothing).
 fn skip(segments: &[Segment], mut done: usize) -> Vec<Segment> {
     let mut rest = Vec::with_capacity(segments.len());
     for segment in segments {
@@ -384,4 +385,24 @@ pub fn getsockname(args: SyscallArgs) -> SysResult {
 /// `getpeername(fd, addr, addrlen)`.
 pub fn getpeername(args: SyscallArgs) -> SysResult {
     address(args, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipping_moves_through_segments() {
+        let segments = [
+            Segment { base: 100, len: 4 },
+            Segment { base: 200, len: 0 },
+            Segment { base: 300, len: 6 },
+        ];
+        let bases = |rest: Vec<Segment>| rest.iter().map(|s| (s.base, s.len)).collect::<Vec<_>>();
+        assert_eq!(bases(skip(&segments, 0)), [(100, 4), (300, 6)]);
+        assert_eq!(bases(skip(&segments, 3)), [(103, 1), (300, 6)]);
+        assert_eq!(bases(skip(&segments, 4)), [(300, 6)]);
+        assert_eq!(bases(skip(&segments, 7)), [(303, 3)]);
+        assert_eq!(bases(skip(&segments, 10)), []);
+    }
 }
