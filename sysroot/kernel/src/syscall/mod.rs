@@ -27,6 +27,7 @@ mod sched;
 mod signal;
 mod table;
 mod time;
+mod unix;
 
 pub use list::IMPLEMENTED;
 
