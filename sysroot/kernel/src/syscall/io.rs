@@ -350,8 +350,10 @@ pub fn sendfile(args: SyscallArgs) -> SysResult {
     let offset_addr: UserAddr = args.get(2)?;
     let count: usize = args.get(3)?;
     let mut offset = read_offset(offset_addr)?;
-    let n =
-        vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))?;
+    let n = vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))
+        // Linux splices from the input's page cache, which a directory does not have:
+        // EINVAL (sendfile(2)), not read(2)'s EISDIR.
+        .map_err(|e| if e == Errno::EISDIR { Errno::EINVAL } else { e })?;
     if let Some(offset) = offset {
         uaccess::copy_to(offset_addr.0, &offset.to_ne_bytes())?;
     }
