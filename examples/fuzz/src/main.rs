@@ -29,8 +29,8 @@ use args::{After, Gen, PRIVATE_WORDS, Prepared};
 use rng::Rng;
 use world::{World, syscall};
 
-/// Violations printed in full; the rest are counted.
-const SHOWN: usize = 30;
+/// Violations printed in full per kind (call and errno); the rest are counted.
+const SHOWN: usize = 3;
 /// Calls between two resets of the pool's files (truncated to empty), which keeps
 /// them small whatever the writes and seeks in between did.
 const RESET_EVERY: u64 = 64;
@@ -100,7 +100,8 @@ struct Tally {
 #[derive(Debug)]
 struct Report {
     tallies: Vec<Tally>,
-    violations: Vec<String>,
+    /// The call's index in the table, the errno, and the call with its arguments.
+    violations: Vec<(usize, i32, String)>,
     count: u64,
 }
 
@@ -203,7 +204,7 @@ fn fuzz(world: &World, table: &[&Call], seed: u64, thread: usize, count: u64) ->
             Err(errno) => {
                 *tally.errors.entry(errno).or_default() += 1;
                 if !call.allows(errno) {
-                    report.violations.push(format!(
+                    report.violations.push((index, errno, format!(
                         "thread {thread} call {n}: {}({}) = {}",
                         call.name,
                         prepared
@@ -213,7 +214,7 @@ fn fuzz(world: &World, table: &[&Call], seed: u64, thread: usize, count: u64) ->
                             .collect::<Vec<_>>()
                             .join(", "),
                         errno::name(errno)
-                    ));
+                    )));
                 }
             }
         }
@@ -301,12 +302,22 @@ fn summarize(table: &[&Call], reports: &[Report]) -> usize {
             errors.join(", ")
         );
     }
+    // The first few of each kind (call and errno), and how many there were.
+    let mut kinds: BTreeMap<(&str, i32), (usize, Vec<&str>)> = BTreeMap::new();
     for report in reports {
-        for line in &report.violations {
-            if violations < SHOWN {
-                println!("violation: {line}");
+        for (index, errno, line) in &report.violations {
+            let kind = kinds.entry((table[*index].name, *errno)).or_default();
+            kind.0 += 1;
+            if kind.1.len() < SHOWN {
+                kind.1.push(line);
             }
             violations += 1;
+        }
+    }
+    for ((name, errno), (count, lines)) in &kinds {
+        println!("violations: {name} {} x{count}", errno::name(*errno));
+        for line in lines {
+            println!("violation: {line}");
         }
     }
     violations
