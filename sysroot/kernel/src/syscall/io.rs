@@ -351,9 +351,14 @@ pub fn sendfile(args: SyscallArgs) -> SysResult {
     let count: usize = args.get(3)?;
     let mut offset = read_offset(offset_addr)?;
     let n = vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))
-        // Linux splices from the input's page cache, which a directory does not have:
-        // EINVAL (sendfile(2)), not read(2)'s EISDIR.
-        .map_err(|e| if e == Errno::EISDIR { Errno::EINVAL } else { e })?;
+        // Linux splices from the input's page cache, which a directory does not have,
+        // and checks the output range first (`rw_verify_area`): a directory, or an
+        // end past the largest offset, is EINVAL (sendfile(2)), not read(2)'s EISDIR
+        // or write(2)'s EFBIG.
+        .map_err(|e| match e {
+            Errno::EISDIR | Errno::EFBIG => Errno::EINVAL,
+            e => e,
+        })?;
     if let Some(offset) = offset {
         uaccess::copy_to(offset_addr.0, &offset.to_ne_bytes())?;
     }
