@@ -83,7 +83,10 @@ impl<'a> Gen<'a> {
 
     /// Places `words` in the private buffer and returns their address.
     pub fn place(&mut self, words: &[u64]) -> usize {
-        assert!(self.used + words.len() <= PRIVATE_WORDS, "private buffer full");
+        assert!(
+            self.used + words.len() <= PRIVATE_WORDS,
+            "private buffer full"
+        );
         let start = self.used;
         self.private[start..start + words.len()].copy_from_slice(words);
         self.used += words.len();

@@ -1,32 +1,35 @@
 //! A system-call fuzzer: `fuzz [--calls N] [--seed S] [--threads T] [--skip CALL,..]
-//! [kernel=START-END]..`
+//! [--hang-after SECONDS] [kernel=START-END]..`
 //! makes N random system calls (split over T threads running at once), drawn from the
 //! calls the unikernel implements (`calls`), with random and edge-case arguments
 //! (`args`), through libc's `syscall` with a number that is not a compile-time constant,
 //! so in the image every call goes through the kernel's dispatcher.
 //!
 //! It checks that every error is one the call's man page lists, prints per-call counts
-//! and any violation (call, arguments, errno), and exits 1 if there was one. The
-//! unikernel's other two failures, a kernel fault (exit 126) and a hang (the run's
-//! timeout), are the runner's to see. `--list` prints the fuzzed and the excluded calls.
+//! and any violation (call, arguments, errno), and exits 1 if there was one; a call
+//! that does not return within `--hang-after` seconds (20) is printed and ends the run
+//! with exit code 3 (`watchdog`). A kernel fault (the unikernel's exit 126) and a hang
+//! of the whole machine (the run's timeout) are the runner's to see. `--list` prints the fuzzed and the excluded calls.
 //! The same program runs on Linux, the reference for the errno table.
 //!
 //! `kernel=START-END` (hexadecimal) adds kernel addresses to the bad pointers: the test
 //! reads them from the image's symbol table.
 
+mod args;
 mod calls;
 mod errno;
-mod args;
 mod rng;
+mod watchdog;
 mod world;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use calls::Call;
 use args::{After, Gen, PRIVATE_WORDS, Prepared};
+use calls::Call;
 use rng::Rng;
+use watchdog::Progress;
 use world::{World, syscall};
 
 /// Violations printed in full per kind (call and errno); the rest are counted.
@@ -44,6 +47,8 @@ struct Options {
     list: bool,
     /// Calls left out (`--skip a,b`), to narrow down a failure.
     skip: Vec<String>,
+    /// Seconds one call may take before the run counts as hung (`--hang-after`).
+    hang_after: u64,
 }
 
 fn parse() -> Result<Options, String> {
@@ -54,18 +59,21 @@ fn parse() -> Result<Options, String> {
         kernel: Vec::new(),
         list: false,
         skip: Vec::new(),
+        hang_after: 20,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> Result<u64, String> {
             let text = args.next().ok_or(format!("{name} needs a value"))?;
-            text.parse().map_err(|_| format!("{name}: not a number: {text}"))
+            text.parse()
+                .map_err(|_| format!("{name}: not a number: {text}"))
         };
         match arg.as_str() {
             "--calls" => options.calls = value("--calls")?,
             "--seed" => options.seed = value("--seed")?,
             "--threads" => options.threads = value("--threads")?.clamp(1, 64) as usize,
             "--list" => options.list = true,
+            "--hang-after" => options.hang_after = value("--hang-after")?,
             "--skip" => {
                 let names = args.next().ok_or("--skip needs a value")?;
                 options.skip = names.split(',').map(str::to_owned).collect();
@@ -77,7 +85,9 @@ fn parse() -> Result<Options, String> {
                     .and_then(|(start, end)| Some((hex(start)?, hex(end)?)))
                     .ok_or(format!("unknown argument {other}"))?;
                 let (start, end) = range;
-                options.kernel.extend([start, start + (end - start) / 2, end - 16]);
+                options
+                    .kernel
+                    .extend([start, start + (end - start) / 2, end - 16]);
             }
         }
     }
@@ -137,19 +147,22 @@ fn main() {
     );
     let start = Instant::now();
     let reports = Mutex::new(Vec::new());
+    let progress = Progress::new(options.threads);
     std::thread::scope(|scope| {
         for thread in 0..options.threads {
             let share = options.calls / options.threads as u64
                 + u64::from((thread as u64) < options.calls % options.threads as u64);
-            let (world, table, reports) = (&world, &table, &reports);
+            let (world, table, reports, progress) = (&world, &table, &reports, &progress);
             std::thread::Builder::new()
                 .name(format!("fuzz-{thread}"))
                 .spawn_scoped(scope, move || {
-                    let report = fuzz(world, table, options.seed, thread, share);
+                    let report = fuzz(world, table, progress, options.seed, thread, share);
+                    progress.finished(thread);
                     reports.lock().unwrap().push(report);
                 })
                 .expect("spawn a fuzzing thread");
         }
+        progress.watch(&table, Duration::from_secs(options.hang_after));
     });
     let elapsed = start.elapsed();
     let reports = reports.into_inner().unwrap();
@@ -167,7 +180,14 @@ fn main() {
 }
 
 /// One thread's share: `count` calls from its own stream of the seed.
-fn fuzz(world: &World, table: &[&Call], seed: u64, thread: usize, count: u64) -> Report {
+fn fuzz(
+    world: &World,
+    table: &[&Call],
+    progress: &Progress,
+    seed: u64,
+    thread: usize,
+    count: u64,
+) -> Report {
     // SAFETY: gettid takes no arguments.
     let tid = unsafe { syscall(186) } as i32;
     world.tids[thread].store(tid, std::sync::atomic::Ordering::Relaxed);
@@ -194,6 +214,7 @@ fn fuzz(world: &World, table: &[&Call], seed: u64, thread: usize, count: u64) ->
         // pipe wrote there. Letting the address escape through `black_box` first
         // makes every later opaque call a possible reader and writer.
         std::hint::black_box(private.as_mut_ptr());
+        progress.before(thread, index, &prepared.args);
         let result = make(call, &prepared);
         clean_up(&prepared, result);
         let tally = &mut report.tallies[index];
@@ -204,17 +225,21 @@ fn fuzz(world: &World, table: &[&Call], seed: u64, thread: usize, count: u64) ->
             Err(errno) => {
                 *tally.errors.entry(errno).or_default() += 1;
                 if !call.allows(errno) {
-                    report.violations.push((index, errno, format!(
-                        "thread {thread} call {n}: {}({}) = {}",
-                        call.name,
-                        prepared
-                            .args
-                            .iter()
-                            .map(|a| format!("{a:#x}"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        errno::name(errno)
-                    )));
+                    report.violations.push((
+                        index,
+                        errno,
+                        format!(
+                            "thread {thread} call {n}: {}({}) = {}",
+                            call.name,
+                            prepared
+                                .args
+                                .iter()
+                                .map(|a| format!("{a:#x}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            errno::name(errno)
+                        ),
+                    ));
                 }
             }
         }

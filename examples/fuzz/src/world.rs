@@ -163,7 +163,10 @@ impl World {
             epoll_fd,
             kernel,
             scratch: NAMES.iter().map(|name| cstring(root.join(name))).collect(),
-            names: NAMES.iter().map(|name| CString::new(*name).unwrap()).collect(),
+            names: NAMES
+                .iter()
+                .map(|name| CString::new(*name).unwrap())
+                .collect(),
             outside: ["/", "/dev/null", "/nonexistent-fuzz-path", ""]
                 .iter()
                 .map(|path| CString::new(*path).unwrap())

@@ -4,8 +4,8 @@
 //! The structures handed in (pollfd arrays, `epoll_event`, signal masks) are private.
 
 use super::Call;
-use crate::errno::*;
 use crate::args::{After, Gen, Prepared};
+use crate::errno::*;
 
 const POLL: &[i32] = &[EFAULT, EINTR, EINVAL, ENOMEM];
 const EPOLL_WAIT: &[i32] = &[EBADF, EFAULT, EINTR, EINVAL];

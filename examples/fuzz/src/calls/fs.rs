@@ -9,8 +9,8 @@
 //! owner's `rwx`, since its descriptor may be the scratch directory itself.
 
 use super::{Call, PATH};
-use crate::errno::*;
 use crate::args::{After, Gen, Prepared};
+use crate::errno::*;
 
 /// open(2)'s ERRORS (openat shares the page).
 const OPEN: &[i32] = &[
@@ -102,7 +102,13 @@ fn times(g: &mut Gen) -> usize {
             let mut words = [0u64; 4];
             for pair in words.chunks_mut(2) {
                 pair[0] = g.rng.next() % 2_000_000_000;
-                pair[1] = g.pick(&[0x3fff_ffff, 0x3fff_fffe, 999_999_999, 1_000_000_000, u64::MAX]);
+                pair[1] = g.pick(&[
+                    0x3fff_ffff,
+                    0x3fff_fffe,
+                    999_999_999,
+                    1_000_000_000,
+                    u64::MAX,
+                ]);
             }
             g.place(&words)
         }

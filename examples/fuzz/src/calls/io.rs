@@ -10,8 +10,8 @@
 //! truncation sizes stay below 1 MiB or are invalid, so files stay small.
 
 use super::{Call, READ, WRITE};
-use crate::errno::*;
 use crate::args::{After, Gen, Prepared};
+use crate::errno::*;
 use crate::world::{CLOSED_FD, O_NONBLOCK};
 
 const SPIPE: &[i32] = &[ESPIPE, EINVAL, EOVERFLOW, ENXIO];
@@ -24,7 +24,9 @@ const FCNTL: &[i32] = &[
 const DUP: &[i32] = &[EBADF, EBUSY, EINTR, EINVAL, EMFILE];
 const PIPE: &[i32] = &[EFAULT, EINVAL, EMFILE, ENFILE, ENOPKG];
 const SYNC: &[i32] = &[EBADF, EINTR, EIO, ENOSPC, EROFS, EINVAL, EDQUOT];
-const TRUNCATE: &[i32] = &[EBADF, EFBIG, EINTR, EINVAL, EIO, EISDIR, EPERM, EROFS, ETXTBSY];
+const TRUNCATE: &[i32] = &[
+    EBADF, EFBIG, EINTR, EINVAL, EIO, EISDIR, EPERM, EROFS, ETXTBSY,
+];
 const IOCTL: &[i32] = &[EBADF, EFAULT, EINVAL, ENOTTY];
 const SENDFILE: &[i32] = &[
     EAGAIN, EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, ESPIPE,
@@ -37,11 +39,7 @@ const IOV: usize = 4;
 
 fn rw(g: &mut Gen, out: bool) -> Prepared {
     let fd = g.fd();
-    let buf = if out {
-        g.out_pointer()
-    } else {
-        g.in_pointer()
-    };
+    let buf = if out { g.out_pointer() } else { g.in_pointer() };
     let len = g.length();
     Prepared::new(&[fd, buf, len])
 }
@@ -200,7 +198,11 @@ pub const CALLS: &[Call] = &[
         make: |g| {
             let old = g.fd();
             let new = if g.one_in(4) { old } else { closable(g) };
-            let after = if new == old { After::Nothing } else { After::CloseResult };
+            let after = if new == old {
+                After::Nothing
+            } else {
+                After::CloseResult
+            };
             Prepared::new(&[old, new]).then(after)
         },
     },

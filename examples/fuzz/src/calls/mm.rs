@@ -12,8 +12,8 @@
 //! calls run one at a time ([`SERIAL`]).
 
 use super::Call;
-use crate::errno::*;
 use crate::args::{After, Gen, Prepared};
+use crate::errno::*;
 use crate::world::{KERNEL_HALF, PAGE};
 
 const REGION: usize = 8 * PAGE;

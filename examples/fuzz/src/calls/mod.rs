@@ -13,8 +13,8 @@ mod io;
 mod mm;
 mod task;
 
-use crate::errno::*;
 use crate::args::{Gen, Prepared};
+use crate::errno::*;
 
 /// One fuzzed system call.
 #[derive(Debug)]
@@ -54,9 +54,15 @@ pub fn all() -> Vec<&'static Call> {
 /// wedge it, or change state the program itself needs, by design rather than by a
 /// kernel bug.
 pub const EXCLUDED: &[(&str, &str)] = &[
-    ("exit", "ends the calling thread: its share of calls would not run"),
+    (
+        "exit",
+        "ends the calling thread: its share of calls would not run",
+    ),
     ("exit_group", "ends the program"),
-    ("pause", "waits for a signal handler to run, and none is ever sent"),
+    (
+        "pause",
+        "waits for a signal handler to run, and none is ever sent",
+    ),
     (
         "set_tid_address",
         "replaces the word the thread library clears and wakes at thread exit, which its join waits on: the join would never return",
@@ -81,12 +87,4 @@ pub const WRITE: &[i32] = &[
     EPIPE,
 ];
 /// Errnos of path resolution (path_resolution(7)) that every path-taking call lists.
-pub const PATH: &[i32] = &[
-    EACCES,
-    EFAULT,
-    ELOOP,
-    ENAMETOOLONG,
-    ENOENT,
-    ENOMEM,
-    ENOTDIR,
-];
+pub const PATH: &[i32] = &[EACCES, EFAULT, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR];

@@ -19,8 +19,8 @@
 //! pointer of std's thread-locals); `prctl` only reads, except PR_SET_NAME.
 
 use super::Call;
-use crate::errno::*;
 use crate::args::{Gen, Prepared};
+use crate::errno::*;
 
 const SIGPIPE: usize = 13;
 /// Signals whose default action is to ignore them.
@@ -33,8 +33,7 @@ const CLOCK: &[i32] = &[EFAULT, EINVAL, EOVERFLOW, EPERM];
 const SLEEP: &[i32] = &[EFAULT, EINTR, EINVAL, EOPNOTSUPP];
 const RLIMIT: &[i32] = &[EFAULT, EINVAL, EPERM, ESRCH];
 const FUTEX: &[i32] = &[
-    EACCES, EAGAIN, EDEADLK, EFAULT, EINTR, EINVAL, ENFILE, ENOMEM, ENOSYS, EPERM, ESRCH,
-    ETIMEDOUT,
+    EACCES, EAGAIN, EDEADLK, EFAULT, EINTR, EINVAL, ENFILE, ENOMEM, ENOSYS, EPERM, ESRCH, ETIMEDOUT,
 ];
 const PRCTL: &[i32] = &[
     EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENXIO, EOPNOTSUPP, EPERM, ERANGE,
@@ -44,7 +43,13 @@ const PRCTL: &[i32] = &[
 /// closed descriptors, out of range).
 fn clock(g: &mut Gen) -> usize {
     if g.one_in(4) {
-        g.pick(&[12, 99, usize::MAX, (!(3usize << 3)) | 3, -((1000 << 3) as isize) as usize | 3])
+        g.pick(&[
+            12,
+            99,
+            usize::MAX,
+            (!(3usize << 3)) | 3,
+            -((1000 << 3) as isize) as usize | 3,
+        ])
     } else {
         g.below(12) as usize
     }
@@ -126,14 +131,22 @@ fn futex(g: &mut Gen) -> Prepared {
     } else {
         g.world.arena + 4 * g.below(16) as usize
     };
-    let val = if g.one_in(2) { 0 } else { g.rng.next() as usize };
+    let val = if g.one_in(2) {
+        0
+    } else {
+        g.rng.next() as usize
+    };
     // WAIT and WAIT_BITSET read a timeout; the others a count.
     let timeout = if matches!(op & 0x7f, 0 | 9) {
         g.short_timespec()
     } else {
         g.below(4) as usize
     };
-    let val3 = if g.one_in(3) { 0 } else { g.rng.next() as usize };
+    let val3 = if g.one_in(3) {
+        0
+    } else {
+        g.rng.next() as usize
+    };
     Prepared::new(&[uaddr, op, val, timeout, uaddr2, val3])
 }
 
@@ -182,7 +195,11 @@ pub const CALLS: &[Call] = &[
         errnos: &[KILL],
         make: |g| {
             let signal = signal(g);
-            let pid = if signal == 0 && g.one_in(4) { 0 } else { pid(g) };
+            let pid = if signal == 0 && g.one_in(4) {
+                0
+            } else {
+                pid(g)
+            };
             Prepared::new(&[pid, signal])
         },
     },
@@ -204,11 +221,36 @@ pub const CALLS: &[Call] = &[
         errnos: &[RLIMIT],
         make: |g| Prepared::new(&[g.pick(&[0, 3, 7, 9, 15, 16, usize::MAX]), g.out_pointer()]),
     },
-    Call { name: "getuid", number: 102, errnos: &[], make: |_| Prepared::new(&[]) },
-    Call { name: "getgid", number: 104, errnos: &[], make: |_| Prepared::new(&[]) },
-    Call { name: "geteuid", number: 107, errnos: &[], make: |_| Prepared::new(&[]) },
-    Call { name: "getegid", number: 108, errnos: &[], make: |_| Prepared::new(&[]) },
-    Call { name: "getppid", number: 110, errnos: &[], make: |_| Prepared::new(&[]) },
+    Call {
+        name: "getuid",
+        number: 102,
+        errnos: &[],
+        make: |_| Prepared::new(&[]),
+    },
+    Call {
+        name: "getgid",
+        number: 104,
+        errnos: &[],
+        make: |_| Prepared::new(&[]),
+    },
+    Call {
+        name: "geteuid",
+        number: 107,
+        errnos: &[],
+        make: |_| Prepared::new(&[]),
+    },
+    Call {
+        name: "getegid",
+        number: 108,
+        errnos: &[],
+        make: |_| Prepared::new(&[]),
+    },
+    Call {
+        name: "getppid",
+        number: 110,
+        errnos: &[],
+        make: |_| Prepared::new(&[]),
+    },
     Call {
         name: "sigaltstack",
         number: 131,
@@ -232,7 +274,11 @@ pub const CALLS: &[Call] = &[
         errnos: &[PRCTL],
         make: |g| {
             let option = g.pick(&PRCTL_OPTIONS);
-            let arg = if option == 15 { g.in_pointer() } else { out_or_null(g) };
+            let arg = if option == 15 {
+                g.in_pointer()
+            } else {
+                out_or_null(g)
+            };
             Prepared::new(&[option, arg, g.below(2) as usize, 0, 0])
         },
     },
@@ -245,7 +291,12 @@ pub const CALLS: &[Call] = &[
             Prepared::new(&[code, out_or_null(g)])
         },
     },
-    Call { name: "gettid", number: 186, errnos: &[], make: |_| Prepared::new(&[]) },
+    Call {
+        name: "gettid",
+        number: 186,
+        errnos: &[],
+        make: |_| Prepared::new(&[]),
+    },
     Call {
         name: "tkill",
         number: 200,
@@ -304,7 +355,11 @@ pub const CALLS: &[Call] = &[
         number: 234,
         errnos: &[KILL],
         make: |g| {
-            let tgid = if g.one_in(4) { pid(g) } else { g.world.pid as usize };
+            let tgid = if g.one_in(4) {
+                pid(g)
+            } else {
+                g.world.pid as usize
+            };
             Prepared::new(&[tgid, tid(g), signal(g)])
         },
     },
@@ -316,7 +371,11 @@ pub const CALLS: &[Call] = &[
             // A list the kernel accepts is walked at thread exit, and Linux sets a bit
             // in any word it points at that holds the thread's id: only bad pointers.
             let len = g.pick(&[24, 0, 23, 25, usize::MAX]);
-            let head = if len == 24 { g.bad_pointer() } else { g.out_pointer() };
+            let head = if len == 24 {
+                g.bad_pointer()
+            } else {
+                g.out_pointer()
+            };
             Prepared::new(&[head, len])
         },
     },
