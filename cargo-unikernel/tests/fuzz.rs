@@ -7,8 +7,9 @@
 //! keeps the fuzzer's table and the kernel's `syscall/list.rs` in step.
 //!
 //! Seed 1 found, before their fixes: `umask` of a value with high bits set (EINVAL),
-//! a removed working directory freed while in use (`getcwd`/`stat`/`creat` EIO), and
-//! `fchmod` of a pipe and `sendfile` from a directory with undocumented errnos.
+//! a removed working directory freed while in use (`getcwd`/`stat`/`creat` EIO),
+//! `fchmod` of a pipe and `sendfile` from a directory or past the largest offset with
+//! undocumented errnos, and a `sendfile` of a pipe into itself that wedged the guest.
 
 mod common;
 
@@ -93,6 +94,26 @@ fn a_single_thread_sequence_is_clean_in_the_image() {
         "--threads",
         "1",
         &kernel,
+    ];
+    let actual = boot("fuzz", &args, &[]);
+    assert_eq!(actual.stderr, "", "the tool reported an error");
+    assert_eq!(actual.code, Some(0), "{}", actual.stdout);
+}
+
+/// Only `write` and `sendfile`, one thread: before the fix, a `sendfile` from the
+/// pool pipe's read end into its own write end never ran dry and wedged the guest
+/// with the VFS lock held (seed 1, four threads, 500,000 calls first showed it).
+#[test]
+fn sendfile_of_a_pipe_into_itself_ends() {
+    let args = [
+        "--only",
+        "sendfile,write",
+        "--calls",
+        "20000",
+        "--seed",
+        SEED,
+        "--threads",
+        "1",
     ];
     let actual = boot("fuzz", &args, &[]);
     assert_eq!(actual.stderr, "", "the tool reported an error");

@@ -1,5 +1,5 @@
 //! A system-call fuzzer: `fuzz [--calls N] [--seed S] [--threads T] [--skip CALL,..]
-//! [--hang-after SECONDS] [kernel=START-END]..`
+//! [--only CALL,..] [--hang-after SECONDS] [kernel=START-END]..`
 //! makes N random system calls (split over T threads running at once), drawn from the
 //! calls the unikernel implements (`calls`), with random and edge-case arguments
 //! (`args`), through libc's `syscall` with a number that is not a compile-time constant,
@@ -47,6 +47,8 @@ struct Options {
     list: bool,
     /// Calls left out (`--skip a,b`), to narrow down a failure.
     skip: Vec<String>,
+    /// Only these calls (`--only a,b`), for a focused run.
+    only: Vec<String>,
     /// Seconds one call may take before the run counts as hung (`--hang-after`).
     hang_after: u64,
 }
@@ -59,6 +61,7 @@ fn parse() -> Result<Options, String> {
         kernel: Vec::new(),
         list: false,
         skip: Vec::new(),
+        only: Vec::new(),
         hang_after: 20,
     };
     let mut args = std::env::args().skip(1);
@@ -74,9 +77,14 @@ fn parse() -> Result<Options, String> {
             "--threads" => options.threads = value("--threads")?.clamp(1, 64) as usize,
             "--list" => options.list = true,
             "--hang-after" => options.hang_after = value("--hang-after")?,
-            "--skip" => {
-                let names = args.next().ok_or("--skip needs a value")?;
-                options.skip = names.split(',').map(str::to_owned).collect();
+            "--skip" | "--only" => {
+                let names = args.next().ok_or(format!("{arg} needs a value"))?;
+                let names = names.split(',').map(str::to_owned).collect();
+                if arg == "--skip" {
+                    options.skip = names;
+                } else {
+                    options.only = names;
+                }
             }
             other => {
                 let range = other
@@ -126,7 +134,12 @@ fn main() {
     let table: Vec<&Call> = calls::all()
         .into_iter()
         .filter(|call| !options.skip.iter().any(|name| name == call.name))
+        .filter(|call| options.only.is_empty() || options.only.iter().any(|n| n == call.name))
         .collect();
+    if table.is_empty() {
+        eprintln!("fuzz: no call left to make");
+        std::process::exit(2);
+    }
     if options.list {
         for call in &table {
             println!("fuzzed {} {}", call.name, call.number);
