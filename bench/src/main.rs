@@ -7,7 +7,10 @@
 //! - `unikernel`: per-operation cost of system-call-bound loops (`examples/microbench`)
 //!   in the unikernel with direct calls and on the trap path, in time and guest
 //!   instructions, and as a Linux process (glibc and hosted).
+//! - `fuzz`: N random system calls in the image (`examples/fuzz`): calls made, time,
+//!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
 
+mod fuzz;
 mod hosted;
 mod unikernel;
 
@@ -43,12 +46,33 @@ enum Suite {
         /// Only these operations (default: all).
         ops: Vec<String>,
     },
+    /// Random system calls in the image: no kernel fault, hang or undocumented errno.
+    Fuzz {
+        /// System calls to make, over all threads.
+        #[arg(long, default_value_t = 100_000)]
+        calls: u64,
+        /// Seed of the call sequence (each thread has its own stream of it).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads making calls at once.
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+        /// Seconds before the run counts as hung.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Hosted { runs } => hosted::run(runs),
         Suite::Unikernel { runs, scale, ops } => unikernel::run(runs, scale, &ops),
+        Suite::Fuzz {
+            calls,
+            seed,
+            threads,
+            timeout,
+        } => fuzz::run(calls, seed, threads, timeout),
     }
 }
 

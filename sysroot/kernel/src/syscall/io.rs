@@ -346,6 +346,9 @@ fn read_offset(addr: UserAddr) -> Result<Option<u64>, Errno> {
     u64::try_from(value).map(Some).map_err(|_| Errno::EINVAL)
 }
 
+/// `INT_MAX & PAGE_MASK`: the most one read, write or sendfile transfers on Linux.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+
 /// `sendfile(out_fd, in_fd, offset, count)`.
 pub fn sendfile(args: SyscallArgs) -> SysResult {
     let (out_fd, in_fd): (Fd, Fd) = (args.get(0)?, args.get(1)?);
@@ -353,8 +356,25 @@ pub fn sendfile(args: SyscallArgs) -> SysResult {
     let count: usize = args.get(3)?;
     let mut offset = read_offset(offset_addr)?;
     let n = signal::on_broken_pipe(vfs::with(|vfs| {
+        // sendfile(2): the input must support mmap-like reads. A pipe does not (Linux
+        // splices pipe to pipe since 5.12, but never a pipe into itself, EINVAL):
+        // copying a pipe's read end into its own write end would never run dry, and
+        // held the VFS lock for good (found by the fuzzer, seed 1, four threads).
+        if vfs.stat_fd(in_fd.0)?.mode & vfs::mode::S_IFMT == vfs::mode::S_IFIFO {
+            return Err(Errno::EINVAL);
+        }
+        // Linux copies at most MAX_RW_COUNT bytes per call (`rw_verify_area`).
+        let count = count.min(MAX_RW_COUNT);
         copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count)
-    }))?;
+    }))
+    // Linux splices from the input's page cache, which a directory does not have,
+    // and checks the output range first (`rw_verify_area`): a directory, or an
+    // end past the largest offset, is EINVAL (sendfile(2)), not read(2)'s EISDIR
+    // or write(2)'s EFBIG.
+    .map_err(|e| match e {
+        Errno::EISDIR | Errno::EFBIG => Errno::EINVAL,
+        e => e,
+    })?;
     if let Some(offset) = offset {
         uaccess::copy_to(offset_addr.0, &offset.to_ne_bytes())?;
     }

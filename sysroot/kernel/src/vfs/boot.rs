@@ -37,6 +37,8 @@ impl Vfs {
             umask: 0,
             executable: None,
         };
+        // The working directory counts as a reference to its inode (`set_cwd`).
+        vfs.inodes.open(ROOT)?;
         vfs.mkdir_in(ROOT, b"tmp", 0o1777)?;
         let dev = vfs.mkdir_in(ROOT, b"dev", 0o755)?;
         for (name, device) in [

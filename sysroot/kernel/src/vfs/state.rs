@@ -42,10 +42,15 @@ impl Vfs {
         self.cwd
     }
 
-    /// `chdir`/`fchdir`: `ino` must be a directory.
+    /// `chdir`/`fchdir`: `ino` must be a directory. The working directory holds its
+    /// inode as an open description does: removed, it stays a dead, empty directory
+    /// (Linux: `getcwd` ENOENT, creations in it ENOENT) until the program leaves it,
+    /// instead of a freed inode number that a new file could take.
     pub fn set_cwd(&mut self, ino: Ino) -> Result<(), Errno> {
         self.inodes.get(ino)?.dir()?;
-        self.cwd = ino;
+        self.inodes.open(ino)?;
+        let old = core::mem::replace(&mut self.cwd, ino);
+        self.inodes.close(old);
         Ok(())
     }
 

@@ -28,9 +28,10 @@ pub fn fchmodat(args: SyscallArgs) -> SysResult {
     chmod_at(args.get(0)?, &path, args.get(2)?, Follow::Yes)
 }
 
-/// The inode behind `fd` (`EBADF` for pipes and the console where one is needed).
+/// The inode behind `fd`; pipes, the console, eventfds and epoll instances have none
+/// here: EOPNOTSUPP, as Linux answers for the anonymous inodes of eventfd.
 fn fd_inode(vfs: &Vfs, fd: u32) -> Result<Ino, Errno> {
-    vfs.file(fd)?.object.inode().ok_or(Errno::EINVAL)
+    vfs.file(fd)?.object.inode().ok_or(Errno::EOPNOTSUPP)
 }
 
 /// `fchmod(fd, mode)` (std's `fs::copy` and `set_permissions`).
