@@ -58,6 +58,7 @@ mod frame;
 mod gdt;
 pub mod image;
 pub mod irq;
+pub mod lock_order;
 pub mod memory;
 pub mod page_vec;
 pub mod paging;

@@ -18,11 +18,11 @@
 //!
 //! `CR4.PGE` is off, so no mapping is global and reloading CR3 flushes the TLB.
 
-use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTableFlags as Flags, PhysFrame};
 
+use crate::lock_order::{Level, OrderedMutex};
 use crate::memory::{Access, FreeRam, Region};
 use crate::pvh::{MemoryKind, MemoryMap};
 use crate::{PAGE_SIZE, image, stacks};
@@ -98,10 +98,11 @@ fn leaf_flags(access: Access) -> Option<Flags> {
     }
 }
 
-static SPACE: Mutex<Option<AddressSpace>> = Mutex::new(None);
+static SPACE: OrderedMutex<Option<AddressSpace>> = OrderedMutex::new(Level::PageTables, None);
 
 /// Guard pages of the kernel's clients (application stacks), for crash reports.
-static GUARDS: Mutex<[Option<(usize, &'static str)>; 32]> = Mutex::new([None; 32]);
+static GUARDS: OrderedMutex<[Option<(usize, &'static str)>; 32]> =
+    OrderedMutex::new(Level::GuardNames, [None; 32]);
 
 const fn align_down(x: usize) -> usize {
     x & !(PAGE_SIZE - 1)

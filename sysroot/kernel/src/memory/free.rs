@@ -8,6 +8,9 @@ use unikernel_hal::page_vec::PageVec;
 
 use crate::errno::Errno;
 
+/// Mappings of this many bytes or more are placed high (see [`FreeList::take_placed`]).
+const LARGE: usize = 1 << 20;
+
 #[derive(Debug)]
 pub struct FreeList(PageVec<Region>);
 
@@ -103,6 +106,39 @@ impl FreeList {
                 Ok(head)
             }
             Err(whole) => Ok(whole), // exactly `len`
+        }
+    }
+
+    /// Takes `len` bytes (page multiple) from the end of the highest free range that
+    /// holds them (last fit, highest address).
+    pub fn take_high(&mut self, len: usize) -> Result<Region, Errno> {
+        let index = self
+            .0
+            .as_slice()
+            .iter()
+            .rposition(|r| r.len() >= len)
+            .ok_or(Errno::ENOMEM)?;
+        let region = self.0.remove(index);
+        let keep = region.len() - len;
+        match region.split_at(keep) {
+            Ok((head, tail)) => {
+                self.restore(index, head);
+                Ok(tail)
+            }
+            Err(whole) => Ok(whole), // exactly `len`
+        }
+    }
+
+    /// Takes `len` bytes where a mapping of that size belongs: small ones low (first
+    /// fit), large ones high (last fit). Large mappings are the ones that grow
+    /// (`mremap` of a growing buffer); kept apart from the many small ones they have
+    /// free RAM below them to grow into (`remap`'s slide), and the small ones do not
+    /// land in the gaps a large one needs next.
+    pub fn take_placed(&mut self, len: usize) -> Result<Region, Errno> {
+        if len >= LARGE {
+            self.take_high(len)
+        } else {
+            self.take(len)
         }
     }
 

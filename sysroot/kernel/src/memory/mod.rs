@@ -14,7 +14,7 @@
 //! reported as `ENOMEM`, and a protection that cannot be set (no frame for the page
 //! table a split needs) fails the call rather than leaving more access than asked.
 
-use spin::Mutex;
+use unikernel_hal::lock_order::{Level, OrderedMutex};
 use unikernel_hal::memory::{Access, FreeRam, Region};
 use unikernel_hal::{PAGE_SIZE, paging};
 
@@ -38,10 +38,13 @@ struct Memory {
     mapped: Mappings,
 }
 
-static MEMORY: Mutex<Memory> = Mutex::new(Memory {
-    free: FreeList::new(),
-    mapped: Mappings::new(),
-});
+static MEMORY: OrderedMutex<Memory> = OrderedMutex::new(
+    Level::Memory,
+    Memory {
+        free: FreeList::new(),
+        mapped: Mappings::new(),
+    },
+);
 
 /// Rounds up to a whole number of pages; `None` on overflow.
 pub fn page_align_up(len: usize) -> Option<usize> {
@@ -106,7 +109,7 @@ impl Memory {
         self.reserve_records()?;
         let region = match start {
             Some(start) => self.free.take_at(start, len)?,
-            None => self.free.take(len)?,
+            None => self.free.take_placed(len)?,
         };
         let region = self.prepare(region, access, contents)?;
         let result = self.add_mapping(region, Use::Anonymous);

@@ -160,7 +160,7 @@ impl Memory {
             // contents cannot be copied through a slice. Rare; report it.
             return Err(Errno::EFAULT);
         }
-        let mut target = self.free.take(new_len)?;
+        let mut target = self.free.take_placed(new_len)?;
         if let Some(bytes) = target.as_mut_slice() {
             bytes[old_end - start..].fill(0);
             for index in range {
