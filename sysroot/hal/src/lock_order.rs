@@ -22,6 +22,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Level {
+    /// The table of live thread slots a signal is sent with (`kernel::sched::live_slots`),
+    /// held while the signal state is taken.
+    LiveSlots = 0,
     /// The kernel's memory manager (`kernel::memory::MEMORY`): free list and mappings.
     Memory = 1,
     /// The page tables (`paging::SPACE`), changed under the memory lock.

@@ -111,8 +111,9 @@ impl Memory {
             Some(start) => self.free.take_at(start, len)?,
             None => self.free.take_placed(len)?,
         };
-        let region = self.prepare(region, access, contents)?;
-        let result = self.add_mapping(region, Use::Anonymous);
+        let result = self
+            .prepare(region, access, contents)
+            .and_then(|region| self.add_mapping(region, Use::Anonymous));
         self.trim_tables();
         result
     }

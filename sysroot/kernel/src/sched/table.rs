@@ -284,12 +284,10 @@ impl Scheduler {
         })
     }
 
-    pub(super) fn live_slots(&self) -> [bool; MAX_THREADS] {
-        let mut live = [false; MAX_THREADS];
+    pub(super) fn fill_live_slots(&self, live: &mut [bool; MAX_THREADS]) {
         for (slot, thread) in self.threads.iter().enumerate() {
             live[slot] = slot != IDLE && !matches!(thread.state, State::Free);
         }
-        live
     }
 
     /// Wakes up to `count` (at least one, as Linux) waiters on `address` whose bitset
