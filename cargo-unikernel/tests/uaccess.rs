@@ -20,7 +20,7 @@ const KERNEL_TARGETS: [(&str, &str, u64); 7] = [
     ("kernel-memory-table", "unikernel_kernel::memory::MEMORY", 0),
     ("kernel-scheduler", "unikernel_kernel::sched::SCHED", 0),
     ("kernel-vfs", "unikernel_kernel::vfs::lock::VFS", 0),
-    ("kernel-page-table-pool", "unikernel_hal::paging::POOL", 0),
+    ("kernel-address-space", "unikernel_hal::paging::SPACE", 0),
     (
         "kernel-boot-page-tables",
         "unikernel_hal::boot::BOOT_TABLES",

@@ -9,7 +9,8 @@
 //! - the CPU tables: GDT/TSS with IST stacks (`gdt`), the IDT and the crash reports of
 //!   CPU exceptions (`exceptions`);
 //! - [`paging`]: identity-mapped page tables with W^X for the image and guard pages;
-//! - [`memory`]: ownership tokens for the RAM the kernel hands out;
+//! - [`memory`]: ownership tokens for the RAM the kernel hands out; [`page_vec`]: a
+//!   growable array in such RAM (the memory manager's records);
 //! - [`uaccess`]: checked copies from and to memory named by system-call arguments;
 //! - devices reached through port I/O: [`console`] (COM1), [`tsc`] calibration with the
 //!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`);
@@ -57,7 +58,9 @@ mod frame;
 mod gdt;
 pub mod image;
 pub mod irq;
+pub mod lock_order;
 pub mod memory;
+pub mod page_vec;
 pub mod paging;
 pub mod process;
 mod pvh;

@@ -32,7 +32,7 @@ use crate::paging;
 use crate::syscall_entry::{__unikernel_frame_return, SyscallFrame};
 
 /// Most threads at once, the idle thread included.
-pub const MAX_THREADS: usize = 256;
+pub const MAX_THREADS: usize = 16384;
 /// The idle thread's slot.
 pub const IDLE: usize = 0;
 
@@ -262,6 +262,7 @@ pub fn switch_to(to: usize) -> Result<(), ThreadError> {
     if to == current() {
         return Ok(());
     }
+    crate::lock_order::assert_none_held("thread switch");
     let from = hand_over(to, READY)?;
     let load = SAVED_RSP[to].load(Ordering::Relaxed);
     // SAFETY: interrupts are off, so nothing runs between the state change above and
@@ -282,6 +283,7 @@ pub fn exit_to(to: usize) -> Result<Infallible, ThreadError> {
     if to == current() {
         return Err(ThreadError::WrongState);
     }
+    crate::lock_order::assert_none_held("thread exit");
     hand_over(to, EMPTY)?;
     let load = SAVED_RSP[to].load(Ordering::Relaxed);
     // SAFETY: as in `switch_to`, `load` is a valid saved context; the old thread is

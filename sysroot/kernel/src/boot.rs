@@ -144,8 +144,8 @@ fn report(
         (image.end - image.start) / 1024
     );
     kdebug!("free RAM at boot: {} KiB", free / 1024);
-    let (used, pool) = paging::table_frames_used();
-    kdebug!("page-table frames: {used} of {pool} used");
+    let (used, spare) = paging::table_frames_used();
+    kdebug!("page-table frames: {used} in use, {spare} spare");
     let (hz, calibration) = time::tsc_frequency();
     kdebug!("TSC {} kHz ({calibration:?})", hz / 1000);
     kdebug!("random source: {rng:?}");

@@ -9,23 +9,28 @@
 //! `mprotect`, `madvise`, `mremap` and thread stacks, which move regions between the
 //! two tables.
 //!
-//! Capacities are fixed (no heap in the kernel: the application's heap sits on top of
-//! `mmap`), and exhausting a table is reported as `ENOMEM`.
+//! Nothing has a fixed capacity: the records of both tables and the page-table frames
+//! come from free RAM on demand (`supply`) and go back to it; running out of RAM is
+//! reported as `ENOMEM`, and a protection that cannot be set (no frame for the page
+//! table a split needs) fails the call rather than leaving more access than asked.
 
-use spin::Mutex;
+use unikernel_hal::lock_order::{Level, OrderedMutex};
 use unikernel_hal::memory::{Access, FreeRam, Region};
 use unikernel_hal::{PAGE_SIZE, paging};
 
 use crate::errno::Errno;
 use free::FreeList;
+use mappings::Mappings;
 pub use mappings::Use;
-use mappings::{Mapping, Mappings};
 pub use owned::{application_owns, register_main_stack};
+pub use remap::remap;
+use supply::feed_tables;
 
 mod free;
 mod mappings;
 mod owned;
-mod slots;
+mod remap;
+mod supply;
 
 #[derive(Debug)]
 struct Memory {
@@ -33,10 +38,13 @@ struct Memory {
     mapped: Mappings,
 }
 
-static MEMORY: Mutex<Memory> = Mutex::new(Memory {
-    free: FreeList::new(),
-    mapped: Mappings::new(),
-});
+static MEMORY: OrderedMutex<Memory> = OrderedMutex::new(
+    Level::Memory,
+    Memory {
+        free: FreeList::new(),
+        mapped: Mappings::new(),
+    },
+);
 
 /// Rounds up to a whole number of pages; `None` on overflow.
 pub fn page_align_up(len: usize) -> Option<usize> {
@@ -46,30 +54,16 @@ pub fn page_align_up(len: usize) -> Option<usize> {
 /// Takes the boot-time free RAM. Returns the number of bytes now free.
 pub fn init(ram: FreeRam) -> usize {
     let mut memory = MEMORY.lock();
-    let mut total = 0;
     for region in ram {
-        total += region.len();
-        memory.free.insert(region);
+        memory.release(region);
     }
-    total
+    memory.trim_tables();
+    memory.free.bytes()
 }
 
 /// Bytes free.
 pub fn free_bytes() -> usize {
     MEMORY.lock().free.bytes()
-}
-
-impl Memory {
-    fn add_mapping(&mut self, region: Region, usage: Use) -> Result<usize, Errno> {
-        let start = region.start();
-        match self.mapped.put(Mapping { region, usage }) {
-            Ok(()) => Ok(start),
-            Err(mapping) => {
-                self.free.insert(mapping.region);
-                Err(Errno::ENOMEM)
-            }
-        }
-    }
 }
 
 fn checked_range(start: usize, len: usize) -> Result<usize, Errno> {
@@ -80,20 +74,49 @@ fn checked_range(start: usize, len: usize) -> Result<usize, Errno> {
     start.checked_add(len).ok_or(Errno::ENOMEM)
 }
 
-/// Zero-fills `region`, copies `contents` to its start (cut to its length) and sets
-/// its permissions.
-fn prepare(mut region: Region, access: Access, contents: &[u8]) -> Region {
-    if let Some(bytes) = region.as_mut_slice() {
-        let n = contents.len().min(bytes.len());
-        bytes[..n].copy_from_slice(&contents[..n]);
-        bytes[n..].fill(0);
+impl Memory {
+    /// Zero-fills `region`, copies `contents` to its start (cut to its length) and
+    /// sets its permissions; on failure the region goes back to the free list.
+    fn prepare(
+        &mut self,
+        mut region: Region,
+        access: Access,
+        contents: &[u8],
+    ) -> Result<Region, Errno> {
+        if let Some(bytes) = region.as_mut_slice() {
+            let n = contents.len().min(bytes.len());
+            bytes[..n].copy_from_slice(&contents[..n]);
+            bytes[n..].fill(0);
+        }
+        if access != Access::ReadWrite
+            && let Err(err) = self.set_access(&mut region, access)
+        {
+            // Never more access than asked: no mapping rather than a read-write one.
+            self.release(region);
+            return Err(err);
+        }
+        Ok(region)
     }
-    if access != Access::ReadWrite {
-        // Without page-table frames the region stays read-write: more permissive
-        // than asked, never less, and never writable + executable.
-        let _ = paging::protect(&mut region, access);
+
+    /// Takes a prepared region of `len` bytes (anywhere, or at `start`) and records it.
+    fn map_new(
+        &mut self,
+        start: Option<usize>,
+        len: usize,
+        access: Access,
+        contents: &[u8],
+    ) -> Result<usize, Errno> {
+        self.reserve_records()?;
+        let region = match start {
+            Some(start) => self.free.take_at(start, len)?,
+            None => self.free.take_placed(len)?,
+        };
+        let result = self
+            .prepare(region, access, contents)
+            .and_then(|region| self.add_mapping(region, Use::Anonymous));
+        self.trim_tables();
+        result
     }
-    region
 }
 
 /// Maps `len` bytes (rounded up to pages) anywhere: `contents` (a file mapping's
@@ -102,9 +125,7 @@ pub fn map_anywhere(len: usize, access: Access, contents: &[u8]) -> Result<usize
     let len = page_align_up(len)
         .filter(|&len| len > 0)
         .ok_or(Errno::ENOMEM)?;
-    let mut memory = MEMORY.lock();
-    let region = memory.free.take(len)?;
-    memory.add_mapping(prepare(region, access, contents), Use::Anonymous)
+    MEMORY.lock().map_new(None, len, access, contents)
 }
 
 /// Maps `contents`, then zeros, at exactly `start`; with `replace`, existing mappings
@@ -122,36 +143,32 @@ pub fn map_fixed(
         return Err(Errno::EINVAL);
     }
     let mut memory = MEMORY.lock();
-    if memory.mapped.covered(start, end) > 0 {
+    if memory.mapped.covered(start, end, None) > 0 {
         if !replace {
             return Err(Errno::EEXIST);
         }
         memory.unmap_range(start, end)?;
     }
-    let region = memory.free.take_at(start, end - start)?;
-    memory.add_mapping(prepare(region, access, contents), Use::Anonymous)
+    memory.map_new(Some(start), end - start, access, contents)
 }
 
 impl Memory {
+    /// Unmaps the anonymous mappings in `start..end` (guard pages stay: they belong to
+    /// the kernel's stacks).
     fn unmap_range(&mut self, start: usize, end: usize) -> Result<(), Errno> {
+        self.reserve_records()?;
         self.mapped.isolate(start, end)?;
-        let mut freed: [Option<Region>; 8] = [const { None }; 8];
-        loop {
-            // Collect a batch (the free list and the mapping table are both `self`).
-            let mut count = 0;
-            for slot in self.mapped.inside(start, end) {
-                if slot.as_ref().is_some_and(|m| m.usage == Use::Anonymous) && count < freed.len() {
-                    freed[count] = slot.take().map(|m| m.region);
-                    count += 1;
-                }
-            }
-            if count == 0 {
-                return Ok(());
-            }
-            for region in freed.iter_mut().filter_map(Option::take) {
-                self.free.insert(region);
+        let mut index = self.mapped.overlapping(start, end).start;
+        while index < self.mapped.overlapping(start, end).end {
+            if self.mapped.get_mut(index).usage == Use::Anonymous {
+                let mapping = self.mapped.remove(index);
+                self.release(mapping.region);
+            } else {
+                index += 1;
             }
         }
+        self.trim_tables();
+        Ok(())
     }
 }
 
@@ -165,21 +182,29 @@ pub fn unmap(start: usize, len: usize) -> Result<(), Errno> {
 }
 
 /// Changes the permissions of `start..start + len`, which must be mapped entirely.
+/// `ENOMEM` if a page table needed cannot be had; then the mappings before the one
+/// that failed have the new permissions and the rest keep theirs, never more.
 pub fn protect(start: usize, len: usize, access: Access) -> Result<(), Errno> {
     let end = checked_range(start, len)?;
     let mut memory = MEMORY.lock();
-    if memory.mapped.covered(start, end) != end - start {
+    if memory.mapped.covered(start, end, None) != end - start {
         return Err(Errno::ENOMEM);
     }
+    memory.reserve_records()?;
     memory.mapped.isolate(start, end)?;
-    for slot in memory.mapped.inside(start, end) {
-        if let Some(mapping) = slot.as_mut()
-            && mapping.usage == Use::Anonymous
-        {
-            paging::protect(&mut mapping.region, access).map_err(|_| Errno::ENOMEM)?;
+    let Memory { free, mapped } = &mut *memory;
+    let mut result = Ok(());
+    for index in mapped.overlapping(start, end) {
+        let mapping = mapped.get_mut(index);
+        if mapping.usage == Use::Anonymous {
+            result = feed_tables(free, || paging::protect(&mut mapping.region, access));
+            if result.is_err() {
+                break;
+            }
         }
     }
-    Ok(())
+    memory.trim_tables();
+    result
 }
 
 /// `MADV_DONTNEED`: the next reads of `start..start + len` see zeroes. Parts that are
@@ -187,7 +212,8 @@ pub fn protect(start: usize, len: usize, access: Access) -> Result<(), Errno> {
 pub fn discard(start: usize, len: usize) -> Result<(), Errno> {
     let end = checked_range(start, len)?;
     let mut memory = MEMORY.lock();
-    for mapping in memory.mapped.iter_mut() {
+    for index in memory.mapped.overlapping(start, end) {
+        let mapping = memory.mapped.get_mut(index);
         let (lo, hi) = (
             mapping.region.start().max(start),
             mapping.region.end().min(end),
@@ -207,88 +233,31 @@ pub fn discard(start: usize, len: usize) -> Result<(), Errno> {
 pub fn alloc_stack(len: usize, owner: &'static str) -> Result<Region, Errno> {
     let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
     let mut memory = MEMORY.lock();
-    let region = memory
+    memory.reserve_records()?;
+    let mut region = memory
         .free
         .take(len.checked_add(PAGE_SIZE).ok_or(Errno::ENOMEM)?)?;
-    match paging::add_guard_page(region, owner) {
-        Ok((guard, stack)) => {
-            if let Err(err) = memory.add_mapping(guard, Use::StackGuard) {
-                memory.free.insert(stack);
-                return Err(err);
+    let (guard, stack) = loop {
+        match paging::add_guard_page(region, owner) {
+            Ok(parts) => break parts,
+            Err((back, paging::PagingError::OutOfTables)) => {
+                region = back;
+                // The guard needs a page table: feed one and try again.
+                if let Err(err) = supply::donate_frame(&mut memory.free) {
+                    memory.release(region);
+                    return Err(err);
+                }
             }
-            Ok(stack)
+            Err((back, _)) => {
+                memory.release(back);
+                return Err(Errno::ENOMEM);
+            }
         }
-        Err((region, _)) => {
-            memory.free.insert(region);
-            Err(Errno::ENOMEM)
-        }
-    }
-}
-
-/// `mremap`: resizes the mapping at `start` (`old_len` bytes, entirely mapped) to
-/// `new_len` bytes. Grows in place when the memory after it is free, otherwise moves
-/// (copying) if `may_move`. Returns the new address.
-pub fn remap(start: usize, old_len: usize, new_len: usize, may_move: bool) -> Result<usize, Errno> {
-    let old_end = checked_range(start, old_len)?;
-    let new_len = page_align_up(new_len)
-        .filter(|&len| len > 0)
-        .ok_or(Errno::EINVAL)?;
-    let old_len = old_end - start;
-    let mut memory = MEMORY.lock();
-    if old_len == 0 || memory.mapped.covered(start, old_end) != old_len {
-        return Err(Errno::EFAULT);
-    }
-    if new_len <= old_len {
-        if new_len < old_len {
-            memory.unmap_range(start + new_len, old_end)?;
-        }
-        return Ok(start);
-    }
-    let access = memory
-        .mapped
-        .iter()
-        .find(|m| m.region.start() <= start && start < m.region.end())
-        .map(|m| m.region.access())
-        .ok_or(Errno::EFAULT)?;
-    // In place: the pages right after the mapping are free.
-    if let Ok(tail) = memory.free.take_at(old_end, new_len - old_len) {
-        memory.add_mapping(prepare(tail, access, &[]), Use::Anonymous)?;
-        return Ok(start);
-    }
-    if !may_move {
-        return Err(Errno::ENOMEM);
-    }
-    let mut target = memory.free.take(new_len)?;
-    target.zero();
-    let Some(bytes) = target.as_mut_slice() else {
-        memory.free.insert(target);
-        return Err(Errno::ENOMEM);
     };
-    for mapping in memory.mapped.iter_mut() {
-        let (lo, hi) = (
-            mapping.region.start().max(start),
-            mapping.region.end().min(old_end),
-        );
-        if lo >= hi {
-            continue;
-        }
-        let base = mapping.region.start();
-        let Some(source) = mapping.region.as_mut_slice() else {
-            // Not readable as bytes (PROT_NONE or read-only after mprotect): its
-            // contents cannot be copied through a slice. Rare; report it.
-            memory.free.insert(target);
-            return Err(Errno::EFAULT);
-        };
-        bytes[lo - start..hi - start].copy_from_slice(&source[lo - base..hi - base]);
+    if let Err(err) = memory.add_mapping(guard, Use::StackGuard) {
+        memory.release(stack);
+        return Err(err);
     }
-    memory.unmap_range(start, old_end)?;
-    let new_start = memory.add_mapping(prepare_moved(target, access), Use::Anonymous)?;
-    Ok(new_start)
-}
-
-fn prepare_moved(mut region: Region, access: Access) -> Region {
-    if access != Access::ReadWrite {
-        let _ = paging::protect(&mut region, access);
-    }
-    region
+    memory.trim_tables();
+    Ok(stack)
 }

@@ -46,17 +46,5 @@ pub fn application_owns(start: usize, len: usize) -> bool {
         return false;
     };
     // Mappings never overlap, so the bytes they cover add up.
-    let covered: usize = memory
-        .mapped
-        .iter()
-        .filter(|mapping| mapping.usage == Use::Anonymous)
-        .map(|mapping| {
-            let region = &mapping.region;
-            region
-                .end()
-                .min(end)
-                .saturating_sub(region.start().max(start))
-        })
-        .sum();
-    covered == len
+    memory.mapped.covered(start, end, Some(Use::Anonymous)) == len
 }

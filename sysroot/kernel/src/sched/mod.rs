@@ -35,6 +35,7 @@ mod table;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use unikernel_hal::irq::{self, IrqMutex};
+use unikernel_hal::lock_order::{Level, OrderedGuard, OrderedMutex};
 use unikernel_hal::thread::{self as hal_thread, IDLE, ThreadError};
 use unikernel_hal::{SyscallFrame, apic, exit, uaccess};
 
@@ -275,9 +276,15 @@ pub fn slot_of(tid: Tid) -> Option<usize> {
     SCHED.lock().slot_of(tid)
 }
 
-/// Which slots hold a live thread.
-pub fn live_slots() -> [bool; hal_thread::MAX_THREADS] {
-    SCHED.lock().live_slots()
+/// Which slots hold a live thread, in a static table (one flag per slot is 16 KiB:
+/// too much for the stack of a signal handler that calls `kill`); the table stays
+/// locked while the guard lives, so callers drop it before they can wait.
+pub fn live_slots() -> OrderedGuard<'static, [bool; hal_thread::MAX_THREADS]> {
+    static LIVE: OrderedMutex<[bool; hal_thread::MAX_THREADS]> =
+        OrderedMutex::new(Level::LiveSlots, [false; hal_thread::MAX_THREADS]);
+    let mut live = LIVE.lock();
+    SCHED.lock().fill_live_slots(&mut live);
+    live
 }
 
 /// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns` ([`Wake::TimedOut`]) or a

@@ -365,12 +365,10 @@ impl Scheduler {
         })
     }
 
-    pub(super) fn live_slots(&self) -> [bool; MAX_THREADS] {
-        let mut live = [false; MAX_THREADS];
+    pub(super) fn fill_live_slots(&self, live: &mut [bool; MAX_THREADS]) {
         for (slot, thread) in self.threads.iter().enumerate() {
             live[slot] = slot != IDLE && !matches!(thread.state, State::Free);
         }
-        live
     }
 
     /// Wakes up to `count` (at least one, as Linux) waiters on `address` whose bitset
@@ -400,9 +398,19 @@ impl Scheduler {
 mod tests {
     use super::*;
 
+    /// A scheduler of its own for each test: the table is too large for a test
+    /// thread's stack (`MAX_THREADS` slots), so it lives in a static, built at
+    /// compile time.
+    macro_rules! scheduler {
+        () => {{
+            static SCHED: spin::Mutex<Scheduler> = spin::Mutex::new(Scheduler::new());
+            SCHED.lock()
+        }};
+    }
+
     #[test]
     fn one_shot_alarm_fires_once() {
-        let mut sched = Scheduler::new();
+        let mut sched = scheduler!();
         sched.alarm = Alarm {
             deadline: Some(1_000),
             interval: 0,
@@ -417,7 +425,7 @@ mod tests {
 
     #[test]
     fn periodic_alarm_rearms_and_skips_missed_periods() {
-        let mut sched = Scheduler::new();
+        let mut sched = scheduler!();
         sched.alarm = Alarm {
             deadline: Some(1_000),
             interval: 100,

@@ -1,5 +1,6 @@
 //! The malloc family on `dlmalloc`, fed with anonymous `mmap` memory and
-//! serialised by one futex mutex.
+//! serialised by one futex mutex; blocks of 256 KiB and more are mappings of their
+//! own (`mapped`), grown with `mremap` and returned with `munmap`.
 //!
 //! No `#[global_allocator]` here: std's `System` allocator calls these functions,
 //! so Rust and C allocations share one heap. Alignment rules follow glibc: plain
@@ -13,6 +14,8 @@ use dlmalloc::{Allocator, Dlmalloc};
 use crate::errno::{Errno, set_errno};
 use crate::lock::Mutex;
 use crate::mman;
+
+mod mapped;
 
 /// dlmalloc's system-memory source: private anonymous mappings.
 #[derive(Debug)]
@@ -62,6 +65,9 @@ const MALLOC_ALIGN: usize = 2 * size_of::<usize>();
 
 /// Allocates `size` bytes (16-byte aligned); null on failure. Does not set errno.
 pub fn alloc_raw(size: usize) -> *mut u8 {
+    if size >= mapped::THRESHOLD {
+        return mapped::alloc(size);
+    }
     // SAFETY: c_malloc has no preconditions.
     unsafe { HEAP.lock().c_malloc(size) }
 }
@@ -71,6 +77,10 @@ pub fn alloc_raw(size: usize) -> *mut u8 {
 /// # Safety
 /// `p` must be null or a live allocation of this heap.
 pub unsafe fn free_raw(p: *mut u8) {
+    if !p.is_null() && mapped::owns(p) {
+        // SAFETY: a live block of the mapped allocator, per the caller.
+        return unsafe { mapped::free(p) };
+    }
     // SAFETY: per the caller.
     unsafe { HEAP.lock().c_free(p) }
 }
@@ -102,8 +112,12 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         set_errno(Errno::ENOMEM);
         return ptr::null_mut();
     };
-    // SAFETY: `calloc` zeroes unless the chunk is fresh zeroed mmap memory.
-    let p = unsafe { HEAP.lock().calloc(total, MALLOC_ALIGN) };
+    let p = if total >= mapped::THRESHOLD {
+        mapped::alloc(total) // fresh anonymous memory: zeroed
+    } else {
+        // SAFETY: `calloc` zeroes unless the chunk is fresh zeroed mmap memory.
+        unsafe { HEAP.lock().calloc(total, MALLOC_ALIGN) }
+    };
     if p.is_null() {
         set_errno(Errno::ENOMEM);
     }
@@ -116,12 +130,45 @@ pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
 /// `p` must be null or a live allocation of this heap.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: per the caller.
-    let q = unsafe { HEAP.lock().c_realloc(p.cast(), size) };
+    let p: *mut u8 = p.cast();
+    let mapped = !p.is_null() && mapped::owns(p);
+    let q = match (mapped, size >= mapped::THRESHOLD) {
+        // SAFETY: per the caller, `p` is a live block of the mapped allocator.
+        (true, true) => unsafe { mapped::realloc(p, size) },
+        // SAFETY: per the caller; `move_block` copies what both sizes hold.
+        (true, false) | (false, true) if size != 0 => unsafe { move_block(p, size) },
+        (true, false) => {
+            // SAFETY: per the caller; `realloc(p, 0)` frees, as glibc's does.
+            unsafe { mapped::free(p) };
+            ptr::null_mut()
+        }
+        // SAFETY: per the caller.
+        _ => unsafe { HEAP.lock().c_realloc(p, size) },
+    };
     if q.is_null() && size != 0 {
         set_errno(Errno::ENOMEM);
     }
     q.cast()
+}
+
+/// `realloc` across the mapped allocator's threshold: a new block from the side that
+/// fits `size`, the bytes both hold copied, the old block freed; null (and `p`
+/// untouched) on failure.
+///
+/// # Safety
+/// `p` must be null or a live allocation of this heap.
+unsafe fn move_block(p: *mut u8, size: usize) -> *mut u8 {
+    let q = alloc_raw(size);
+    if q.is_null() || p.is_null() {
+        return q;
+    }
+    // SAFETY: `p` is live (caller); `q` is a fresh block of at least `size` bytes.
+    unsafe {
+        let old = malloc_usable_size(p.cast());
+        ptr::copy_nonoverlapping(p, q, old.min(size));
+        free_raw(p);
+    }
+    q
 }
 
 /// Allocates `size` bytes aligned to `align` (a power of two), null on failure.
@@ -180,6 +227,10 @@ pub extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
 pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     if p.is_null() {
         return 0;
+    }
+    if mapped::owns(p.cast()) {
+        // SAFETY: a live block of the mapped allocator, per the caller.
+        return unsafe { mapped::usable_size(p.cast()) };
     }
     // SAFETY: a live chunk's head word directly precedes its user memory.
     let head = unsafe { *p.cast::<usize>().sub(1) };
