@@ -109,7 +109,7 @@ fn each_property_holds_for_one_function_and_not_for_the_other() {
     let mut reach = program.reachability(&["main".into()]);
     let requests = program.stack_requests();
     assert_eq!(requests.len(), 5, "{requests:?}");
-    assert_eq!(program.strip_annotation_marks().unwrap(), 11);
+    assert_eq!(program.strip_annotation_marks().unwrap(), 12);
     let object = tempfile::NamedTempFile::new().unwrap();
     let checks = program
         .emit_object_checking_stack(OptLevel::Full, object.path(), &requests)
@@ -127,6 +127,20 @@ fn each_property_holds_for_one_function_and_not_for_the_other() {
         Some(&"boxed"),
         "paths start at the annotated function"
     );
+    let via_pointer = reach
+        .annotations
+        .iter()
+        .find(|c| c.function == "via_pointer")
+        .unwrap();
+    assert_eq!(
+        via_pointer.violations[0]
+            .path
+            .iter()
+            .map(|s| s.via)
+            .collect::<Vec<_>>()[1],
+        unikernel_pass::reach::graph::EdgeKind::IndirectCall,
+        "{via_pointer:?}"
+    );
     let deep = reach
         .annotations
         .iter()
@@ -134,7 +148,10 @@ fn each_property_holds_for_one_function_and_not_for_the_other() {
         .unwrap();
     assert!(deep.stack_bytes.unwrap() > 256, "{deep:?}");
     let ir = program.module().print_to_string().to_string();
-    assert!(!ir.contains("warn-stack-size"), "the measurement leaves no trace");
+    assert!(
+        !ir.contains("warn-stack-size"),
+        "the measurement leaves no trace"
+    );
 }
 
 #[test]

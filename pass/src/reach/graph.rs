@@ -5,12 +5,19 @@
 //! the roots can never run, except through module-level asm, which names its targets
 //! only in text (those are kept alive by `llvm.used` or external linkage, so they are
 //! roots).
+//!
+//! An indirect call (a function pointer, a trait object's vtable) gets an edge to
+//! every function whose address is taken somewhere in the module and whose LLVM
+//! function type is the call's: the only functions it can call (types are the
+//! ABI-level signature, so `fn(&str) -> usize` and `fn(&[u8]) -> usize` share one).
+//! Without these edges a search starting at an annotated function would not see what
+//! a `&dyn Trait` argument runs.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use inkwell::module::{Linkage, Module};
 use inkwell::values::{AsValueRef, InstructionOpcode};
-use llvm_sys::prelude::LLVMValueRef;
+use llvm_sys::prelude::{LLVMTypeRef, LLVMValueRef};
 use serde::{Deserialize, Serialize};
 
 /// How one node leads to the next.
@@ -22,6 +29,9 @@ pub enum EdgeKind {
     /// The address is taken: stored, passed, or held in a global's initializer
     /// (vtables, function-pointer tables); it may be called from there.
     Reference,
+    /// An indirect call may call it: its address is taken somewhere and its type is
+    /// the call's.
+    IndirectCall,
 }
 
 /// A node: a function or a global variable of the module.
@@ -66,6 +76,7 @@ impl ReferenceGraph {
                 is_external(global.get_linkage()),
             );
         }
+        let mut indirect_types: Vec<Vec<LLVMTypeRef>> = vec![Vec::new(); graph.nodes.len()];
         for function in module.get_functions() {
             let from = graph.index[&function.as_value_ref()];
             let mut calls = Vec::new();
@@ -89,6 +100,13 @@ impl ReferenceGraph {
                             !callee.is_null() && !llvm_sys::core::LLVMIsAFunction(callee).is_null();
                         if direct {
                             calls.push(callee);
+                        } else if !callee.is_null()
+                            && llvm_sys::core::LLVMIsAInlineAsm(callee).is_null()
+                        {
+                            let ty = llvm_sys::core::LLVMGetCalledFunctionType(raw);
+                            if !indirect_types[from].contains(&ty) {
+                                indirect_types[from].push(ty);
+                            }
                         }
                         for i in 0..llvm_sys::core::LLVMGetNumOperands(raw) {
                             let operand = llvm_sys::core::LLVMGetOperand(raw, i as u32);
@@ -121,7 +139,45 @@ impl ReferenceGraph {
             }
             graph.edges[from] = edges.list;
         }
+        graph.add_indirect_calls(module, &indirect_types);
         graph
+    }
+
+    /// From each function with indirect calls, an edge to every address-taken
+    /// function of a called type.
+    fn add_indirect_calls(&mut self, module: &Module<'_>, indirect_types: &[Vec<LLVMTypeRef>]) {
+        let mut taken = vec![false; self.nodes.len()];
+        for edges in &self.edges {
+            for &(to, kind) in edges {
+                if kind == EdgeKind::Reference {
+                    taken[to] = true;
+                }
+            }
+        }
+        // Types are unique per context: the pointer is the type's identity.
+        let mut by_type: HashMap<LLVMTypeRef, Vec<usize>> = HashMap::new();
+        for function in module.get_functions() {
+            let node = self.index[&function.as_value_ref()];
+            if taken[node] {
+                // SAFETY: `function` is a live function; its value type is its
+                // function type.
+                let ty = unsafe { llvm_sys::core::LLVMGlobalGetValueType(function.as_value_ref()) };
+                by_type.entry(ty).or_default().push(node);
+            }
+        }
+        for (from, types) in indirect_types.iter().enumerate() {
+            if types.is_empty() {
+                continue;
+            }
+            let mut seen: HashSet<usize> = self.edges[from].iter().map(|&(n, _)| n).collect();
+            for ty in types {
+                for &to in by_type.get(ty).into_iter().flatten() {
+                    if seen.insert(to) {
+                        self.edges[from].push((to, EdgeKind::IndirectCall));
+                    }
+                }
+            }
+        }
     }
 
     fn add_node(
