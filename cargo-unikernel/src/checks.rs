@@ -124,8 +124,11 @@ pub fn enforce(reachability: &Reachability, policy: &Policy) -> anyhow::Result<V
     })
 }
 
-/// ``f` is marked #[unikernel::no_alloc] but reaches:` and one line per reason, with
-/// its path.
+/// How many reasons a failed annotation shows; the build report has them all.
+const REASONS_SHOWN: usize = 3;
+
+/// ``f` is marked #[unikernel::no_alloc] but reaches:` and one line per reason (the
+/// nearest few), with its path.
 pub fn annotation_failure(check: &AnnotationCheck) -> String {
     let verb = match check.property {
         Property::MaxStack { .. } => "but cannot be held to it",
@@ -136,11 +139,17 @@ pub fn annotation_failure(check: &AnnotationCheck) -> String {
         check.function,
         check.property.attribute()
     );
-    for violation in &check.violations {
+    for violation in check.violations.iter().take(REASONS_SHOWN) {
         text.push_str(&format!("\n    {}", violation.what));
         if !violation.path.is_empty() {
             text.push_str(&format!(", via {}", shortened(&violation.path)));
         }
+    }
+    let more = check.violations.len().saturating_sub(REASONS_SHOWN);
+    if more > 0 {
+        text.push_str(&format!(
+            "\n    and {more} more (`cargo unikernel report` lists them)"
+        ));
     }
     text
 }

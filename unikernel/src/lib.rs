@@ -78,13 +78,11 @@ pub fn no_panic(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// Linux names: `#[unikernel::syscalls(read, write, futex)]`.
 #[proc_macro_attribute]
 pub fn syscalls(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let names = match syn::parse::Parser::parse(
-        Punctuated::<Ident, Token![,]>::parse_terminated,
-        attr,
-    ) {
-        Ok(names) => names,
-        Err(e) => return e.into_compile_error().into(),
-    };
+    let names =
+        match syn::parse::Parser::parse(Punctuated::<Ident, Token![,]>::parse_terminated, attr) {
+            Ok(names) => names,
+            Err(e) => return e.into_compile_error().into(),
+        };
     let mut list = Vec::new();
     for name in names {
         let text = name.to_string();

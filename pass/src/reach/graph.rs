@@ -6,18 +6,21 @@
 //! only in text (those are kept alive by `llvm.used` or external linkage, so they are
 //! roots).
 //!
-//! An indirect call (a function pointer, a trait object's vtable) gets an edge to
-//! every function whose address is taken somewhere in the module and whose LLVM
-//! function type is the call's: the only functions it can call (types are the
-//! ABI-level signature, so `fn(&str) -> usize` and `fn(&[u8]) -> usize` share one).
-//! Without these edges a search starting at an annotated function would not see what
-//! a `&dyn Trait` argument runs.
+//! An indirect call (a function pointer, a trait object's vtable) calls what some code
+//! took the address of. When that code is reachable, the reference edges already lead
+//! to the targets. For a search starting at an annotated function the pointer may
+//! also come from its callers (a `&dyn Trait` argument): the graph keeps, per
+//! function, the functions its indirect calls may call ([`super::indirect`]), and
+//! [`ReferenceGraph::search_from`] follows those of the start function that its
+//! callers took the address of.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use inkwell::module::{Linkage, Module};
 use inkwell::values::{AsValueRef, InstructionOpcode};
-use llvm_sys::prelude::{LLVMTypeRef, LLVMValueRef};
+use llvm_sys::prelude::LLVMValueRef;
+
+use super::indirect::IndirectTargets;
 use serde::{Deserialize, Serialize};
 
 /// How one node leads to the next.
@@ -52,6 +55,8 @@ pub struct ReferenceGraph {
     pub nodes: Vec<Node>,
     index: HashMap<LLVMValueRef, usize>,
     edges: Vec<Vec<(usize, EdgeKind)>>,
+    /// Per function: what its indirect calls may call.
+    indirect: Vec<Vec<usize>>,
 }
 
 impl ReferenceGraph {
@@ -76,7 +81,7 @@ impl ReferenceGraph {
                 is_external(global.get_linkage()),
             );
         }
-        let mut indirect_types: Vec<Vec<LLVMTypeRef>> = vec![Vec::new(); graph.nodes.len()];
+        let mut indirect_calls: Vec<Vec<LLVMValueRef>> = vec![Vec::new(); graph.nodes.len()];
         for function in module.get_functions() {
             let from = graph.index[&function.as_value_ref()];
             let mut calls = Vec::new();
@@ -103,10 +108,7 @@ impl ReferenceGraph {
                         } else if !callee.is_null()
                             && llvm_sys::core::LLVMIsAInlineAsm(callee).is_null()
                         {
-                            let ty = llvm_sys::core::LLVMGetCalledFunctionType(raw);
-                            if !indirect_types[from].contains(&ty) {
-                                indirect_types[from].push(ty);
-                            }
+                            indirect_calls[from].push(raw);
                         }
                         for i in 0..llvm_sys::core::LLVMGetNumOperands(raw) {
                             let operand = llvm_sys::core::LLVMGetOperand(raw, i as u32);
@@ -139,13 +141,12 @@ impl ReferenceGraph {
             }
             graph.edges[from] = edges.list;
         }
-        graph.add_indirect_calls(module, &indirect_types);
+        graph.add_indirect_calls(module, &indirect_calls);
         graph
     }
 
-    /// From each function with indirect calls, an edge to every address-taken
-    /// function of a called type.
-    fn add_indirect_calls(&mut self, module: &Module<'_>, indirect_types: &[Vec<LLVMTypeRef>]) {
+    /// For each function with indirect calls, every function they may call.
+    fn add_indirect_calls(&mut self, module: &Module<'_>, indirect_calls: &[Vec<LLVMValueRef>]) {
         let mut taken = vec![false; self.nodes.len()];
         for edges in &self.edges {
             for &(to, kind) in edges {
@@ -154,26 +155,20 @@ impl ReferenceGraph {
                 }
             }
         }
-        // Types are unique per context: the pointer is the type's identity.
-        let mut by_type: HashMap<LLVMTypeRef, Vec<usize>> = HashMap::new();
-        for function in module.get_functions() {
-            let node = self.index[&function.as_value_ref()];
-            if taken[node] {
-                // SAFETY: `function` is a live function; its value type is its
-                // function type.
-                let ty = unsafe { llvm_sys::core::LLVMGlobalGetValueType(function.as_value_ref()) };
-                by_type.entry(ty).or_default().push(node);
-            }
-        }
-        for (from, types) in indirect_types.iter().enumerate() {
-            if types.is_empty() {
+        let targets = IndirectTargets::of(module, |f| self.node(f).is_some_and(|n| taken[n]));
+        for (from, calls) in indirect_calls.iter().enumerate() {
+            if calls.is_empty() {
                 continue;
             }
-            let mut seen: HashSet<usize> = self.edges[from].iter().map(|&(n, _)| n).collect();
-            for ty in types {
-                for &to in by_type.get(ty).into_iter().flatten() {
-                    if seen.insert(to) {
-                        self.edges[from].push((to, EdgeKind::IndirectCall));
+            let mut seen = HashSet::new();
+            for &call in calls {
+                // SAFETY: `call` is a live call whose callee is neither a function nor
+                // inline asm (collected above).
+                for target in unsafe { targets.of_call(call) } {
+                    if let Some(to) = self.node(target)
+                        && seen.insert(to)
+                    {
+                        self.indirect[from].push(to);
                     }
                 }
             }
@@ -196,6 +191,7 @@ impl ReferenceGraph {
             external,
         });
         self.edges.push(Vec::new());
+        self.indirect.push(Vec::new());
     }
 
     /// The node of a function or global variable.
@@ -239,11 +235,58 @@ impl ReferenceGraph {
         }
     }
 
+    /// The search from one function, with its indirect calls resolved to what its
+    /// callers (every function that reaches it by direct calls) take the address of,
+    /// directly or through a constant (a vtable).
+    pub fn search_from(&self, start: usize) -> Search {
+        let mut callers = vec![false; self.nodes.len()];
+        let mut reverse: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (from, edges) in self.edges.iter().enumerate() {
+            for &(to, kind) in edges {
+                if kind == EdgeKind::Call {
+                    reverse.entry(to).or_default().push(from);
+                }
+            }
+        }
+        let mut queue = VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            for &caller in reverse.get(&node).into_iter().flatten() {
+                if !callers[caller] {
+                    callers[caller] = true;
+                    queue.push_back(caller);
+                }
+            }
+        }
+        let mut passed_in = HashSet::new();
+        for caller in (0..self.nodes.len()).filter(|&n| callers[n]) {
+            for &(to, kind) in &self.edges[caller] {
+                if kind != EdgeKind::Reference {
+                    continue;
+                }
+                passed_in.insert(to);
+                if !self.nodes[to].is_function {
+                    passed_in.extend(self.edges[to].iter().map(|&(f, _)| f));
+                }
+            }
+        }
+        let extra: Vec<usize> = self.indirect[start]
+            .iter()
+            .copied()
+            .filter(|f| passed_in.contains(f))
+            .collect();
+        self.search_with(&[vec![start]], start, &extra)
+    }
+
     /// Breadth-first search from `tiers` of roots, one tier after the other (so a
     /// node reachable from the first tier gets a path from there). Returns each
     /// node's predecessor on a shortest path (`None` for roots and unreached nodes)
     /// and whether it was reached.
     pub fn search(&self, tiers: &[Vec<usize>]) -> Search {
+        self.search_with(tiers, usize::MAX, &[])
+    }
+
+    /// [`ReferenceGraph::search`] with `extra` indirect-call edges from `from`.
+    fn search_with(&self, tiers: &[Vec<usize>], from: usize, extra: &[usize]) -> Search {
         let mut parent = vec![None; self.nodes.len()];
         let mut reached = vec![false; self.nodes.len()];
         for tier in tiers {
@@ -255,7 +298,9 @@ impl ReferenceGraph {
                 }
             }
             while let Some(node) = queue.pop_front() {
-                for &(next, kind) in &self.edges[node] {
+                let extra = if node == from { extra } else { &[] };
+                let extra = extra.iter().map(|&n| (n, EdgeKind::IndirectCall));
+                for (next, kind) in self.edges[node].iter().copied().chain(extra) {
                     if !reached[next] {
                         reached[next] = true;
                         parent[next] = Some((node, kind));

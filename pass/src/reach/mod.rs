@@ -27,6 +27,7 @@
 pub mod annotations;
 pub mod effects;
 pub mod graph;
+mod indirect;
 pub mod markers;
 pub mod properties;
 pub mod stack;
@@ -191,7 +192,7 @@ pub fn analyze(module: &Module<'_>, entry_points: &[String]) -> Reachability {
     let no_syscalls = marks
         .iter()
         .map(|&function| {
-            let search = graph.search(&[vec![function]]);
+            let search = graph.search_from(function);
             NoSyscallsCheck {
                 function: demangle(&graph.nodes[function].name),
                 reaches: summarize(&graph, &search, &uses, false),

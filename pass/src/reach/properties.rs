@@ -3,8 +3,9 @@
 //! (`max_stack` needs the code generator's frame sizes: [`super::stack`]).
 //!
 //! Each check searches the [`ReferenceGraph`] from the annotated function, as the
-//! program-wide analysis does from the entry points, and collects every forbidden use
-//! it reaches, with a shortest path to each.
+//! program-wide analysis does from the entry points (plus what its own indirect calls
+//! may call that its callers pass in: [`ReferenceGraph::search_from`]), and collects
+//! every forbidden use it reaches, with a shortest path to each.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +28,7 @@ pub struct AnnotationCheck {
     pub property: Property,
     pub holds: bool,
     /// What breaks the property, each once, with a shortest path from `function`
-    /// (for `max_stack`, the deepest path); empty when it holds.
+    /// (for `max_stack`, the deepest path), shortest paths first; empty when it holds.
     pub violations: Vec<Violation>,
     /// `max_stack`: the worst-case stack use in bytes, when it could be bounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,7 +64,7 @@ pub(super) fn check(
     syscalls: &[Use],
     effects: &[EffectUse],
 ) -> Option<AnnotationCheck> {
-    let search = graph.search(&[vec![node]]);
+    let search = graph.search_from(node);
     let forbidden_effect = |effect: Effect| {
         effects
             .iter()
@@ -127,8 +128,12 @@ fn violations(
             }
         }
     }
-    by_name
+    let mut violations: Vec<Violation> = by_name
         .into_iter()
         .map(|(what, path)| Violation { what, path })
-        .collect()
+        .collect();
+    // The nearest first: what the function itself does before what a long chain of
+    // callees might.
+    violations.sort_by_key(|v| v.path.len());
+    violations
 }
