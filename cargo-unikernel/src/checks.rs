@@ -190,3 +190,96 @@ pub fn path_text(path: &[PathStep]) -> String {
         .collect::<Vec<_>>()
         .join(" -> ")
 }
+
+#[cfg(test)]
+mod tests {
+    use unikernel_pass::reach::properties::{AnnotationCheck, Violation};
+    use unikernel_pass::reach::{PathStep, Reachability, ReachableSyscall, Support, Via};
+
+    use super::*;
+
+    fn step(symbol: &str) -> PathStep {
+        PathStep {
+            symbol: symbol.into(),
+            via: EdgeKind::Call,
+        }
+    }
+
+    fn syscall(name: &str, number: u64) -> ReachableSyscall {
+        ReachableSyscall {
+            number: Some(number),
+            name: Some(name.into()),
+            support: Support::Implemented,
+            via: vec![Via::Inlined],
+            uses: 1,
+            path: vec![step("main"), step("app::run")],
+        }
+    }
+
+    #[test]
+    fn the_program_allow_list_is_read_and_checked_against_the_abi_table() {
+        let metadata = serde_json::json!({ "unikernel": { "syscalls": ["read", "write"] } });
+        assert_eq!(
+            program_syscalls(&metadata).unwrap(),
+            Some(vec!["read".to_owned(), "write".to_owned()])
+        );
+        assert_eq!(program_syscalls(&serde_json::json!(null)).unwrap(), None);
+        let unknown = serde_json::json!({ "unikernel": { "syscalls": ["read", "scribble"] } });
+        let error = program_syscalls(&unknown).unwrap_err().to_string();
+        assert!(error.contains("`scribble` is not an x86-64 Linux"), "{error}");
+        let not_a_list = serde_json::json!({ "unikernel": { "syscalls": "read" } });
+        assert!(program_syscalls(&not_a_list).is_err());
+    }
+
+    #[test]
+    fn a_reachable_syscall_outside_the_program_allow_list_fails() {
+        let reachability = Reachability {
+            syscalls: vec![syscall("read", 0), syscall("write", 1)],
+            ..Reachability::default()
+        };
+        let mut policy = Policy {
+            allow_unsupported: false,
+            program_syscalls: Some(vec!["read".into(), "write".into()]),
+        };
+        assert!(enforce(&reachability, &policy).is_ok());
+        policy.program_syscalls = Some(vec!["read".into()]);
+        let error = enforce(&reachability, &policy).unwrap_err();
+        assert_eq!(Failure::of(&error), Some(Failure::Check));
+        let message = crate::error::message(&error);
+        assert!(
+            message.contains(
+                "the program reaches 1 system call not in [package.metadata.unikernel] syscalls:\n    write (1) in app::run, via main -> app::run"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_failed_annotation_shows_its_nearest_reasons() {
+        let check = AnnotationCheck {
+            function: "app::f".into(),
+            property: Property::NoAlloc,
+            holds: false,
+            violations: ["malloc", "free", "calloc", "realloc"]
+                .iter()
+                .map(|what| Violation {
+                    what: (*what).into(),
+                    path: vec![step("app::f"), step(what)],
+                })
+                .collect(),
+            stack_bytes: None,
+        };
+        assert_eq!(
+            annotation_failure(&check),
+            "`app::f` is marked #[unikernel::no_alloc] but reaches:\n    malloc, via app::f -> \
+             malloc\n    free, via app::f -> free\n    calloc, via app::f -> calloc\n    and 1 \
+             more (`cargo unikernel report` lists them)"
+        );
+        let reachability = Reachability {
+            annotations: vec![check],
+            ..Reachability::default()
+        };
+        let error = enforce(&reachability, &Policy::default()).unwrap_err();
+        assert_eq!(Failure::of(&error), Some(Failure::Check));
+    }
+}

@@ -90,7 +90,9 @@ fn failures(build: &Build, skip: &[&str]) -> String {
     for line in stderr.lines() {
         let line = line.strip_prefix("error: ").unwrap_or(line);
         if line.starts_with('`') {
-            skipping = skip.iter().any(|f| line.starts_with(&format!("`annotations::{f}`")));
+            skipping = skip
+                .iter()
+                .any(|f| line.starts_with(&format!("`annotations::{f}`")));
             reasons = 0;
             if !skipping {
                 out.push(line.to_owned());
@@ -174,7 +176,10 @@ fn annotations_on_functions_inlined_everywhere_are_still_checked() {
     // check.
     let results = results(image());
     assert_eq!(results["annotations::bump #[unikernel::no_panic]"], true);
-    assert_eq!(results["annotations::boxed_len #[unikernel::no_alloc]"], false);
+    assert_eq!(
+        results["annotations::boxed_len #[unikernel::no_alloc]"],
+        false
+    );
     let stderr = String::from_utf8_lossy(&image().output.stderr);
     assert!(
         stderr.contains("`annotations::boxed_len` is marked #[unikernel::no_alloc] but reaches:"),
@@ -190,8 +195,14 @@ fn a_hosted_build_checks_what_applies_and_says_what_it_leaves_out() {
     assert!(stderr.contains("Note hosted build: "), "{stderr}");
     let results = results(build);
     // Without the kernel in the module, getpid is all `pid` reaches.
-    assert_eq!(results["annotations::pid #[unikernel::syscalls(getpid)]"], true);
-    assert_eq!(results["annotations::checksum #[unikernel::max_stack(256)]"], true);
+    assert_eq!(
+        results["annotations::pid #[unikernel::syscalls(getpid)]"],
+        true
+    );
+    assert_eq!(
+        results["annotations::checksum #[unikernel::max_stack(256)]"],
+        true
+    );
     assert_eq!(results["annotations::sum #[unikernel::no_alloc]"], true);
     assert_eq!(
         results.values().filter(|holds| **holds).count(),

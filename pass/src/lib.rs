@@ -177,7 +177,7 @@ impl<'ctx> WholeProgram<'ctx> {
     }
 
     /// Mark every allocator and panic function, if an annotation needs it (see
-    /// [`reach::markers::mark_effects`]); before the optimization. Returns how many
+    /// [`reach::effects::mark_effects`]); before the optimization. Returns how many
     /// were marked.
     pub fn mark_effects(&mut self) -> usize {
         let needed = reach::annotations::annotated_functions(&self.module)
@@ -189,7 +189,7 @@ impl<'ctx> WholeProgram<'ctx> {
                 )
             });
         if needed {
-            reach::markers::mark_effects(&self.module)
+            reach::effects::mark_effects(&self.module)
         } else {
             0
         }

@@ -93,7 +93,7 @@ pub enum Step {
     RewriteSyscalls,
     /// See [`crate::reach::markers`].
     MarkKernelEntries,
-    /// See [`crate::reach::markers::mark_effects`] (only with `no_alloc` or
+    /// See [`crate::reach::effects::mark_effects`] (only with `no_alloc` or
     /// `no_panic` annotations).
     MarkEffects,
     /// See [`crate::internalize`]: everything but the entry points and what native

@@ -14,7 +14,11 @@
 //! - an effect function itself (defined here or only declared: a call of it reaches
 //!   the node);
 //! - an effect function's code inlined into another, found by the mark
-//!   [`super::markers::mark_effects`] put first in its body before optimization;
+//!   [`mark_effects`] put first in its body before optimization (a call of
+//!   `llvm.sideeffect` with [`EFFECT_ATTRIBUTE`]` = "alloc:NAME"` or `"panic:NAME"`,
+//!   like the kernel entry marks of [`super::markers`]). Only modules with `no_alloc`
+//!   or `no_panic` annotations get these marks, so a program without them is optimized
+//!   exactly as before;
 //! - for panics, a call of `llvm.trap` (`core::intrinsics::abort`: it stops the
 //!   program like `abort`);
 //! - for allocation, the system calls `mmap`, `mremap` and `brk` (added by
@@ -26,7 +30,10 @@ use serde::{Deserialize, Serialize};
 
 use super::demangle;
 use super::graph::ReferenceGraph;
-use super::markers::effect_mark_of;
+use super::markers::{mark_functions, string_attribute};
+
+/// The call-site attribute of an effect mark: `alloc:NAME` or `panic:NAME`.
+pub const EFFECT_ATTRIBUTE: &str = "unikernel-effect";
 
 /// What a property forbids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -114,6 +121,22 @@ pub fn effect_of_name(symbol: &str) -> Option<(Effect, String)> {
 /// The effect of a function of the module.
 pub fn effect_of_function(function: FunctionValue<'_>) -> Option<(Effect, String)> {
     effect_of_name(&function.get_name().to_string_lossy())
+}
+
+/// Put an effect mark first in every allocator and panic function the module defines;
+/// returns how many were marked. Idempotent.
+pub fn mark_effects(module: &Module<'_>) -> usize {
+    mark_functions(module, EFFECT_ATTRIBUTE, |function| {
+        let (effect, name) = effect_of_function(function)?;
+        Some(format!("{}:{name}", effect.name()))
+    })
+}
+
+/// An effect mark's effect and the name of the function it was put in.
+pub fn effect_mark_of(call: CallSiteValue<'_>) -> Option<(Effect, String)> {
+    let value = string_attribute(call, EFFECT_ATTRIBUTE)?;
+    let (effect, name) = value.split_once(':')?;
+    Some((Effect::from_name(effect)?, name.to_owned()))
 }
 
 /// One use of an effect: the node holding it and the effect function's name.

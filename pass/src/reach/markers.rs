@@ -13,10 +13,7 @@
 //!   being merged as identical instructions (`Instruction::isSameOperationAs`
 //!   compares call attributes), which would lose one of them.
 //! - **Effect marks.** The same for the functions the `no_alloc` and `no_panic`
-//!   properties forbid ([`super::effects`]): [`mark_effects`] puts a mark with
-//!   [`EFFECT_ATTRIBUTE`]` = "alloc:NAME"` or `"panic:NAME"` first in each, so a call
-//!   inlined away still shows. Only modules with such annotations get these marks, so
-//!   a program without them is optimized exactly as before.
+//!   properties forbid: [`super::effects::mark_effects`] uses [`mark_functions`].
 //!
 //! The statics of the `#[unikernel::...]` attributes themselves are found and removed
 //! by [`super::annotations`].
@@ -26,14 +23,10 @@ use inkwell::intrinsics::Intrinsic;
 use inkwell::module::Module;
 use inkwell::values::{CallSiteValue, FunctionValue};
 
-use super::effects::Effect;
 use crate::syscalls::{ENOSYS_PREFIX, ENTRY_PREFIX};
 
 /// The call-site attribute of a kernel entry mark: `sys:NAME` or `enosys:NAME`.
 pub const MARK_ATTRIBUTE: &str = "unikernel-syscall";
-
-/// The call-site attribute of an effect mark: `alloc:NAME` or `panic:NAME`.
-pub const EFFECT_ATTRIBUTE: &str = "unikernel-effect";
 
 /// Put a mark first in every kernel entry's body; returns how many entries were
 /// marked. Entries already marked are left alone, so running it again changes
@@ -50,18 +43,10 @@ pub fn mark_kernel_entries(module: &Module<'_>) -> usize {
     })
 }
 
-/// Put an effect mark first in every allocator and panic function the module defines
-/// (see [`super::effects`]); returns how many were marked. Idempotent.
-pub fn mark_effects(module: &Module<'_>) -> usize {
-    mark_functions(module, EFFECT_ATTRIBUTE, |function| {
-        let (effect, name) = super::effects::effect_of_function(function)?;
-        Some(format!("{}:{name}", effect.name()))
-    })
-}
-
-/// Put a mark with `attribute = value(function)` first in each function `value`
-/// chooses; returns how many were marked.
-fn mark_functions(
+/// Put a mark (a call of `llvm.sideeffect` with the call-site attribute
+/// `attribute = value(function)`) first in each function `value` chooses; returns how
+/// many were marked. Functions already marked with `attribute` are left alone.
+pub(super) fn mark_functions(
     module: &Module<'_>,
     attribute: &str,
     value: impl Fn(FunctionValue<'_>) -> Option<String>,
@@ -112,14 +97,8 @@ pub fn mark_of(call: CallSiteValue<'_>) -> Option<(String, String)> {
     Some((kind.to_owned(), name.to_owned()))
 }
 
-/// An effect mark's effect and the name of the function it was put in.
-pub fn effect_mark_of(call: CallSiteValue<'_>) -> Option<(Effect, String)> {
-    let value = string_attribute(call, EFFECT_ATTRIBUTE)?;
-    let (effect, name) = value.split_once(':')?;
-    Some((Effect::from_name(effect)?, name.to_owned()))
-}
-
-fn string_attribute(call: CallSiteValue<'_>, attribute: &str) -> Option<String> {
+/// The value of a call's string attribute.
+pub(super) fn string_attribute(call: CallSiteValue<'_>, attribute: &str) -> Option<String> {
     let attribute = call.get_string_attribute(AttributeLoc::Function, attribute)?;
     Some(attribute.get_string_value().to_string_lossy().into_owned())
 }
