@@ -226,7 +226,10 @@ mod tests {
         assert_eq!(program_syscalls(&serde_json::json!(null)).unwrap(), None);
         let unknown = serde_json::json!({ "unikernel": { "syscalls": ["read", "scribble"] } });
         let error = program_syscalls(&unknown).unwrap_err().to_string();
-        assert!(error.contains("`scribble` is not an x86-64 Linux"), "{error}");
+        assert!(
+            error.contains("`scribble` is not an x86-64 Linux"),
+            "{error}"
+        );
         let not_a_list = serde_json::json!({ "unikernel": { "syscalls": "read" } });
         assert!(program_syscalls(&not_a_list).is_err());
     }
