@@ -107,7 +107,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     if fingerprint.is_current(&output) && ir_current && report_path.is_file() {
         status("Fresh", &relative(&output));
         let reachability = BuildReport::read(&report_path)?.reachability;
-        check(request, options, reachability.as_ref(), &output)?;
+        check(request, &project, options, reachability.as_ref(), &output)?;
         return Ok(Built {
             size: ImageSize::of(&output)?,
             output,
@@ -148,7 +148,13 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         status("Report", &report_path.display().to_string());
     }
     status("Finished", &relative(&output));
-    check(request, options, report.reachability.as_ref(), &output)?;
+    check(
+        request,
+        &project,
+        options,
+        report.reachability.as_ref(),
+        &output,
+    )?;
     Ok(Built {
         output,
         size: report.size,
@@ -163,6 +169,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
 /// left to run; the build report stays: it names the system calls and a path to each.
 fn check(
     request: &Request,
+    project: &Project,
     options: BuildOptions,
     reachability: Option<&Reachability>,
     output: &Path,
@@ -170,8 +177,15 @@ fn check(
     let Some(reachability) = reachability else {
         return Ok(());
     };
-    let allow = request.allow_unsupported_syscalls || options.inspect_only;
-    match checks::enforce(reachability, allow) {
+    let policy = checks::Policy {
+        allow_unsupported: request.allow_unsupported_syscalls || options.inspect_only,
+        program_syscalls: checks::program_syscalls(&project.metadata)
+            .map_err(|e| e.context(Failure::Project))?,
+    };
+    if request.hosted && !reachability.annotations.is_empty() {
+        status("Note", checks::HOSTED_SCOPE);
+    }
+    match checks::enforce(reachability, &policy) {
         Ok(warnings) => {
             for warning in warnings {
                 status("Warning", &warning);

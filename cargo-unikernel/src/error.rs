@@ -15,7 +15,7 @@
 /// | 6 | the whole-program build: bad bitcode, LLVM failure |
 /// | 7 | the final link: undefined symbols, unsupported libraries |
 /// | 8 | running the image: QEMU missing or failing, `--accel kvm` on a host without KVM, a guest that times out |
-/// | 9 | a checked property: a reachable unimplemented syscall, a syscall reachable from a `#[unikernel::no_syscalls]` function |
+/// | 9 | a checked property: a reachable unimplemented syscall, a `#[unikernel::...]` annotation that does not hold (no_syscalls, no_alloc, no_panic, syscalls, max_stack), a syscall outside `[package.metadata.unikernel] syscalls` |
 ///
 /// A class displays as the empty string: it is a marker in the error chain, not part of
 /// the message.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use unikernel_pass::reach::properties::AnnotationCheck;
 use unikernel_pass::reach::{Reachability, Support, Via, demangle};
 use unikernel_pass::syscalls::{Outcome, SyscallRewriteStats};
 
@@ -167,6 +168,21 @@ fn reachable(out: &mut String, reachability: &Reachability) {
             let _ = writeln!(out, "      path: {}", path_text(&syscall.path));
         }
     }
+    let names: Vec<String> = reachability
+        .syscalls
+        .iter()
+        .filter_map(|s| s.name.as_ref().map(|n| format!("{n:?}")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  as an allow-list ([package.metadata.unikernel]): syscalls = [{}]",
+        names.join(", ")
+    );
+    if !reachability.annotations.is_empty() {
+        annotations(out, &reachability.annotations);
+        return;
+    }
+    // A report written before the other annotations existed.
     for check in &reachability.no_syscalls {
         if check.reaches.is_empty() {
             let _ = writeln!(out, "  #[no_syscalls] {}: holds", check.function);
@@ -179,6 +195,29 @@ fn reachable(out: &mut String, reachability: &Reachability) {
                     syscall.label(),
                     path_text(&syscall.path)
                 );
+            }
+        }
+    }
+}
+
+/// Every annotated function, its property and the result.
+fn annotations(out: &mut String, checks: &[AnnotationCheck]) {
+    let _ = writeln!(out, "\nAnnotations ({}):", checks.len());
+    for check in checks {
+        let attribute = check.property.attribute();
+        let bytes = check
+            .stack_bytes
+            .map(|b| format!(" ({b} bytes of stack)"))
+            .unwrap_or_default();
+        if check.holds {
+            let _ = writeln!(out, "  {attribute} {}: holds{bytes}", check.function);
+            continue;
+        }
+        let _ = writeln!(out, "  {attribute} {}: VIOLATED{bytes}", check.function);
+        for violation in &check.violations {
+            let _ = writeln!(out, "      {}", violation.what);
+            if !violation.path.is_empty() {
+                let _ = writeln!(out, "        via {}", path_text(&violation.path));
             }
         }
     }

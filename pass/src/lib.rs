@@ -9,8 +9,9 @@
 //! 2. [`varargs`]: make call sites of C variadic declarations match the shim's
 //!    fixed-arity definitions (the C ABI is the same on x86_64 SysV, LLVM IR is not);
 //! 3. [`syscalls`] (images): rewrite system calls into direct calls of the kernel;
-//! 4. [`reach::markers`] (images): mark each kernel entry, so the analysis finds its
-//!    code after inlining;
+//! 4. [`reach::markers`]: mark each kernel entry (images), and, when the program has
+//!    `no_alloc` or `no_panic` annotations, each allocator and panic function, so the
+//!    analysis finds their code after inlining;
 //! 5. [`internalize`]: every definition but the entry points and the symbols native
 //!    code needs becomes internal, so the optimizer sees a closed world; images keep
 //!    the kernel's syscall entries external for the second rewrite;
@@ -20,11 +21,12 @@
 //!    made constant, [`internalize`] without the kernel entries, and a quick
 //!    [`codegen`] optimization that drops the entries no longer called;
 //! 9. [`reach`]: analyze the final module: the system calls still reachable, the call
-//!    paths to them, and the `#[unikernel::no_syscalls]` functions' property;
-//! 10. [`reach::markers`]: strip the `#[unikernel::no_syscalls]` marks;
+//!    paths to them, and the properties of the `#[unikernel::...]` annotations;
+//! 10. [`reach::annotations`]: strip the annotations' statics;
 //! 11. [`kernel_data`] (images): the kernel's writable globals into sections of their
 //!     own, which the image's linker script keeps apart from the application's;
-//! 12. [`codegen`]: native code generation into an ELF object.
+//! 12. [`codegen`]: native code generation into an ELF object (measuring every frame
+//!     when a `#[unikernel::max_stack]` needs them, for [`reach::stack`]).
 //!
 //! `cargo unikernel ir` captures the module's IR ([`Stage`]) after step 1, after step 3
 //! (images; where it would be when the rewrite is off) and before step 12. Each stage reports counters that end up in the driver's build
@@ -174,11 +176,47 @@ impl<'ctx> WholeProgram<'ctx> {
         reach::analyze(&self.module, entry_points)
     }
 
-    /// Delete the `#[unikernel::no_syscalls]` marks before code generation: see
-    /// [`reach::markers`].
-    pub fn strip_no_syscalls_marks(&mut self) -> Result<usize, PassError> {
-        let stripped = reach::markers::strip_no_syscalls_marks(&self.module);
-        self.verify("removing the no_syscalls marks")?;
+    /// Mark every allocator and panic function, if an annotation needs it (see
+    /// [`reach::effects::mark_effects`]); before the optimization. Returns how many
+    /// were marked.
+    pub fn mark_effects(&mut self) -> usize {
+        let needed = reach::annotations::annotated_functions(&self.module)
+            .iter()
+            .any(|(_, _, p)| {
+                matches!(
+                    p,
+                    reach::annotations::Property::NoAlloc | reach::annotations::Property::NoPanic
+                )
+            });
+        if needed {
+            reach::effects::mark_effects(&self.module)
+        } else {
+            0
+        }
+    }
+
+    /// The `#[unikernel::max_stack]` annotations, for code generation to measure (see
+    /// [`reach::stack`]); before the statics are stripped.
+    pub fn stack_requests(&self) -> Vec<reach::stack::StackRequest> {
+        reach::annotations::annotated_functions(&self.module)
+            .into_iter()
+            .filter_map(|(_, function, property)| match property {
+                reach::annotations::Property::MaxStack { bytes } => {
+                    Some(reach::stack::StackRequest {
+                        symbol: function.get_name().to_string_lossy().into_owned(),
+                        bytes,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Delete the annotations' statics before code generation: see
+    /// [`reach::annotations`].
+    pub fn strip_annotation_marks(&mut self) -> Result<usize, PassError> {
+        let stripped = reach::annotations::strip_annotation_marks(&self.module);
+        self.verify("removing the annotation statics")?;
         Ok(stripped)
     }
 
@@ -242,6 +280,24 @@ impl<'ctx> WholeProgram<'ctx> {
         codegen::emit_object(&self.module, level, path)?;
         self.stats.codegen_ms = started.elapsed().as_millis();
         Ok(())
+    }
+
+    /// Stage 4b, checking `requests` on the frame sizes code generation reports (see
+    /// [`reach::stack`]).
+    pub fn emit_object_checking_stack(
+        &mut self,
+        level: OptLevel,
+        path: &Path,
+        requests: &[reach::stack::StackRequest],
+    ) -> Result<Vec<reach::properties::AnnotationCheck>, PassError> {
+        let started = std::time::Instant::now();
+        let frames = codegen::emit_object_measuring_frames(&self.module, level, path)?;
+        self.stats.codegen_ms = started.elapsed().as_millis();
+        Ok(reach::stack::check_max_stack(
+            &self.module,
+            &frames,
+            requests,
+        ))
     }
 
     /// Write the module as textual IR.

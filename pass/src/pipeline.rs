@@ -93,6 +93,9 @@ pub enum Step {
     RewriteSyscalls,
     /// See [`crate::reach::markers`].
     MarkKernelEntries,
+    /// See [`crate::reach::effects::mark_effects`] (only with `no_alloc` or
+    /// `no_panic` annotations).
+    MarkEffects,
     /// See [`crate::internalize`]: everything but the entry points and what native
     /// code needs becomes internal, and with `kernel_entries` the kernel's syscall
     /// entries stay external too.
@@ -101,13 +104,15 @@ pub enum Step {
     DisableRedZone,
     /// The optimization pipeline at this level (see [`crate::codegen`]).
     Optimize(OptLevel),
-    /// The analysis of the module as it stands: see [`crate::reach`].
+    /// The analysis of the module as it stands: see [`crate::reach`]; also notes the
+    /// `max_stack` annotations for [`Step::EmitObject`].
     Reachability,
-    /// See [`crate::reach::markers`].
-    StripNoSyscallsMarks,
+    /// See [`crate::reach::annotations`].
+    StripAnnotationMarks,
     /// See [`crate::kernel_data`].
     PlaceKernelData,
-    /// Native code generation, at the pipeline's level.
+    /// Native code generation, at the pipeline's level; with `max_stack` annotations
+    /// it measures every frame and checks them ([`crate::reach::stack`]).
     EmitObject,
 }
 
@@ -142,12 +147,13 @@ impl Pipeline {
         let steps = vec![
             Capture(Stage::Merged),
             FixVarargsCalls,
+            MarkEffects,
             Internalize {
                 kernel_entries: false,
             },
             Optimize(level),
             Reachability,
-            StripNoSyscallsMarks,
+            StripAnnotationMarks,
             Capture(Stage::Optimized),
             EmitObject,
         ];
@@ -166,6 +172,7 @@ impl Pipeline {
             Capture(Stage::Rewritten),
             // So the reachability analysis finds each entry's code after inlining.
             MarkKernelEntries,
+            MarkEffects,
             // The kernel's entries stay external until the second rewrite, which finds
             // the numbers that only inlining made constant.
             Internalize {
@@ -187,7 +194,7 @@ impl Pipeline {
         }
         steps.extend([
             Reachability,
-            StripNoSyscallsMarks,
+            StripAnnotationMarks,
             // After the last optimization, so it sees the final globals; the image's
             // linker script keeps these sections apart (system calls refuse them).
             PlaceKernelData,
@@ -274,6 +281,7 @@ impl Pipeline {
         let mut keep = KeepSet::new(self.entry_points.iter().cloned());
         keep.extend(native_needs);
         let mut reachability = None;
+        let mut stack_requests = Vec::new();
         for step in &self.steps {
             match *step {
                 Step::Capture(stage) => match &self.capture {
@@ -286,6 +294,9 @@ impl Pipeline {
                 }
                 Step::MarkKernelEntries => {
                     program.mark_kernel_entries();
+                }
+                Step::MarkEffects => {
+                    program.mark_effects();
                 }
                 Step::Internalize {
                     kernel_entries: false,
@@ -303,14 +314,24 @@ impl Pipeline {
                 Step::Optimize(level) => program.optimize(level)?,
                 Step::Reachability => {
                     reachability = Some(program.reachability(&self.entry_points));
+                    stack_requests = program.stack_requests();
                 }
-                Step::StripNoSyscallsMarks => {
-                    program.strip_no_syscalls_marks()?;
+                Step::StripAnnotationMarks => {
+                    program.strip_annotation_marks()?;
                 }
                 Step::PlaceKernelData => {
                     program.place_kernel_data();
                 }
-                Step::EmitObject => program.emit_object(self.level, object)?,
+                Step::EmitObject if stack_requests.is_empty() => {
+                    program.emit_object(self.level, object)?;
+                }
+                Step::EmitObject => {
+                    let checks =
+                        program.emit_object_checking_stack(self.level, object, &stack_requests)?;
+                    if let Some(reachability) = &mut reachability {
+                        reachability.add_annotations(checks);
+                    }
+                }
             }
         }
         Ok(Output {

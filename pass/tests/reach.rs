@@ -45,7 +45,7 @@ fn reachable_syscalls_and_no_syscalls_checks() {
     assert_eq!(checks, [("pure", vec![]), ("impure", vec![Some("write")])]);
     assert_eq!(path(&reach.no_syscalls[1].reaches[0].path), ["impure"]);
 
-    assert_eq!(program.strip_no_syscalls_marks().unwrap(), 2);
+    assert_eq!(program.strip_annotation_marks().unwrap(), 2);
     let ir = program.module().print_to_string().to_string();
     assert!(
         !ir.contains("unikernel.no_syscalls") && !ir.contains("llvm.used"),
@@ -58,7 +58,7 @@ fn the_entry_marks_survive_inlining() {
     let context = Context::create();
     let mut program = WholeProgram::merge(&context, &[fixture("reach.ll")]).unwrap();
     program.mark_kernel_entries();
-    program.strip_no_syscalls_marks().unwrap();
+    program.strip_annotation_marks().unwrap();
     program.internalize(&KeepSet::new(["main"])).unwrap();
     program.optimize(OptLevel::Full).unwrap();
     let ir = program.module().print_to_string().to_string();
@@ -77,4 +77,86 @@ fn the_entry_marks_survive_inlining() {
         [(Some("pause"), Support::Unimplemented, vec![Via::Inlined])]
     );
     assert_eq!(path(&reach.syscalls[0].path), ["main"]);
+}
+
+/// One property per annotation as the test reads it: `(function, attribute, holds,
+/// what breaks it)`.
+fn annotations(
+    reach: &unikernel_pass::reach::Reachability,
+) -> Vec<(String, String, bool, Vec<String>)> {
+    reach
+        .annotations
+        .iter()
+        .map(|c| {
+            (
+                c.function.clone(),
+                c.property.attribute(),
+                c.holds,
+                c.violations.iter().map(|v| v.what.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_property_holds_for_one_function_and_not_for_the_other() {
+    let context = Context::create();
+    let mut program = WholeProgram::merge(&context, &[fixture("annotations.ll")]).unwrap();
+    program.mark_kernel_entries();
+    assert_eq!(program.mark_effects(), 2, "malloc and panic_fmt");
+    program.internalize(&KeepSet::new(["main"])).unwrap();
+    program.optimize(OptLevel::Full).unwrap();
+    let mut reach = program.reachability(&["main".into()]);
+    let requests = program.stack_requests();
+    assert_eq!(requests.len(), 5, "{requests:?}");
+    assert_eq!(program.strip_annotation_marks().unwrap(), 12);
+    let object = tempfile::NamedTempFile::new().unwrap();
+    let checks = program
+        .emit_object_checking_stack(OptLevel::Full, object.path(), &requests)
+        .unwrap();
+    reach.add_annotations(checks);
+    insta::assert_debug_snapshot!(annotations(&reach));
+
+    let boxed = reach
+        .annotations
+        .iter()
+        .find(|c| c.function == "boxed")
+        .unwrap();
+    assert_eq!(
+        path(&boxed.violations[0].path).first(),
+        Some(&"boxed"),
+        "paths start at the annotated function"
+    );
+    let via_pointer = reach
+        .annotations
+        .iter()
+        .find(|c| c.function == "via_pointer")
+        .unwrap();
+    assert_eq!(
+        via_pointer.violations[0]
+            .path
+            .iter()
+            .map(|s| s.via)
+            .collect::<Vec<_>>()[1],
+        unikernel_pass::reach::graph::EdgeKind::IndirectCall,
+        "{via_pointer:?}"
+    );
+    let deep = reach
+        .annotations
+        .iter()
+        .find(|c| c.function == "deep")
+        .unwrap();
+    assert!(deep.stack_bytes.unwrap() > 256, "{deep:?}");
+    let ir = program.module().print_to_string().to_string();
+    assert!(
+        !ir.contains("warn-stack-size"),
+        "the measurement leaves no trace"
+    );
+}
+
+#[test]
+fn programs_without_annotations_get_no_effect_marks() {
+    let context = Context::create();
+    let mut program = WholeProgram::merge(&context, &[fixture("reach.ll")]).unwrap();
+    assert_eq!(program.mark_effects(), 0);
 }

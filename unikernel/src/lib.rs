@@ -1,220 +1,143 @@
 //! Attributes that state properties of an application which `cargo unikernel` checks
-//! on the whole optimized program. In an ordinary cargo build they change nothing.
+//! on the whole optimized program (app, std, the libc shim and, in images, the kernel,
+//! after LTO). In an ordinary cargo build they change nothing.
 //!
 //! ```ignore
 //! #[unikernel::no_syscalls]
 //! fn checksum(data: &[u8]) -> u32 {
 //!     data.iter().map(|&b| u32::from(b)).sum()
 //! }
+//!
+//! #[unikernel::no_alloc]
+//! #[unikernel::no_panic]
+//! #[unikernel::max_stack(512)]
+//! fn parse_header(bytes: &[u8; 8]) -> u16 {
+//!     u16::from_le_bytes([bytes[0], bytes[1]])
+//! }
+//!
+//! #[unikernel::syscalls(read, write)]
+//! fn echo() { /* ... */ }
 //! ```
 //!
-//! # How `no_syscalls` reaches the pass
+//! # How an attribute reaches the pass
 //!
 //! `cargo unikernel` compiles every crate of the app with `--cfg unikernel`. Under that
-//! cfg the attribute
+//! cfg each attribute
 //!
 //! - adds `#[inline(never)]`, so the function stays a function of its own after
 //!   optimization and the check covers exactly its body (an `#[inline]` the function
 //!   had applies only without the cfg);
-//! - adds a `#[used]` static holding the function's address, in the section
-//!   `.unikernel.no_syscalls`.
+//! - adds a `#[used]` static holding the function's address, in a section that names
+//!   the property: `.unikernel.no_syscalls`, `.unikernel.no_alloc`,
+//!   `.unikernel.no_panic`, `.unikernel.syscalls=read,write` or
+//!   `.unikernel.max_stack=512`.
 //!
-//! The whole-program pass finds those statics in the optimized module, fails the build
-//! if any system call (a kernel entry, inlined or called, the dispatcher, a `syscall`
-//! instruction or the kernel stub) is reachable from the function in the call graph
-//! (address-taken functions count as reachable), prints the path to it, and deletes the
-//! statics before code generation. Without the cfg the function is emitted unchanged.
+//! The whole-program pass finds those statics in the optimized module, checks the
+//! property over everything the function can reach in the call graph (address-taken
+//! functions count as reachable), fails the build with a call path when it does not
+//! hold, and deletes the statics before code generation. Without the cfg the function
+//! is emitted unchanged.
 //!
-//! The attribute applies to free functions without type or const parameters (the
-//! static names the function and needs its one fn-pointer type), not `async`.
+//! The attributes apply to free functions without type or const parameters (the
+//! static names the function and needs its one fn-pointer type), not `async`. System
+//! call names are checked here, against the one x86-64 table of `unikernel-abi`.
+
+mod expand;
 
 use proc_macro::TokenStream;
-use proc_macro2::TokenStream as TokenStream2;
-use quote::quote;
-use syn::{FnArg, GenericParam, ItemFn, ReturnType, Safety, Type};
+use proc_macro2::Span;
+use syn::punctuated::Punctuated;
+use syn::{Ident, ItemFn, LitInt, Token};
 
-/// The section the pass reads (`unikernel_pass::reach::markers::NO_SYSCALLS_SECTION`).
-const SECTION: &str = ".unikernel.no_syscalls";
+use expand::{Property, expand};
 
 /// The function, and everything it can call after optimization, makes no system call.
 /// Checked by `cargo unikernel build`; no effect in an ordinary build.
 #[proc_macro_attribute]
 pub fn no_syscalls(attr: TokenStream, item: TokenStream) -> TokenStream {
+    flag(attr, item, Property::NoSyscalls)
+}
+
+/// Nothing the function can reach after optimization allocates or frees through the
+/// global allocator (`__rust_alloc` and co., `malloc`, `calloc`, `realloc`, `free`,
+/// the system calls `mmap`, `mremap`, `brk`).
+#[proc_macro_attribute]
+pub fn no_alloc(attr: TokenStream, item: TokenStream) -> TokenStream {
+    flag(attr, item, Property::NoAlloc)
+}
+
+/// Nothing the function can reach after optimization panics or aborts
+/// (`core::panicking::*`, `std::panicking::*`, `rust_begin_unwind`, `abort`): what the
+/// optimizer proved unreachable does not count.
+#[proc_macro_attribute]
+pub fn no_panic(attr: TokenStream, item: TokenStream) -> TokenStream {
+    flag(attr, item, Property::NoPanic)
+}
+
+/// Every system call the function can reach after optimization is one of the listed
+/// Linux names: `#[unikernel::syscalls(read, write, futex)]`.
+#[proc_macro_attribute]
+pub fn syscalls(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let names =
+        match syn::parse::Parser::parse(Punctuated::<Ident, Token![,]>::parse_terminated, attr) {
+            Ok(names) => names,
+            Err(e) => return e.into_compile_error().into(),
+        };
+    let mut list = Vec::new();
+    for name in names {
+        let text = name.to_string();
+        if unikernel_abi::syscall::number(&text).is_none() {
+            return syn::Error::new(
+                name.span(),
+                format!("`{text}` is not an x86-64 Linux system call name"),
+            )
+            .into_compile_error()
+            .into();
+        }
+        if !list.contains(&text) {
+            list.push(text);
+        }
+    }
+    with_function(item, Property::Syscalls(list))
+}
+
+/// The worst-case stack use of the function and everything it calls, from the code
+/// generator's frame sizes, is at most the given number of bytes:
+/// `#[unikernel::max_stack(4096)]`. Recursion, an indirect call or a dynamically
+/// sized stack allocation fails the check (no bound can be proven).
+#[proc_macro_attribute]
+pub fn max_stack(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let bytes = syn::parse::<LitInt>(attr).and_then(|lit| lit.base10_parse::<u64>());
+    match bytes {
+        Ok(bytes) => with_function(item, Property::MaxStack(bytes)),
+        Err(e) => syn::Error::new(
+            e.span(),
+            "#[unikernel::max_stack] takes a number of bytes: #[unikernel::max_stack(4096)]",
+        )
+        .into_compile_error()
+        .into(),
+    }
+}
+
+/// An attribute without arguments.
+fn flag(attr: TokenStream, item: TokenStream, property: Property) -> TokenStream {
     if !attr.is_empty() {
         return syn::Error::new(
             proc_macro2::TokenStream::from(attr)
                 .into_iter()
                 .next()
-                .map_or_else(proc_macro2::Span::call_site, |t| t.span()),
-            "#[unikernel::no_syscalls] takes no arguments",
+                .map_or_else(Span::call_site, |t| t.span()),
+            format!("#[unikernel::{}] takes no arguments", property.attribute()),
         )
         .to_compile_error()
         .into();
     }
+    with_function(item, property)
+}
+
+fn with_function(item: TokenStream, property: Property) -> TokenStream {
     let function = syn::parse_macro_input!(item as ItemFn);
-    expand(function)
+    expand(function, &property)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
-}
-
-fn expand(mut function: ItemFn) -> syn::Result<TokenStream2> {
-    let pointer = fn_pointer_type(&function)?;
-    // An `#[inline]` of the function's own stays for ordinary builds only: under the
-    // cfg it would clash with `inline(never)`.
-    let mut attrs = Vec::new();
-    for attr in std::mem::take(&mut function.attrs) {
-        if attr.path().is_ident("inline") {
-            let meta = &attr.meta;
-            attrs.push(syn::parse_quote!(#[cfg_attr(not(unikernel), #meta)]));
-        } else {
-            attrs.push(attr);
-        }
-    }
-    function.attrs = attrs;
-    let ident = &function.sig.ident;
-    Ok(quote! {
-        #[cfg_attr(unikernel, inline(never))]
-        #function
-
-        #[cfg(unikernel)]
-        const _: () = {
-            #[used]
-            #[unsafe(link_section = #SECTION)]
-            static NO_SYSCALLS: #pointer = #ident;
-        };
-    })
-}
-
-/// `for<'a> unsafe extern "C" fn(A, B) -> R` for the function's signature.
-fn fn_pointer_type(function: &ItemFn) -> syn::Result<TokenStream2> {
-    let sig = &function.sig;
-    let refuse = |span: proc_macro2::Span, what: &str| {
-        Err(syn::Error::new(
-            span,
-            format!("#[unikernel::no_syscalls] does not support {what}"),
-        ))
-    };
-    if let Some(token) = &sig.asyncness {
-        return refuse(
-            token.span,
-            "async functions (the body runs in the future's poll)",
-        );
-    }
-    if let Some(variadic) = &sig.variadic {
-        return refuse(variadic.dots.spans[0], "variadic functions");
-    }
-    let mut lifetimes = Vec::new();
-    for param in &sig.generics.params {
-        match param {
-            GenericParam::Lifetime(l) => lifetimes.push(l.lifetime.clone()),
-            GenericParam::Type(t) => {
-                return refuse(
-                    t.ident.span(),
-                    "type parameters (one static names one function)",
-                );
-            }
-            GenericParam::Const(c) => {
-                return refuse(
-                    c.ident.span(),
-                    "const parameters (one static names one function)",
-                );
-            }
-        }
-    }
-    let mut inputs = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(r) => {
-                return refuse(
-                    r.self_token.span,
-                    "methods: put the work in a free function and call it",
-                );
-            }
-            FnArg::Typed(typed) => {
-                if let Type::ImplTrait(t) = &*typed.ty {
-                    return refuse(t.impl_token.span, "`impl Trait` arguments");
-                }
-                inputs.push(typed.ty.clone());
-            }
-        }
-    }
-    let binder = (!lifetimes.is_empty()).then(|| quote!(for<#(#lifetimes),*>));
-    let safety = match &sig.safety {
-        Safety::Unsafe(token) => Some(quote!(#token)),
-        _ => None,
-    };
-    let abi = &sig.abi;
-    let output = match &sig.output {
-        ReturnType::Default => quote!(),
-        ReturnType::Type(arrow, ty) => quote!(#arrow #ty),
-    };
-    Ok(quote!(#binder #safety #abi fn(#(#inputs),*) #output))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn expand_str(source: &str) -> String {
-        let function: ItemFn = syn::parse_str(source).unwrap();
-        match expand(function) {
-            Ok(tokens) => tokens.to_string(),
-            Err(e) => format!("error: {e}"),
-        }
-    }
-
-    #[test]
-    fn marks_the_function_under_the_cfg_only() {
-        let out = expand_str("fn sum(data: &[u8]) -> u32 { 0 }");
-        assert!(
-            out.starts_with("# [cfg_attr (unikernel , inline (never))] fn sum"),
-            "{out}"
-        );
-        assert!(out.contains("# [cfg (unikernel)] const _ : () ="), "{out}");
-        assert!(out.contains("# [used]"), "{out}");
-        assert!(
-            out.contains("# [unsafe (link_section = \".unikernel.no_syscalls\")]"),
-            "{out}"
-        );
-        assert!(
-            out.contains("static NO_SYSCALLS : fn (& [u8]) -> u32 = sum ;"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn keeps_lifetimes_safety_and_abi_in_the_pointer_type() {
-        let out =
-            expand_str("unsafe extern \"C\" fn first<'a>(s: &'a str, n: usize) -> &'a str { s }");
-        assert!(
-            out.contains("static NO_SYSCALLS : for < 'a > unsafe extern \"C\" fn (& 'a str , usize) -> & 'a str = first ;"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn an_own_inline_applies_without_the_cfg() {
-        let out = expand_str("#[inline(always)] fn f() {}");
-        assert!(
-            out.contains("# [cfg_attr (not (unikernel) , inline (always))]"),
-            "{out}"
-        );
-        assert!(!out.contains("# [inline"), "{out}");
-    }
-
-    #[test]
-    fn refuses_what_one_static_cannot_name() {
-        for (source, what) in [
-            ("fn f<T>(t: T) {}", "type parameters"),
-            ("async fn f() {}", "async functions"),
-            ("fn f(x: impl Copy) {}", "`impl Trait` arguments"),
-            ("fn f(&self) {}", "methods"),
-        ] {
-            let out = expand_str(source);
-            assert!(
-                out.starts_with("error: ") && out.contains(what),
-                "{source}: {out}"
-            );
-        }
-    }
 }

@@ -5,12 +5,22 @@
 //! the roots can never run, except through module-level asm, which names its targets
 //! only in text (those are kept alive by `llvm.used` or external linkage, so they are
 //! roots).
+//!
+//! An indirect call (a function pointer, a trait object's vtable) calls what some code
+//! took the address of. When that code is reachable, the reference edges already lead
+//! to the targets. For a search starting at an annotated function the pointer may
+//! also come from its callers (a `&dyn Trait` argument): the graph keeps, per
+//! function, the functions its indirect calls may call ([`super::indirect`]), and
+//! [`ReferenceGraph::search_from`] follows those of the start function that its
+//! callers took the address of.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use inkwell::module::{Linkage, Module};
 use inkwell::values::{AsValueRef, InstructionOpcode};
 use llvm_sys::prelude::LLVMValueRef;
+
+use super::indirect::IndirectTargets;
 use serde::{Deserialize, Serialize};
 
 /// How one node leads to the next.
@@ -22,6 +32,9 @@ pub enum EdgeKind {
     /// The address is taken: stored, passed, or held in a global's initializer
     /// (vtables, function-pointer tables); it may be called from there.
     Reference,
+    /// An indirect call may call it: its address is taken somewhere and its type is
+    /// the call's.
+    IndirectCall,
 }
 
 /// A node: a function or a global variable of the module.
@@ -42,6 +55,8 @@ pub struct ReferenceGraph {
     pub nodes: Vec<Node>,
     index: HashMap<LLVMValueRef, usize>,
     edges: Vec<Vec<(usize, EdgeKind)>>,
+    /// Per function: what its indirect calls may call.
+    indirect: Vec<Vec<usize>>,
 }
 
 impl ReferenceGraph {
@@ -66,6 +81,7 @@ impl ReferenceGraph {
                 is_external(global.get_linkage()),
             );
         }
+        let mut indirect_calls: Vec<Vec<LLVMValueRef>> = vec![Vec::new(); graph.nodes.len()];
         for function in module.get_functions() {
             let from = graph.index[&function.as_value_ref()];
             let mut calls = Vec::new();
@@ -89,6 +105,10 @@ impl ReferenceGraph {
                             !callee.is_null() && !llvm_sys::core::LLVMIsAFunction(callee).is_null();
                         if direct {
                             calls.push(callee);
+                        } else if !callee.is_null()
+                            && llvm_sys::core::LLVMIsAInlineAsm(callee).is_null()
+                        {
+                            indirect_calls[from].push(raw);
                         }
                         for i in 0..llvm_sys::core::LLVMGetNumOperands(raw) {
                             let operand = llvm_sys::core::LLVMGetOperand(raw, i as u32);
@@ -121,7 +141,38 @@ impl ReferenceGraph {
             }
             graph.edges[from] = edges.list;
         }
+        graph.add_indirect_calls(module, &indirect_calls);
         graph
+    }
+
+    /// For each function with indirect calls, every function they may call.
+    fn add_indirect_calls(&mut self, module: &Module<'_>, indirect_calls: &[Vec<LLVMValueRef>]) {
+        let mut taken = vec![false; self.nodes.len()];
+        for edges in &self.edges {
+            for &(to, kind) in edges {
+                if kind == EdgeKind::Reference {
+                    taken[to] = true;
+                }
+            }
+        }
+        let targets = IndirectTargets::of(module, |f| self.node(f).is_some_and(|n| taken[n]));
+        for (from, calls) in indirect_calls.iter().enumerate() {
+            if calls.is_empty() {
+                continue;
+            }
+            let mut seen = HashSet::new();
+            for &call in calls {
+                // SAFETY: `call` is a live call whose callee is neither a function nor
+                // inline asm (collected above).
+                for target in unsafe { targets.of_call(call) } {
+                    if let Some(to) = self.node(target)
+                        && seen.insert(to)
+                    {
+                        self.indirect[from].push(to);
+                    }
+                }
+            }
+        }
     }
 
     fn add_node(
@@ -140,6 +191,7 @@ impl ReferenceGraph {
             external,
         });
         self.edges.push(Vec::new());
+        self.indirect.push(Vec::new());
     }
 
     /// The node of a function or global variable.
@@ -183,11 +235,58 @@ impl ReferenceGraph {
         }
     }
 
+    /// The search from one function, with its indirect calls resolved to what its
+    /// callers (every function that reaches it by direct calls) take the address of,
+    /// directly or through a constant (a vtable).
+    pub fn search_from(&self, start: usize) -> Search {
+        let mut callers = vec![false; self.nodes.len()];
+        let mut reverse: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (from, edges) in self.edges.iter().enumerate() {
+            for &(to, kind) in edges {
+                if kind == EdgeKind::Call {
+                    reverse.entry(to).or_default().push(from);
+                }
+            }
+        }
+        let mut queue = VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            for &caller in reverse.get(&node).into_iter().flatten() {
+                if !callers[caller] {
+                    callers[caller] = true;
+                    queue.push_back(caller);
+                }
+            }
+        }
+        let mut passed_in = HashSet::new();
+        for caller in (0..self.nodes.len()).filter(|&n| callers[n]) {
+            for &(to, kind) in &self.edges[caller] {
+                if kind != EdgeKind::Reference {
+                    continue;
+                }
+                passed_in.insert(to);
+                if !self.nodes[to].is_function {
+                    passed_in.extend(self.edges[to].iter().map(|&(f, _)| f));
+                }
+            }
+        }
+        let extra: Vec<usize> = self.indirect[start]
+            .iter()
+            .copied()
+            .filter(|f| passed_in.contains(f))
+            .collect();
+        self.search_with(&[vec![start]], start, &extra)
+    }
+
     /// Breadth-first search from `tiers` of roots, one tier after the other (so a
     /// node reachable from the first tier gets a path from there). Returns each
     /// node's predecessor on a shortest path (`None` for roots and unreached nodes)
     /// and whether it was reached.
     pub fn search(&self, tiers: &[Vec<usize>]) -> Search {
+        self.search_with(tiers, usize::MAX, &[])
+    }
+
+    /// [`ReferenceGraph::search`] with `extra` indirect-call edges from `from`.
+    fn search_with(&self, tiers: &[Vec<usize>], from: usize, extra: &[usize]) -> Search {
         let mut parent = vec![None; self.nodes.len()];
         let mut reached = vec![false; self.nodes.len()];
         for tier in tiers {
@@ -199,7 +298,9 @@ impl ReferenceGraph {
                 }
             }
             while let Some(node) = queue.pop_front() {
-                for &(next, kind) in &self.edges[node] {
+                let extra = if node == from { extra } else { &[] };
+                let extra = extra.iter().map(|&n| (n, EdgeKind::IndirectCall));
+                for (next, kind) in self.edges[node].iter().copied().chain(extra) {
                     if !reached[next] {
                         reached[next] = true;
                         parent[next] = Some((node, kind));

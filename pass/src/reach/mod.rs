@@ -19,10 +19,18 @@
 //! the same for every program).
 //!
 //! For every function marked `#[unikernel::no_syscalls]` the same search starts at
-//! that function: any use it reaches is a violation.
+//! that function: any use it reaches is a violation. The other properties of the
+//! `#[unikernel::...]` attributes ([`annotations`]) search the same way for what they
+//! forbid ([`properties`], [`effects`]), except `max_stack`, which needs the code
+//! generator's frame sizes ([`stack`]).
 
+pub mod annotations;
+pub mod effects;
 pub mod graph;
+mod indirect;
 pub mod markers;
+pub mod properties;
+pub mod stack;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,7 +42,9 @@ use crate::syscalls::{
     DISPATCHER, ENOSYS_PREFIX, ENTRY_PREFIX, SiteKind, find_syscall_sites, needs_register_frame,
     syscall_name, syscall_number,
 };
+use annotations::Property;
 use graph::{EdgeKind, ReferenceGraph};
+use properties::AnnotationCheck;
 
 /// How a use enters the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,6 +129,10 @@ pub struct Reachability {
     /// Sorted by number (run-time numbers last).
     pub syscalls: Vec<ReachableSyscall>,
     pub no_syscalls: Vec<NoSyscallsCheck>,
+    /// Every annotated function with each of its properties and the result, sorted
+    /// by function (`no_syscalls` ones too, also listed in `no_syscalls`).
+    #[serde(default)]
+    pub annotations: Vec<AnnotationCheck>,
 }
 
 impl Reachability {
@@ -133,15 +147,32 @@ impl Reachability {
     pub fn no_syscalls_violations(&self) -> impl Iterator<Item = &NoSyscallsCheck> {
         self.no_syscalls.iter().filter(|c| !c.reaches.is_empty())
     }
+
+    /// Annotations whose property does not hold.
+    pub fn annotation_violations(&self) -> impl Iterator<Item = &AnnotationCheck> {
+        self.annotations.iter().filter(|c| !c.holds)
+    }
+
+    /// Add checks (the `max_stack` ones, after code generation), keeping the order.
+    pub fn add_annotations(&mut self, checks: impl IntoIterator<Item = AnnotationCheck>) {
+        self.annotations.extend(checks);
+        self.annotations
+            .sort_by_cached_key(|c| (c.function.clone(), c.property.attribute()));
+    }
 }
 
 /// Analyze `module` (normally the final one) with `entry_points` as the first roots.
 pub fn analyze(module: &Module<'_>, entry_points: &[String]) -> Reachability {
     let graph = ReferenceGraph::of(module);
     let uses = syscall_uses(module, &graph);
-    let marks: Vec<usize> = markers::no_syscalls_functions(module)
+    let annotated: Vec<(usize, Property)> = annotations::annotated_functions(module)
+        .into_iter()
+        .filter_map(|(_, f, property)| Some((graph.node(f.as_value_ref())?, property)))
+        .collect();
+    let marks: Vec<usize> = annotated
         .iter()
-        .filter_map(|(_, f)| graph.node(f.as_value_ref()))
+        .filter(|(_, property)| *property == Property::NoSyscalls)
+        .map(|(node, _)| *node)
         .collect();
 
     let search = graph.search(&roots(module, &graph, entry_points));
@@ -161,19 +192,25 @@ pub fn analyze(module: &Module<'_>, entry_points: &[String]) -> Reachability {
     let no_syscalls = marks
         .iter()
         .map(|&function| {
-            let search = graph.search(&[vec![function]]);
+            let search = graph.search_from(function);
             NoSyscallsCheck {
                 function: demangle(&graph.nodes[function].name),
                 reaches: summarize(&graph, &search, &uses, false),
             }
         })
         .collect();
-    Reachability {
+    let effects = effects::effect_uses(module, &graph);
+    let mut reachability = Reachability {
         functions,
         functions_reachable,
         syscalls,
         no_syscalls,
-    }
+        annotations: Vec::new(),
+    };
+    reachability.add_annotations(annotated.iter().filter_map(|(node, property)| {
+        properties::check(&graph, *node, property, &uses, &effects)
+    }));
+    reachability
 }
 
 /// A node's name for a path: unnamed constants (vtables, tables of function
@@ -191,10 +228,10 @@ pub fn demangle(symbol: &str) -> String {
     format!("{:#}", rustc_demangle::demangle(symbol))
 }
 
-struct Use {
-    node: usize,
-    number: Option<u64>,
-    name: Option<String>,
+pub(crate) struct Use {
+    pub(crate) node: usize,
+    pub(crate) number: Option<u64>,
+    pub(crate) name: Option<String>,
     via: Via,
     support: Support,
 }
@@ -284,7 +321,7 @@ fn is_entry(name: &str) -> bool {
 }
 
 /// The search's roots, in tiers: the entry points and `main`; what `llvm.used` and
-/// `llvm.compiler.used` keep (but not the `no_syscalls` marks); every other symbol
+/// `llvm.compiler.used` keep (but not the annotation statics); every other symbol
 /// visible outside the module.
 fn roots(module: &Module<'_>, graph: &ReferenceGraph, entry_points: &[String]) -> Vec<Vec<usize>> {
     let mut first: Vec<usize> = entry_points
@@ -296,7 +333,7 @@ fn roots(module: &Module<'_>, graph: &ReferenceGraph, entry_points: &[String]) -
         .collect();
     let marks: Vec<usize> = module
         .get_globals()
-        .filter(|g| markers::in_no_syscalls_section(*g))
+        .filter(|g| annotations::property_of(*g).is_some())
         .filter_map(|g| graph.node(g.as_value_ref()))
         .collect();
     for list in ["llvm.used", "llvm.compiler.used"] {
@@ -360,7 +397,11 @@ fn summarize(
     groups.into_values().collect()
 }
 
-fn steps(graph: &ReferenceGraph, path: &[(usize, EdgeKind)], from_main: bool) -> Vec<PathStep> {
+pub(crate) fn steps(
+    graph: &ReferenceGraph,
+    path: &[(usize, EdgeKind)],
+    from_main: bool,
+) -> Vec<PathStep> {
     let start = if from_main {
         path.iter()
             .position(|&(n, _)| graph.nodes[n].name == "main")

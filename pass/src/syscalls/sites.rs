@@ -235,7 +235,7 @@ fn classify<'ctx>(
 
 /// The template and constraint string of an inline-asm call, or `None` for any other
 /// callee.
-fn inline_asm(inst: InstructionValue<'_>) -> Option<(String, String)> {
+pub(crate) fn inline_asm(inst: InstructionValue<'_>) -> Option<(String, String)> {
     // SAFETY: `inst` is a live call/invoke/callbr (checked by the caller), so it has a
     // called operand; the asm accessors are used only on a value `LLVMIsAInlineAsm`
     // accepted, and copy the returned (pointer, length) strings before anything else
