@@ -8,9 +8,10 @@
 //! (bytes queued either way, a direction shut down, the peer closed with unread
 //! bytes, which leaves ECONNRESET), another pool descriptor (ENOTSOCK) or a bad one.
 //!
-//! Rules that keep the run bounded: every socket is non-blocking (the pool's and
-//! the fresh pairs; `socketpair` may make blocking pairs, closed at once), so no send
-//! or receive waits whatever its flags; `shutdown` acts only on fresh pairs, so the
+//! Rules that keep the run bounded: every socket is non-blocking (the pool's, most
+//! fresh pairs; `socketpair` may make blocking pairs, closed at once), so no send
+//! or receive waits whatever its flags, or it is a blocking fresh end whose peer is
+//! gone (`fresh`), which reaches the kernel's waiting paths without waiting; `shutdown` acts only on fresh pairs, so the
 //! pool's sockets stay usable; a send to a shut socket raises SIGPIPE, which the
 //! program ignores (std's setting, kept by `calls::task`); `setsockopt` never sets the
 //! options that need privileges or take filters (SO_SNDBUFFORCE, SO_ATTACH_FILTER,
@@ -60,10 +61,12 @@ const RECV: &[i32] = &[
     EMSGSIZE,
     EOPNOTSUPP,
 ];
-/// socketpair(2)'s ERRORS, socket(2)'s EINVAL (unknown flags in `type`), and what
+/// socketpair(2)'s ERRORS, socket(2)'s EINVAL (unknown flags in `type`) and EACCES
+/// (Linux's for an ICMP "ping" socket outside `ping_group_range`), and what
 /// Linux's protocol modules return that the pages omit: ESOCKTNOSUPPORT (a type
 /// AF_UNIX lacks, `unix_create`), EPERM (SOCK_RAW without CAP_NET_RAW).
 const SOCKETPAIR: &[i32] = &[
+    EACCES,
     EAFNOSUPPORT,
     EFAULT,
     EMFILE,
@@ -123,12 +126,15 @@ fn msg_flags(g: &mut Gen) -> usize {
     }
 }
 
-/// A fresh non-blocking pair for one call, in a random state; its descriptors are in
-/// private words (closed after the call: `After::CloseMade`). Returns the end the
-/// call acts on and the words.
+/// A fresh pair for one call, in a random state; its descriptors are in private
+/// words (closed after the call: `After::CloseMade`). Returns the end the call acts
+/// on and the words. A blocking pair's other end is closed or shut down both ways,
+/// so the end the call gets never waits: its sends fail with EPIPE, its receives
+/// return what is queued, then end of stream.
 fn fresh(g: &mut Gen) -> (usize, usize) {
     let words = g.place(&[u64::MAX]);
-    let kind = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    let blocking = g.one_in(4);
+    let kind = SOCK_STREAM | SOCK_CLOEXEC | if blocking { 0 } else { SOCK_NONBLOCK };
     // SAFETY: socketpair writes two ints to `words`, the thread's private memory.
     let ok = unsafe { syscall(53, AF_UNIX, kind, 0usize, words) };
     assert_eq!(ok, 0, "socketpair for a fresh pair");
@@ -146,7 +152,7 @@ fn fresh(g: &mut Gen) -> (usize, usize) {
         // SAFETY: shutdown of the pair's own socket.
         unsafe { syscall(48, end, g.below(3) as usize) };
     }
-    if g.one_in(6) {
+    if g.one_in(6) || blocking && g.one_in(2) {
         // The peer goes away: it is closed and its word marked closed (-1), so the
         // clean-up never closes a number another thread may have been given since.
         // SAFETY: closing the pair's own descriptor, which nothing else uses.
@@ -154,6 +160,9 @@ fn fresh(g: &mut Gen) -> (usize, usize) {
         let left = (u64::from(u32::MAX) << 32) | a as u64;
         // SAFETY: the private word that held the pair.
         unsafe { std::ptr::write_volatile(words as *mut u64, left) };
+    } else if blocking {
+        // SAFETY: shutdown(SHUT_RDWR) of the pair's own socket.
+        unsafe { syscall(48, b, 2usize) };
     }
     (a, words)
 }
