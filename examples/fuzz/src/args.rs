@@ -22,6 +22,9 @@ pub enum After {
     CloseResult,
     /// On success, two descriptors were written here (private memory): close both.
     ClosePair(usize),
+    /// The generator made two descriptors for the call and wrote them here (private
+    /// memory): close both, whatever the call did.
+    CloseMade(usize),
     /// The result is a new mapping of this many bytes: unmap it.
     UnmapResult(usize),
     /// The call worked on a fresh mapping at `.0` of `.1` bytes: unmap it, and, if the

@@ -19,6 +19,9 @@ mod args;
 mod calls;
 mod errno;
 mod rng;
+mod sources;
+mod sys;
+mod timers;
 mod watchdog;
 mod world;
 
@@ -149,6 +152,7 @@ fn main() {
         }
         return;
     }
+    timers::catch();
     let root = std::env::temp_dir().join(format!("fuzz-scratch-{}", std::process::id()));
     let world = World::new(&root, options.kernel.clone(), options.threads);
     println!(
@@ -186,6 +190,7 @@ fn main() {
         elapsed.as_millis(),
         violations
     );
+    println!("fuzz: {} timer signals caught", timers::caught());
     restore(&root);
     if violations > 0 {
         std::process::exit(1);
@@ -282,7 +287,7 @@ fn clean_up(prepared: &Prepared, result: Result<usize, i32>) {
         (After::CloseResult, Ok(fd)) => unsafe {
             syscall(3, fd);
         },
-        (After::ClosePair(words), Ok(_)) => unsafe {
+        (After::ClosePair(words), Ok(_)) | (After::CloseMade(words), _) => unsafe {
             let pair = std::ptr::read_volatile(words as *const u64);
             syscall(3, pair as u32 as usize);
             syscall(3, (pair >> 32) as usize);

@@ -7,8 +7,11 @@
 //! bytes into the arena can then never turn another thread's short timeout into an
 //! endless one, or its iovec into a pointer at the heap.
 
-use std::ffi::{CString, c_long};
+use std::ffi::CString;
 use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::sources::{SOURCES, Source};
+pub use crate::sys::{O_NONBLOCK, syscall};
 
 /// Bytes of the arena a call may read or write; a PROT_NONE page on each side, so a
 /// huge length at an arena pointer faults there and never reaches other memory.
@@ -32,14 +35,8 @@ const PROT_NONE: i32 = 0;
 const PROT_READ: i32 = 1;
 const PROT_READ_WRITE: i32 = 3;
 const MAP_PRIVATE_ANONYMOUS: i32 = 0x22;
-pub const O_RDWR: c_long = 2;
-pub const O_CREAT: c_long = 0o100;
-pub const O_NONBLOCK: c_long = 0o4000;
-pub const O_DIRECTORY: c_long = 0o200000;
-pub const O_CLOEXEC: c_long = 0o2000000;
 
 unsafe extern "C" {
-    pub fn syscall(number: c_long, ...) -> c_long;
     fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
     fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
 }
@@ -74,9 +71,12 @@ pub struct World {
     pub arena: usize,
     /// A read-only page of `a`s with no NUL before its guard: an unterminated path.
     pub unterminated: usize,
-    /// Non-blocking descriptors of every kind the kernel has: regular files, a directory,
-    /// both ends of a pipe, an eventfd, an epoll instance, `/dev/null`.
+    /// Non-blocking descriptors of every kind the kernel has, from [`SOURCES`]: regular
+    /// files, a directory, both ends of a pipe, an eventfd, an epoll instance,
+    /// `/dev/null`, AF_UNIX stream pairs.
     pub pool: Vec<i32>,
+    /// The pool's sockets.
+    pub sockets: Vec<i32>,
     /// The regular files of the pool (kept small by the threads, see `main`).
     pub files: Vec<i32>,
     pub dir_fd: i32,
@@ -119,32 +119,26 @@ impl World {
         // Relative names resolve against the working directory: keep it in the scratch.
         std::env::set_current_dir(root).expect("enter the scratch directory");
 
-        let open = |path: &CString, flags: c_long| {
-            // SAFETY: `path` is a NUL-terminated string; open(2) reads only it.
-            let fd = unsafe { syscall(2, path.as_ptr(), flags | O_NONBLOCK | O_CLOEXEC, 0o600) };
-            assert!(fd >= 0, "open {path:?}");
-            fd as i32
+        let kinds: Vec<(&Source, Vec<i32>)> = SOURCES
+            .iter()
+            .map(|source| (source, (source.open)(root)))
+            .collect();
+        let of = |name: &str| {
+            kinds
+                .iter()
+                .find(|(source, _)| source.name == name)
+                .map(|(_, fds)| fds.clone())
+                .expect("a source of that name")
         };
-        let files = vec![
-            open(&cstring(root.join("f0")), O_RDWR | O_CREAT),
-            open(&cstring(root.join("f1")), O_RDWR | O_CREAT),
-        ];
-        let dir_fd = open(&root_c, O_DIRECTORY);
-        let mut pipe = [0i32; 2];
-        // SAFETY: `pipe` is two writable ints, as pipe2(2) wants.
-        let ok = unsafe { syscall(293, pipe.as_mut_ptr(), O_NONBLOCK | O_CLOEXEC) };
-        assert_eq!(ok, 0, "pipe2");
-        // SAFETY: eventfd2 and epoll_create1 take no pointers.
-        let (eventfd, epoll_fd) = unsafe {
-            (
-                syscall(290, 0, O_NONBLOCK | O_CLOEXEC) as i32,
-                syscall(291, O_CLOEXEC) as i32,
-            )
-        };
-        assert!(eventfd >= 0 && epoll_fd >= 0, "eventfd2 / epoll_create1");
-        let null = open(&CString::new("/dev/null").unwrap(), O_RDWR);
-        let mut pool = files.clone();
-        pool.extend([dir_fd, pipe[0], pipe[1], eventfd, epoll_fd, null]);
+        let files = of("file");
+        let dir_fd = of("directory")[0];
+        let epoll_fd = of("epoll")[0];
+        let pool = kinds.iter().flat_map(|(_, fds)| fds.clone()).collect();
+        let sockets = kinds
+            .iter()
+            .filter(|(source, _)| source.socket)
+            .flat_map(|(_, fds)| fds.clone())
+            .collect();
 
         let unterminated = guarded(PAGE, PROT_READ_WRITE);
         // SAFETY: `unterminated` is a fresh private page of PAGE writable bytes.
@@ -158,6 +152,7 @@ impl World {
             arena: guarded(ARENA, PROT_READ_WRITE),
             unterminated,
             pool,
+            sockets,
             files,
             dir_fd,
             epoll_fd,

@@ -28,8 +28,10 @@ const TRUNCATE: &[i32] = &[
     EBADF, EFBIG, EINTR, EINVAL, EIO, EISDIR, EPERM, EROFS, ETXTBSY,
 ];
 const IOCTL: &[i32] = &[EBADF, EFAULT, EINVAL, ENOTTY];
+/// sendfile(2)'s ERRORS, and EPIPE: Linux's for an output socket that has shut down
+/// writing (the pool's shut pair), as write(2) documents it; the page omits it.
 const SENDFILE: &[i32] = &[
-    EAGAIN, EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, ESPIPE,
+    EAGAIN, EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, ESPIPE, EPIPE,
 ];
 const COPY_FILE_RANGE: &[i32] = &[
     EBADF, EFBIG, EINVAL, EIO, EISDIR, ENOMEM, ENOSPC, EOPNOTSUPP, EOVERFLOW, EPERM, ETXTBSY,

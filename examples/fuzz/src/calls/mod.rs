@@ -5,13 +5,17 @@
 //! them is here or in [`EXCLUDED`] with the reason (a test checks both lists agree).
 //!
 //! One module per family, like the kernel's: `io` (descriptors), `fs` (paths), `mm`
-//! (memory), `task` (process, signals, time, futex), `event` (poll, epoll, eventfd).
+//! (memory), `task` (process, signals, time, futex), `timer` (alarm, interval
+//! timers), `event` (poll, epoll, eventfd), `net` (sockets; a new family of sockets
+//! is one more descriptor source, `crate::sources`, and its own calls here).
 
 mod event;
 mod fs;
 mod io;
 mod mm;
+mod net;
 mod task;
+mod timer;
 
 use crate::args::{Gen, Prepared};
 use crate::errno::*;
@@ -44,10 +48,18 @@ impl Call {
 
 /// Every fuzzed call, by family.
 pub fn all() -> Vec<&'static Call> {
-    [io::CALLS, fs::CALLS, mm::CALLS, task::CALLS, event::CALLS]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        io::CALLS,
+        fs::CALLS,
+        mm::CALLS,
+        task::CALLS,
+        timer::CALLS,
+        event::CALLS,
+        net::CALLS,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Implemented calls the fuzzer never makes, and why: each would end the program,
@@ -61,7 +73,7 @@ pub const EXCLUDED: &[(&str, &str)] = &[
     ("exit_group", "ends the program"),
     (
         "pause",
-        "waits for a signal handler to run, and none is ever sent",
+        "waits for a signal handler to run: only a timer the run happened to arm would end it",
     ),
     (
         "set_tid_address",

@@ -12,8 +12,10 @@
 //! Waits are short: every timeout is at most a millisecond or invalid, and futex
 //! waits always have one. The PI futex operations that wait (LOCK_PI, LOCK_PI2,
 //! WAIT_REQUEUE_PI, CMP_REQUEUE_PI) are left out; TRYLOCK_PI and UNLOCK_PI never wait.
-//! `clock_nanosleep` never sleeps on CLOCK_PROCESS_CPUTIME_ID: with one thread, the
-//! process's CPU time stands still while it sleeps. `prlimit64` is only given invalid
+//! `clock_nanosleep` never sleeps on a CPU-time clock (`cpu_sleep`): with one thread
+//! left, the process's CPU time stands still while it sleeps, and another thread's
+//! may never advance. The timer signals (SIGALRM, SIGVTALRM, SIGPROF) keep the counting
+//! handler `crate::timers` installs: no call here changes their actions. `prlimit64` is only given invalid
 //! new limits (soft above hard): a valid lower limit (RLIMIT_FSIZE, RLIMIT_CPU) would
 //! end the program by a signal natively. `arch_prctl` never sets FS (the thread
 //! pointer of std's thread-locals); `prctl` only reads, except PR_SET_NAME.
@@ -39,20 +41,44 @@ const PRCTL: &[i32] = &[
     EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENXIO, EOPNOTSUPP, EPERM, ERANGE,
 ];
 
-/// Clock ids: the static ones (0..=11) and invalid ones (dynamic-clock encodings of
-/// closed descriptors, out of range).
+/// Clock ids: the static ones (0..=11), the CPU-time clocks of the process and of
+/// the fuzzing threads (negative ids, `~id << 3 | type`, bit 2 for a thread: what
+/// `clock_getcpuclockid` and `pthread_getcpuclockid` form), and invalid ones (type 3,
+/// another process, dynamic-clock encodings of closed descriptors, out of range).
 fn clock(g: &mut Gen) -> usize {
-    if g.one_in(4) {
-        g.pick(&[
+    let cpu = |id: i64, thread: bool, kind: u64| {
+        ((!id << 3) as u64 | u64::from(thread) << 2 | kind) as i32
+    };
+    match g.below(8) {
+        0 => g.pick(&[
             12,
             99,
             usize::MAX,
             (!(3usize << 3)) | 3,
             -((1000 << 3) as isize) as usize | 3,
-        ])
-    } else {
-        g.below(12) as usize
+        ]),
+        1 => {
+            let (kind, thread) = (g.below(4), g.one_in(2));
+            let id = match g.below(3) {
+                0 => 0,
+                1 if thread => i64::from(g.world.tid(g.below(64) as usize)),
+                1 => i64::from(g.world.pid),
+                _ => 0x3fff_ffff,
+            };
+            cpu(id, thread, kind) as isize as usize
+        }
+        _ => g.below(12) as usize,
     }
+}
+
+/// Whether `clock_nanosleep` could sleep on `clock` for good: a CPU-time clock of
+/// the process (with one thread left it stands still while that thread sleeps), or
+/// of another thread (Linux waits for that thread to run; it may be asleep or gone).
+/// Left to fail: the calling thread's own (`EINVAL`), a missing id, type 3.
+fn cpu_sleep(clock: usize) -> bool {
+    let id = clock as i32;
+    let (thread, owner) = (id & 4 != 0, !(id >> 3));
+    id == 2 || (id < 0 && id & 3 != 3 && owner != 0x3fff_ffff && !(thread && owner == 0))
 }
 
 fn sigaction(g: &mut Gen) -> Prepared {
@@ -343,7 +369,7 @@ pub const CALLS: &[Call] = &[
         errnos: &[SLEEP],
         make: |g| {
             let clock = match clock(g) {
-                2 => 1,
+                cpu if cpu_sleep(cpu) => 1,
                 other => other,
             };
             let flags = g.flags(1);

@@ -125,18 +125,22 @@ fn transfer(
             let file = vfs.file(fd)?;
             let nonblocking = file.nonblocking() || flags & MSG_DONTWAIT != 0;
             let socket = file.object.socket().ok_or(Errno::ENOTSOCK)?;
-            match step(socket, done) {
-                Ok(n) => {
-                    done += n;
-                    if whole && n > 0 && done < total && !nonblocking {
-                        Ok(Attempt::Wait)
-                    } else {
-                        Ok(Attempt::Done(done))
+            // After progress, try again at once: the state that ends the call (end
+            // of stream, a peer gone) may already hold, and no later change would
+            // wake a wait for it (a MSG_WAITALL receive of a pair whose peer had shut
+            // down waited for good, found by the fuzzer).
+            loop {
+                match step(socket, done) {
+                    Ok(n) => {
+                        done += n;
+                        if !(whole && n > 0 && done < total && !nonblocking) {
+                            return Ok(Attempt::Done(done));
+                        }
                     }
+                    Err(Errno::EAGAIN) if !nonblocking => return Ok(Attempt::Wait),
+                    Err(_) if done > 0 => return Ok(Attempt::Done(done)),
+                    Err(error) => return Err(error),
                 }
-                Err(Errno::EAGAIN) if !nonblocking => Ok(Attempt::Wait),
-                Err(_) if done > 0 => Ok(Attempt::Done(done)),
-                Err(error) => Err(error),
             }
         })
         .and_then(|done| done.ok_or(Errno::EAGAIN));
