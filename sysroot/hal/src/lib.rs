@@ -20,7 +20,8 @@
 //! - [`thread`]: thread contexts and the context switch; [`irq`]: interrupt masking
 //!   and [`irq::IrqMutex`]; [`apic`]: the local APIC timer that wakes the idle loop;
 //! - [`process`]: the jump onto the application's initial stack;
-//! - [`upcall`]: calling the application's signal handlers from the kernel.
+//! - [`upcall`]: calling the application's signal handlers from the kernel;
+//! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`).
 //!
 //! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
 //! in the same LLVM module as the application; it defines no panic handler, allocator
@@ -28,6 +29,8 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
 
 /// Assembly that saves the general registers after `rax`, `rbx` first and `r15` last
 /// (so `r15` is lowest in memory): with a `push rax` before it, the layout of the
@@ -68,6 +71,7 @@ pub mod thread;
 pub mod tsc;
 pub mod uaccess;
 pub mod upcall;
+pub mod virtio_net;
 
 pub use boot::BootInfo;
 pub use syscall_entry::SyscallFrame;

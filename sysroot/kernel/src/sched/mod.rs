@@ -38,6 +38,17 @@ pub use self::table::{Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 
+/// A poll the idle loop runs before it looks for work (the network stack's, installed
+/// by its first socket): it gets the time (`CLOCK_MONOTONIC` ns) and returns when it
+/// wants to run again. A hook rather than a call keeps the network out of programs
+/// that open no socket.
+static IDLE_POLL: spin::Once<fn(u64) -> u64> = spin::Once::new();
+
+/// Installs the idle loop's poll (once; later calls are ignored).
+pub fn set_idle_poll(poll: fn(u64) -> u64) {
+    IDLE_POLL.call_once(|| poll);
+}
+
 /// Makes the code that calls this (the boot flow, about to enter the application) the
 /// main thread, tid [`crate::process::PID`], and prepares the idle thread.
 pub fn init_main_thread() -> Result<(), ThreadError> {
@@ -347,6 +358,8 @@ pub fn exit_thread(status: i32) -> ! {
 fn idle_loop() -> ! {
     loop {
         let _irq = irq::disable();
+        // Before the scheduler's lock: the poll may wake threads.
+        let poll_again = IDLE_POLL.get().map(|poll| poll(time::monotonic_ns()));
         let mut sched = SCHED.lock();
         let now = time::monotonic_ns();
         sched.expire(now);
@@ -356,7 +369,11 @@ fn idle_loop() -> ! {
             switch(next);
             continue;
         }
-        match sched.earliest_deadline() {
+        let deadline = match (sched.earliest_deadline(), poll_again) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match deadline {
             Some(deadline) => {
                 drop(sched);
                 if apic::arm_at(time::monotonic_to_tsc(deadline)) {

@@ -21,6 +21,7 @@ mod futex;
 mod io;
 mod list;
 mod mm;
+mod net;
 mod process;
 mod random;
 mod sched;

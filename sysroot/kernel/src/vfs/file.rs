@@ -15,6 +15,7 @@
 //! name-space operations (`rename`, `unlink`, ...) work on it directly.
 
 use alloc::sync::Arc;
+use core::any::Any;
 use core::fmt;
 
 use unikernel_hal::uaccess;
@@ -121,7 +122,10 @@ impl At<'_> {
 ///
 /// `buf` addresses are the caller's (checked copies through `uaccess`); lengths are
 /// already capped at Linux's `MAX_RW_COUNT`.
-pub trait FileLike: Send + Sync {
+///
+/// `Any` lets the system calls that only apply to one kind of object (the socket
+/// calls) find that kind behind a descriptor, by upcasting and downcasting the `Arc`.
+pub trait FileLike: Any + Send + Sync {
     /// `read(2)` and `pread64(2)`: `EINVAL` for what cannot be read, `ESPIPE` for a
     /// position on what has none.
     fn read(&self, _fs: &Inodes, at: At<'_>, _buf: usize, _len: usize) -> Result<usize, Errno> {

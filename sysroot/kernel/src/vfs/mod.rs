@@ -65,10 +65,12 @@ mod wake;
 
 pub use device::Console;
 pub use epoll::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, Ready, events as epoll_events};
-pub use file::{FileLike, OpenFile, flags, ioctl};
+pub use file::{At, FileLike, OpenFile, flags, ioctl, reply_fionread};
 pub use inode::{Device, FileData, Ino, Node, ROOT, mode};
 pub use lock::with;
 pub use path::{Follow, MAX_PATH};
+pub use inode::Inodes;
 pub use poll::bits as poll_bits;
 pub use stat::{Stat, dirent_type};
 pub use state::Vfs;
+pub use wake::notify;
