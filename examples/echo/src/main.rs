@@ -1,8 +1,9 @@
 //! A line echo server over std::net, and its client.
 //!
-//! `echo serve PORT [CONNECTIONS]`: listens on 0.0.0.0:PORT, answers each connection
-//! on a thread of its own by sending every line back, and exits after CONNECTIONS
-//! connections have ended (default 1), printing what it served.
+//! `echo serve PORT [CONNECTIONS [ADDRESS]]`: listens on ADDRESS:PORT (default
+//! 0.0.0.0), answers each connection on a thread of its own by sending every line
+//! back, and exits after CONNECTIONS connections have ended (default 1), printing what
+//! it served.
 //!
 //! `echo client HOST:PORT LINES`: connects, sends LINES numbered lines, checks each
 //! echo and prints a summary.
@@ -13,8 +14,8 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-fn serve(port: u16, connections: usize) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("0.0.0.0", port))?;
+fn serve(address: &str, port: u16, connections: usize) -> std::io::Result<()> {
+    let listener = TcpListener::bind((address, port))?;
     println!("listening on port {}", listener.local_addr()?.port());
     let mut handles = Vec::new();
     for _ in 0..connections {
@@ -53,7 +54,7 @@ fn client(address: &str, lines: usize) -> std::io::Result<()> {
         writeln!(writer, "{line}")?;
         echoed.clear();
         reader.read_line(&mut echoed)?;
-        if echoed.trim_end() != line {
+        if echoed.strip_suffix('\n') != Some(line.as_str()) {
             return Err(std::io::Error::other(format!("sent {line:?}, got {echoed:?}")));
         }
     }
@@ -67,14 +68,15 @@ fn main() -> ExitCode {
         Some("serve") => {
             let port = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(7000);
             let connections = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
-            serve(port, connections)
+            let address = args.get(4).map_or("0.0.0.0", String::as_str);
+            serve(address, port, connections)
         }
         Some("client") if args.len() == 4 => match args[3].parse() {
             Ok(lines) => client(&args[2], lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         _ => {
-            eprintln!("usage: echo serve [PORT [CONNECTIONS]] | echo client HOST:PORT LINES");
+            eprintln!("usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES");
             return ExitCode::from(2);
         }
     };
