@@ -92,8 +92,20 @@ mod tests {
     #[test]
     fn publish_forms() {
         let p = |s: &str| s.parse::<Publish>();
-        assert_eq!(p("8080:80"), Ok(Publish { host: 8080, guest: 80 }));
-        assert_eq!(p("80/tcp"), Ok(Publish { host: 80, guest: 80 }));
+        assert_eq!(
+            p("8080:80"),
+            Ok(Publish {
+                host: 8080,
+                guest: 80
+            })
+        );
+        assert_eq!(
+            p("80/tcp"),
+            Ok(Publish {
+                host: 80,
+                guest: 80
+            })
+        );
         assert!(p("80/udp").unwrap_err().contains("UDP"));
         assert!(p("0:80").is_err());
         assert!(p("70000").is_err());
@@ -104,8 +116,14 @@ mod tests {
     #[test]
     fn forwards_listen_on_loopback_only() {
         let args = qemu_network(&[
-            Publish { host: 8080, guest: 80 },
-            Publish { host: 2222, guest: 22 },
+            Publish {
+                host: 8080,
+                guest: 80,
+            },
+            Publish {
+                host: 2222,
+                guest: 22,
+            },
         ]);
         assert_eq!(
             args,
@@ -123,10 +141,23 @@ mod tests {
     fn taken_or_repeated_host_ports_are_refused() {
         let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = taken.local_addr().unwrap().port();
-        let err = check_host_ports(&[Publish { host: port, guest: 1 }]).unwrap_err();
+        let err = check_host_ports(&[Publish {
+            host: port,
+            guest: 1,
+        }])
+        .unwrap_err();
         assert!(format!("{err:#}").contains("is taken"), "{err:#}");
         drop(taken);
-        let twice = [Publish { host: port, guest: 1 }, Publish { host: port, guest: 2 }];
+        let twice = [
+            Publish {
+                host: port,
+                guest: 1,
+            },
+            Publish {
+                host: port,
+                guest: 2,
+            },
+        ];
         assert!(check_host_ports(&twice).is_err());
     }
 }

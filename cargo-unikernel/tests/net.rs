@@ -163,5 +163,8 @@ fn echo_server_answers_the_host_like_native() {
     assert_eq!(native_run.0, Some(0), "native server: {native_run:?}");
     // The tool's own lines (none on stdout) aside, the output is the program's.
     assert_eq!(native_run, image_run);
-    assert!(native_run.1.contains("served 2 connections, 250 lines"), "{native_run:?}");
+    assert!(
+        native_run.1.contains("served 2 connections, 250 lines"),
+        "{native_run:?}"
+    );
 }

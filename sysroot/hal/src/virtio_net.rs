@@ -121,8 +121,8 @@ impl NetDevice {
         // SAFETY: `base..base + size` is device memory (not RAM, checked above), now
         // mapped uncached, and nothing else in the kernel refers to it: the kernel
         // probes each slot of the command line once.
-        let transport = unsafe { MmioTransport::new(header, size) }
-            .map_err(|_| ProbeError::NoDevice)?;
+        let transport =
+            unsafe { MmioTransport::new(header, size) }.map_err(|_| ProbeError::NoDevice)?;
         if transport.device_type() != DeviceType::Network {
             return Err(ProbeError::NotNetwork);
         }

@@ -83,7 +83,9 @@ pub struct Stack {
 
 impl core::fmt::Debug for Stack {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Stack").field("nic", &self.nic).finish_non_exhaustive()
+        f.debug_struct("Stack")
+            .field("nic", &self.nic)
+            .finish_non_exhaustive()
     }
 }
 
@@ -120,8 +122,7 @@ fn build(config: &Config) -> Option<Stack> {
     let mut nic = Nic::new(probe(config)?);
     let mut seed = [0u8; 8];
     random::fill(&mut seed);
-    let mut iface_config =
-        IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
+    let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
     iface_config.random_seed = u64::from_ne_bytes(seed);
     let mut iface = Interface::new(iface_config, &mut nic, now());
     let ([a, b, c, d], prefix) = config.ip;

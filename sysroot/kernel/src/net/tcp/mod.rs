@@ -39,7 +39,9 @@ pub type Endpoint = (Ipv4Address, u16);
 enum State {
     /// Neither listening nor connected (possibly bound).
     Fresh,
-    Listening { pool: Vec<SocketHandle> },
+    Listening {
+        pool: Vec<SocketHandle>,
+    },
     /// Connecting or connected.
     Connected(SocketHandle),
 }

@@ -39,7 +39,9 @@ fn socket_of(fd: u32) -> Result<(Arc<TcpSocket>, bool), Errno> {
         Ok((file.object.clone(), file.nonblocking()))
     })?;
     let object: Arc<dyn Any + Send + Sync> = object;
-    let socket = object.downcast::<TcpSocket>().map_err(|_| Errno::ENOTSOCK)?;
+    let socket = object
+        .downcast::<TcpSocket>()
+        .map_err(|_| Errno::ENOTSOCK)?;
     Ok((socket, nonblocking))
 }
 

@@ -64,9 +64,7 @@ pub fn getsockopt(args: SyscallArgs) -> SysResult {
         (SOL_SOCKET, SO_TYPE) => SOCK_STREAM,
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF) => BUFFER_SIZE,
         (SOL_SOCKET, SO_ACCEPTCONN) => socket.is_listening()?.into(),
-        (SOL_SOCKET, SO_ERROR) => socket
-            .take_error()?
-            .map_or(0, |errno| errno.0),
+        (SOL_SOCKET, SO_ERROR) => socket.take_error()?.map_or(0, |errno| errno.0),
         _ => return Err(Errno::ENOPROTOOPT),
     };
     // Linux copies `min(len, 4)` bytes and writes that length back.
