@@ -19,6 +19,7 @@
 //!   `__unikernel_syscall_stub`, the same path reached by `call`;
 //! - [`thread`]: thread contexts and the context switch; [`irq`]: interrupt masking
 //!   and [`irq::IrqMutex`]; [`apic`]: the local APIC timer that wakes the idle loop;
+//!   [`ioapic`]: a device's interrupt line;
 //! - [`process`]: the jump onto the application's initial stack;
 //! - [`upcall`]: calling the application's signal handlers from the kernel;
 //! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`).
@@ -59,6 +60,7 @@ pub mod exit;
 mod frame;
 mod gdt;
 pub mod image;
+pub mod ioapic;
 pub mod irq;
 pub mod memory;
 pub mod paging;

@@ -160,6 +160,12 @@ impl NetDevice {
         self.raw.mac_address()
     }
 
+    /// Acknowledges the device's interrupt (virtio-mmio `InterruptACK`), so its line
+    /// can signal the next one.
+    pub fn ack_interrupt(&mut self) {
+        self.raw.ack_interrupt();
+    }
+
     /// Whether a received frame is waiting.
     pub fn has_frame(&self) -> bool {
         self.raw.poll_receive().is_some()

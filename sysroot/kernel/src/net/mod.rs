@@ -8,9 +8,11 @@
 //!
 //! Progress: smoltcp does its work in [`Stack::poll`] (frames in and out, timers).
 //! Socket system calls poll before and after they act; the scheduler's idle loop polls
-//! through the hook [`start`] installs (`sched::set_idle_poll`) and sleeps no longer
-//! than [`POLL_INTERVAL`] while the network is up. The device's interrupt is not used
-//! yet: an idle server wakes the CPU every [`POLL_INTERVAL`].
+//! through the hook the first socket installs (`sched::set_idle_poll`) and then sleeps
+//! until smoltcp's next timer or the device's interrupt (its line routed through the
+//! I/O APIC, `hal::ioapic`), so an idle server leaves the CPU idle. Without a routed
+//! line it sleeps at most [`POLL_INTERVAL_NS`]. An interrupt that arrives while a
+//! thread computes waits for the idle loop or the next socket call.
 //!
 //! Locking: the stack is behind its own lock, taken after the VFS lock when a system
 //! call holds that. The idle loop only ever tries it (the holder may be a thread that
@@ -28,17 +30,19 @@ use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle,
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 use spin::{Mutex, Once};
+use unikernel_hal::ioapic::{self, DeviceLine};
 use unikernel_hal::virtio_net::NetDevice;
 
 use crate::cmdline::{Cmdline, MAX_DEVICES, MmioDevice};
 use crate::errno::Errno;
 use crate::log::kinfo;
+use crate::sched::PollAgain;
 use crate::{random, sched, time};
 
 use self::nic::Nic;
 
-/// The longest the idle loop sleeps while the network is up (the device's receive
-/// interrupt is not wired yet, so frames wait for a poll).
+/// The longest the idle loop sleeps while the network is up if the device's interrupt
+/// line could not be routed (frames then wait for a poll).
 pub const POLL_INTERVAL_NS: u64 = 1_000_000;
 /// QEMU user networking's guest address, prefix and gateway.
 const DEFAULT_IP: ([u8; 4], u8) = ([10, 0, 2, 15], 24);
@@ -73,6 +77,8 @@ pub fn configure(cmdline: &Cmdline<'_>) {
 pub struct Stack {
     iface: Interface,
     nic: Nic,
+    /// The device's interrupt line, if routed (else the idle loop polls on a timer).
+    line: Option<DeviceLine>,
     sockets: SocketSet<'static>,
     /// Local ports taken by bound sockets (listening or not yet connected).
     ports: BTreeSet<u16>,
@@ -105,11 +111,11 @@ fn now() -> Instant {
     Instant::from_micros(i64::try_from(time::monotonic_ns() / 1000).unwrap_or(i64::MAX))
 }
 
-/// The first virtio-net device of the command line.
-fn probe(config: &Config) -> Option<NetDevice> {
+/// The first virtio-net device of the command line, and its interrupt line.
+fn probe(config: &Config) -> Option<(NetDevice, u32)> {
     for device in &config.devices[..config.device_count] {
         match NetDevice::probe(device.base, device.size) {
-            Ok(nic) => return Some(nic),
+            Ok(nic) => return Some((nic, device.irq)),
             Err(error) => {
                 kinfo!("net: virtio-mmio device at {:#x}: {error:?}", device.base)
             }
@@ -119,7 +125,15 @@ fn probe(config: &Config) -> Option<NetDevice> {
 }
 
 fn build(config: &Config) -> Option<Stack> {
-    let mut nic = Nic::new(probe(config)?);
+    let (device, irq) = probe(config)?;
+    let mut nic = Nic::new(device);
+    let line = match ioapic::route_device(irq) {
+        Ok(line) => Some(line),
+        Err(error) => {
+            kinfo!("net: interrupt line {irq}: {error:?}; polling every millisecond");
+            None
+        }
+    };
     let mut seed = [0u8; 8];
     random::fill(&mut seed);
     let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
@@ -136,6 +150,7 @@ fn build(config: &Config) -> Option<Stack> {
     Some(Stack {
         iface,
         nic,
+        line,
         sockets: SocketSet::new(Vec::new()),
         ports: BTreeSet::new(),
         closing: Vec::new(),
@@ -173,31 +188,49 @@ pub fn with_stack<R>(f: impl FnOnce(&mut Stack) -> Result<R, Errno>) -> Result<R
     result
 }
 
-/// The idle loop's poll (`sched::set_idle_poll`): the next time it must poll again
-/// (`CLOCK_MONOTONIC` ns). Skips the poll if a thread holds the stack.
-fn idle_poll(now_ns: u64) -> u64 {
-    let next = now_ns.saturating_add(POLL_INTERVAL_NS);
+/// The idle loop's poll (`sched::set_idle_poll`): when it must poll again, the
+/// device's interrupt aside. Skips the poll if a thread holds the stack (that thread
+/// polls when it is done).
+fn idle_poll(now_ns: u64) -> PollAgain {
+    let soon = PollAgain::At(now_ns.saturating_add(POLL_INTERVAL_NS));
     let Some(mut guard) = STACK.try_lock() else {
-        return next;
+        return soon;
     };
     let Some(stack) = guard.as_mut() else {
-        return next;
+        return soon;
     };
     stack.poll();
-    match stack.iface.poll_delay(now(), &stack.sockets) {
-        Some(delay) => next.min(now_ns.saturating_add(delay.total_micros() * 1000)),
-        None => next,
+    let timers = stack
+        .iface
+        .poll_delay(now(), &stack.sockets)
+        .map(|delay| now_ns.saturating_add(delay.total_micros().saturating_mul(1000)));
+    match (timers, &stack.line) {
+        (Some(at), Some(_)) => PollAgain::At(at),
+        (None, Some(_)) => PollAgain::OnInterrupt,
+        (Some(at), None) => PollAgain::At(at.min(now_ns.saturating_add(POLL_INTERVAL_NS))),
+        (None, None) => soon,
     }
 }
 
 impl Stack {
-    /// Frames in and out, timers; wakes waiters if a socket changed.
+    /// Frames in and out, timers; wakes waiters if a socket changed. With an
+    /// interrupt line: acknowledges the device first and unmasks the line after, then
+    /// looks again for a frame that came in between (an edge while masked is lost).
     pub fn poll(&mut self) {
         let mut changed = false;
+        if let Some(line) = &self.line {
+            line.take();
+            self.nic.ack_interrupt();
+        }
         // Bounded: a flood of frames cannot keep the caller here for ever.
-        for _ in 0..64 {
+        for round in 0..64 {
             let result = self.iface.poll(now(), &mut self.nic, &mut self.sockets);
             changed |= result == PollResult::SocketStateChanged;
+            if round == 0
+                && let Some(line) = &self.line
+            {
+                line.unmask();
+            }
             if !self.nic.has_frame() {
                 break;
             }

@@ -30,6 +30,10 @@ impl Nic {
         self.device.mac()
     }
 
+    pub fn ack_interrupt(&mut self) {
+        self.device.ack_interrupt();
+    }
+
     /// Whether a frame is waiting in the device.
     pub fn has_frame(&self) -> bool {
         self.device.has_frame()

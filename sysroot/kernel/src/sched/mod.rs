@@ -38,14 +38,22 @@ pub use self::table::{Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 
+/// When the idle loop's poll wants to run again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollAgain {
+    /// At this time (`CLOCK_MONOTONIC` ns), or at an interrupt before.
+    At(u64),
+    /// At the next interrupt (a device's): no deadline, yet not a deadlock.
+    OnInterrupt,
+}
+
 /// A poll the idle loop runs before it looks for work (the network stack's, installed
-/// by its first socket): it gets the time (`CLOCK_MONOTONIC` ns) and returns when it
-/// wants to run again. A hook rather than a call keeps the network out of programs
-/// that open no socket.
-static IDLE_POLL: spin::Once<fn(u64) -> u64> = spin::Once::new();
+/// by its first socket): it gets the time (`CLOCK_MONOTONIC` ns). A hook rather than
+/// a call keeps the network out of programs that open no socket.
+static IDLE_POLL: spin::Once<fn(u64) -> PollAgain> = spin::Once::new();
 
 /// Installs the idle loop's poll (once; later calls are ignored).
-pub fn set_idle_poll(poll: fn(u64) -> u64) {
+pub fn set_idle_poll(poll: fn(u64) -> PollAgain) {
     IDLE_POLL.call_once(|| poll);
 }
 
@@ -370,10 +378,17 @@ fn idle_loop() -> ! {
             continue;
         }
         let deadline = match (sched.earliest_deadline(), poll_again) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            (Some(a), Some(PollAgain::At(b))) => Some(a.min(b)),
+            (None, Some(PollAgain::At(b))) => Some(b),
+            (a, _) => a,
         };
         match deadline {
+            None if poll_again == Some(PollAgain::OnInterrupt) => {
+                // Only a device can make work: sleep until it interrupts.
+                drop(sched);
+                apic::disarm();
+                irq::wait_for_interrupt();
+            }
             Some(deadline) => {
                 drop(sched);
                 if apic::arm_at(time::monotonic_to_tsc(deadline)) {
