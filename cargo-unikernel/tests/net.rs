@@ -102,15 +102,16 @@ impl Server {
     }
 }
 
-/// The echo server, unikernel image, with `port` published on 127.0.0.1.
-fn image_server(port: u16) -> Server {
+/// `example` as a unikernel image with `args`, `port` published on 127.0.0.1.
+fn image_server(example: &str, port: u16, args: &[&str]) -> Server {
     let mut command = tool();
     command
         .args(["run", "--release", "--timeout", "240", "--publish"])
         .arg(port.to_string())
         .arg("--manifest-path")
-        .arg(example_dir("echo").join("Cargo.toml"))
-        .args(["--", "serve", &port.to_string(), CONNECTIONS]);
+        .arg(example_dir(example).join("Cargo.toml"))
+        .arg("--")
+        .args(args);
     Server::start(command)
 }
 
@@ -154,7 +155,7 @@ fn echo_server_answers_the_host_like_native() {
     let native_run = server.finish(Duration::from_secs(30));
 
     // The same port (the server prints it), now published from the guest.
-    let mut server = image_server(port);
+    let mut server = image_server("echo", port, &["serve", &port.to_string(), CONNECTIONS]);
     server.wait_for("listening", START);
     let image_clients = drive(port);
     let image_run = server.finish(Duration::from_secs(60));
@@ -167,4 +168,67 @@ fn echo_server_answers_the_host_like_native() {
         native_run.1.contains("served 2 connections, 250 lines"),
         "{native_run:?}"
     );
+}
+
+/// One HTTP/1.1 `GET` on a fresh connection (`Connection: close`): status line and
+/// body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    (status, body.to_owned())
+}
+
+/// The requests of both runs: `/` three times, `/missing`, then `/quit`.
+fn fetch_all(port: u16) -> Vec<(String, String)> {
+    let mut answers: Vec<_> = (0..3).map(|_| http_get(port, "/")).collect();
+    answers.push(http_get(port, "/missing"));
+    answers.push(http_get(port, "/quit"));
+    answers
+}
+
+#[test]
+fn axum_server_answers_http_from_the_host_like_native() {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut server = Server::start({
+        let mut command = Command::new(native("axum"));
+        command.args([port_arg.as_str(), "127.0.0.1"]);
+        command
+    });
+    server.wait_for("listening", Duration::from_secs(30));
+    let native_answers = fetch_all(port);
+    let native_run = server.finish(Duration::from_secs(30));
+
+    let mut server = image_server("axum", port, &[&port_arg]);
+    server.wait_for("listening", START);
+    let image_answers = fetch_all(port);
+    let image_run = server.finish(Duration::from_secs(60));
+
+    assert_eq!(
+        native_answers[0],
+        ("HTTP/1.1 200 OK".into(), "hello from axum\n".into())
+    );
+    assert_eq!(native_answers[3].0, "HTTP/1.1 404 Not Found");
+    assert_eq!(native_answers, image_answers);
+    assert_eq!(
+        native_run,
+        (
+            Some(0),
+            format!("listening on port {port}\nserved 4 requests\n")
+        )
+    );
+    assert_eq!(native_run, image_run);
 }

@@ -53,6 +53,8 @@ super::table::syscall_table! {
     accept: net::accept,
     sendto: net::sendto,
     recvfrom: net::recvfrom,
+    sendmsg: net::sendmsg,
+    recvmsg: net::recvmsg,
     shutdown: net::shutdown,
     bind: net::bind,
     listen: net::listen,

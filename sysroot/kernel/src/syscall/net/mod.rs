@@ -1,6 +1,6 @@
 //! Socket system calls for TCP over IPv4: `socket`, `bind`, `listen`, `accept`,
 //! `accept4`, `connect`, `shutdown`, `getsockname`, `getpeername` here; the data
-//! transfers in `transfer`, the options in `options`, `sockaddr_in` in `addr`. The
+//! transfers (`sendto`, `recvfrom`, `sendmsg`, `recvmsg`) in `transfer`, the options in `options`, `sockaddr_in` in `addr`. The
 //! sockets themselves are `crate::net::tcp`'s; `read`, `write`, `close`, `dup`,
 //! `fcntl`, `poll` and `epoll` reach them as any descriptor.
 //!
@@ -16,7 +16,7 @@ use alloc::sync::Arc;
 use core::any::Any;
 
 pub use options::{getsockopt, setsockopt};
-pub use transfer::{recvfrom, sendto};
+pub use transfer::{recvfrom, recvmsg, sendmsg, sendto};
 
 use super::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
