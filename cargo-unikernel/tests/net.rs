@@ -102,14 +102,27 @@ impl Server {
     }
 }
 
-/// `example` as a unikernel image with `args`, `port` published on 127.0.0.1.
+/// `example` as a unikernel image with `args`, `port` published on 127.0.0.1. The
+/// image is built first (a whole-program link can take minutes on a loaded machine;
+/// the boot deadline is for the boot).
 fn image_server(example: &str, port: u16, args: &[&str]) -> Server {
+    let manifest = example_dir(example).join("Cargo.toml");
+    let built = tool()
+        .args(["build", "--release", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .expect("run cargo-unikernel");
+    assert!(
+        built.status.success(),
+        "image build of {example} failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     let mut command = tool();
     command
         .args(["run", "--release", "--timeout", "240", "--publish"])
         .arg(port.to_string())
         .arg("--manifest-path")
-        .arg(example_dir(example).join("Cargo.toml"))
+        .arg(&manifest)
         .arg("--")
         .args(args);
     Server::start(command)
