@@ -82,13 +82,13 @@ impl Fingerprint {
     /// Record this fingerprint in `stamp`: for files a link writes besides the output
     /// (the IR `cargo unikernel ir` asks for).
     pub fn record_in(&self, stamp: &Path) -> anyhow::Result<()> {
-        std::fs::write(stamp, &self.0).with_context(|| format!("cannot write {}", stamp.display()))
+        crate::replace::write(stamp, &self.0)
     }
 
     /// Record that `output` was linked from inputs with this fingerprint.
     pub fn record(&self, output: &Path) -> anyhow::Result<()> {
         let path = Self::path_for(output);
-        std::fs::write(&path, &self.0).with_context(|| format!("cannot write {}", path.display()))
+        crate::replace::write(&path, &self.0)
     }
 }
 

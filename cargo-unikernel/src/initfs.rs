@@ -264,7 +264,7 @@ pub fn write_object(archive: &[u8], dir: &Path) -> anyhow::Result<PathBuf> {
     let bytes = object
         .write()
         .map_err(|e| anyhow!("cannot write the initial-files object: {e}"))?;
-    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::replace::write(&path, bytes)?;
     Ok(path)
 }
 

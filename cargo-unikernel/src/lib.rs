@@ -21,6 +21,7 @@ pub mod plan;
 pub mod project;
 pub mod publish;
 pub mod qemu;
+pub mod replace;
 pub mod report;
 pub mod report_text;
 pub mod roles;

@@ -136,7 +136,7 @@ fn capture(args: &[OsString]) -> anyhow::Result<()> {
         command_line: args.clone(),
     };
     let json = serde_json::to_vec_pretty(&manifest)?;
-    std::fs::write(&output, json).with_context(|| format!("cannot write {}", output.display()))?;
+    crate::replace::write(&output, json)?;
     Ok(())
 }
 

@@ -79,7 +79,7 @@ impl BuildReport {
     pub fn write(&self) -> anyhow::Result<PathBuf> {
         let path = Self::path_for(&self.output);
         let json = serde_json::to_vec_pretty(self)?;
-        std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::replace::write(&path, json)?;
         Ok(path)
     }
 

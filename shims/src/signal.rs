@@ -1,5 +1,5 @@
 //! Signals: `sigaction`, `signal`, `sigaltstack`, signal sets, masks, `raise`,
-//! `abort`, `pause`.
+//! `abort`, `pause`, and glibc's `SIGRTMIN`/`SIGRTMAX` functions.
 //!
 //! glibc's `struct sigaction` (1024-bit mask) is translated to the kernel's
 //! (64-bit mask, `SA_RESTORER` + restorer). The restorer must run
@@ -274,6 +274,20 @@ pub extern "C" fn raise(sig: c_int) -> c_int {
 pub extern "C" fn kill(pid: c_int, sig: c_int) -> c_int {
     // SAFETY: kill touches no memory of ours.
     ret_zero(result(unsafe { syscall2(nr::KILL, arg(pid), arg(sig)) }))
+}
+
+/// glibc's `SIGRTMIN` (what `libc::SIGRTMIN()` calls): 34, as glibc, which keeps 32
+/// and 33 for itself; programs and tables sized by it (tokio's signal registry) see
+/// the same numbers as natively.
+#[unsafe(no_mangle)]
+pub extern "C" fn __libc_current_sigrtmin() -> c_int {
+    34
+}
+
+/// glibc's `SIGRTMAX` (`libc::SIGRTMAX()`): 64, the kernel's `_NSIG`.
+#[unsafe(no_mangle)]
+pub extern "C" fn __libc_current_sigrtmax() -> c_int {
+    64
 }
 
 /// `pause(2)`: waits for a signal; always -1/EINTR.

@@ -1,5 +1,6 @@
 //! Clocks and sleeping: `clock_gettime`, `clock_getres`, `nanosleep`,
-//! `clock_nanosleep`, `gettimeofday`, `time`.
+//! `clock_nanosleep`, `gettimeofday`, `time`, and the real-time interval timer:
+//! `alarm`, `getitimer`, `setitimer`.
 //!
 //! Hosted builds take the plain syscall (no vDSO): in the unikernel the pass turns
 //! it into a direct call, which is what the vDSO buys on Linux.
@@ -8,7 +9,7 @@ use core::ffi::{c_int, c_void};
 
 use crate::errno::ret_zero;
 use crate::fs::fd::arg;
-use crate::syscall::{nr, result, syscall1, syscall2, syscall4};
+use crate::syscall::{nr, result, syscall1, syscall2, syscall3, syscall4};
 
 /// `clock_gettime(2)`.
 ///
@@ -95,4 +96,36 @@ pub unsafe extern "C" fn time(t: *mut i64) -> i64 {
     let r = unsafe { syscall1(nr::TIME, t as usize) };
     // time(2) cannot fail with a valid pointer; the value is the seconds.
     r as i64
+}
+
+/// `getitimer(2)`.
+///
+/// # Safety
+/// `value` writable for a `struct itimerval`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getitimer(which: c_int, value: *mut c_void) -> c_int {
+    // SAFETY: per the caller.
+    ret_zero(result(unsafe {
+        syscall2(nr::GETITIMER, arg(which), value as usize)
+    }))
+}
+
+/// `setitimer(2)`.
+///
+/// # Safety
+/// `new` readable, `old` null or writable (`struct itimerval`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn setitimer(which: c_int, new: *const c_void, old: *mut c_void) -> c_int {
+    // SAFETY: per the caller.
+    ret_zero(result(unsafe {
+        syscall3(nr::SETITIMER, arg(which), new as usize, old as usize)
+    }))
+}
+
+/// `alarm(2)`: the seconds left of the previous alarm (it cannot fail).
+#[unsafe(no_mangle)]
+pub extern "C" fn alarm(seconds: u32) -> u32 {
+    // SAFETY: alarm touches no memory of ours.
+    let left = unsafe { syscall1(nr::ALARM, seconds as usize) };
+    u32::try_from(left).unwrap_or(0)
 }

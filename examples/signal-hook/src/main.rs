@@ -20,8 +20,13 @@
 //! - `masks`: a blocked, pending SIGUSR1 interrupts `ppoll` and `epoll_pwait` whose
 //!   masks let it through, and is blocked again once they return.
 //!
-//! `signal_hook::iterator` is left out: it needs an AF_UNIX `socketpair`, which the
-//! unikernel does not have yet.
+//! - `iterator`, `socketpair`: see [`iterator`] and [`socketpair`];
+//! - `sigpipe`, `sigpipe-default`, `alarm`, `alarm-default`: signals the kernel
+//!   generates, see [`kernel_signals`].
+
+mod iterator;
+mod kernel_signals;
+mod socketpair;
 
 use std::ffi::c_int;
 use std::io::Error;
@@ -345,8 +350,16 @@ fn main() {
         Some("eintr") => eintr(),
         Some("running") => running(),
         Some("masks") => masks(),
+        Some("iterator") => iterator::run(),
+        Some("socketpair") => socketpair::run(),
+        Some("sigpipe") => kernel_signals::sigpipe(),
+        Some("sigpipe-default") => kernel_signals::sigpipe_default(),
+        Some("alarm") => kernel_signals::alarm(),
+        Some("alarm-default") => kernel_signals::alarm_default(),
         other => {
-            eprintln!("usage: signal-hook flags|low-level|eintr|running|masks (got {other:?})");
+            eprintln!(
+                "usage: signal-hook flags|low-level|eintr|running|masks|iterator|socketpair|sigpipe|sigpipe-default|alarm|alarm-default (got {other:?})"
+            );
             std::process::exit(2);
         }
     }

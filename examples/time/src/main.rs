@@ -1,5 +1,6 @@
 //! Time: Instant is monotonic and covers a sleep, SystemTime is after the epoch and after
-//! 2020, Duration arithmetic, and thread::sleep on two threads at once.
+//! 2020, Duration arithmetic, thread::sleep on two threads at once, and the CPU-time
+//! clocks of threads and of the process ([`cpu`]).
 //!
 //! Only booleans and computed Durations are printed, never a measured time, and only
 //! lower bounds are checked: a slow or emulated machine may oversleep, never undersleep.
@@ -10,11 +11,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// 2020-01-01T00:00:00Z in seconds since the Unix epoch.
 const YEAR_2020: u64 = 1_577_836_800;
 
+mod cpu;
+
 fn main() {
     instant();
     system_time();
     duration_arithmetic();
     sleeping_threads();
+    cpu::cpu_clocks();
     println!("time: done");
 }
 

@@ -1,10 +1,13 @@
 //! A tokio multi-thread runtime without sockets: timers, channels and sync
 //! primitives across worker threads, `spawn_blocking`, an `AsyncFd` over a pipe (the
 //! epoll-driven I/O driver and its eventfd waker), and a blocking `std::io::pipe`
-//! read on another thread.
+//! read on another thread, and `tokio::signal::unix` ([`signals`]: the signal
+//! driver's AF_UNIX socketpair and `sigaction`).
 //!
 //! Output is deterministic: results are sorted or summed before printing, and
 //! timings are only checked against lower bounds.
+
+mod signals;
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -26,15 +29,23 @@ async fn main() {
     blocking_pool().await;
     async_pipe().await;
     std_pipe();
+    signals::signals().await;
     println!("done");
 }
 
 async fn timers() {
     let start = Instant::now();
     time::sleep(Duration::from_millis(20)).await;
-    println!("sleep: slept at least 20 ms: {}", start.elapsed() >= Duration::from_millis(20));
+    println!(
+        "sleep: slept at least 20 ms: {}",
+        start.elapsed() >= Duration::from_millis(20)
+    );
 
-    let late = time::timeout(Duration::from_millis(10), time::sleep(Duration::from_secs(60))).await;
+    let late = time::timeout(
+        Duration::from_millis(10),
+        time::sleep(Duration::from_secs(60)),
+    )
+    .await;
     println!("timeout: elapsed: {}", late.is_err());
     let early = time::timeout(Duration::from_secs(60), async { 7 }).await;
     println!("timeout: in time: {early:?}");
@@ -44,7 +55,10 @@ async fn timers() {
     for _ in 0..4 {
         interval.tick().await;
     }
-    println!("interval: 4 ticks took at least 30 ms: {}", start.elapsed() >= Duration::from_millis(30));
+    println!(
+        "interval: 4 ticks took at least 30 ms: {}",
+        start.elapsed() >= Duration::from_millis(30)
+    );
 
     // Sleeps of different lengths on the worker threads; the order they finish in
     // depends on the machine, so only the set is printed.
@@ -119,7 +133,10 @@ async fn channels() {
         tx.send(v).expect("watcher alive");
         time::sleep(Duration::from_millis(1)).await;
     }
-    println!("watch: saw the last value: {}", watcher.await.expect("watcher ran"));
+    println!(
+        "watch: saw the last value: {}",
+        watcher.await.expect("watcher ran")
+    );
 }
 
 async fn sync_primitives() {
@@ -191,7 +208,10 @@ async fn blocking_pool() {
         }
     }
     drop(tx);
-    println!("spawn_blocking: channel sum {}", consumer.await.expect("consumer ran"));
+    println!(
+        "spawn_blocking: channel sum {}",
+        consumer.await.expect("consumer ran")
+    );
 }
 
 /// Sets `O_NONBLOCK`, as `AsyncFd` requires; through `ioctl(FIONBIO)`, so the example
@@ -213,7 +233,8 @@ async fn async_pipe() {
     set_nonblocking(&reader);
     // SAFETY: the `PipeReader` owns its descriptor and nothing closes or replaces it
     // while the `AsyncFd` holds it.
-    let reader = unsafe { AsyncFd::register_with_interest(reader, Interest::READABLE) }.expect("register the pipe with epoll");
+    let reader = unsafe { AsyncFd::register_with_interest(reader, Interest::READABLE) }
+        .expect("register the pipe with epoll");
 
     // The writer is another task that sleeps between writes, so the reader really
     // waits for epoll to report the pipe readable.
@@ -262,5 +283,10 @@ fn std_pipe() {
     drop(writer);
     let (first, rest) = reading.join().expect("reader thread");
     let sum: u64 = rest.iter().map(|&b| u64::from(b)).sum();
-    println!("std pipe: {:?}, then {} bytes, byte sum {sum}, equal: {}", std::str::from_utf8(&first).expect("utf-8"), rest.len(), rest == big);
+    println!(
+        "std pipe: {:?}, then {} bytes, byte sum {sum}, equal: {}",
+        std::str::from_utf8(&first).expect("utf-8"),
+        rest.len(),
+        rest == big
+    );
 }

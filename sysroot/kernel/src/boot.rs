@@ -60,6 +60,8 @@ pub(crate) fn run(boot: BootInfo) -> ! {
         Err(_) => fail("arguments and environment do not fit in the main thread's stack"),
     };
 
+    // The scheduler keeps the alarm's deadline; sending SIGALRM is the signal module's.
+    crate::sched::on_alarm(crate::signal::alarm_expired);
     if let Err(err) = crate::sched::init_main_thread() {
         kinfo!("boot failed: cannot make the main thread ({err:?})");
         exit::exit(exit::EXIT_BOOT_FAILURE);

@@ -9,6 +9,15 @@
 //! timer is also armed for the earliest sleeper's deadline, so sleepers wake on time
 //! while another thread computes. The run queue is FIFO.
 //!
+//! CPU time: at every scheduling decision the running thread is charged with the
+//! time since it started running (`CLOCK_THREAD_CPUTIME_ID`); the process's clock is
+//! the sum over all threads, including those that exited. The idle thread's time
+//! counts for nobody.
+//!
+//! The process's real-time timer (`ITIMER_REAL`, `alarm`) is one more deadline: the
+//! timer is armed for it as for a sleeper's, and when it expires the timer interrupt
+//! or the idle loop runs the action set with [`on_alarm`] (SIGALRM).
+//!
 //! Blocked threads wait on a futex word, a deadline (`CLOCK_MONOTONIC` nanoseconds),
 //! or both. Deadlines expire at every scheduling decision; when nothing can run, the
 //! idle thread arms the APIC timer for the earliest deadline and halts until an
@@ -34,7 +43,7 @@ use crate::errno::Errno;
 use crate::log::kinfo;
 use crate::time;
 
-pub use self::table::{Tid, Wake};
+pub use self::table::{Alarm, Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 
@@ -55,6 +64,40 @@ static IDLE_POLL: spin::Once<fn(u64) -> PollAgain> = spin::Once::new();
 /// Installs the idle loop's poll (once; later calls are ignored).
 pub fn set_idle_poll(poll: fn(u64) -> PollAgain) {
     IDLE_POLL.call_once(|| poll);
+}
+
+/// What runs when the alarm expires ([`on_alarm`]): set at boot to the signal
+/// module's SIGALRM, which the scheduler cannot name (that module calls into this
+/// one).
+static ALARM_ACTION: spin::Once<fn()> = spin::Once::new();
+
+/// Sets what runs, without the scheduler's lock, each time the alarm expires.
+pub fn on_alarm(action: fn()) {
+    ALARM_ACTION.call_once(|| action);
+}
+
+/// `setitimer(ITIMER_REAL)`/`alarm`: arms (or, with no deadline, disarms) the
+/// process's alarm; returns the previous one.
+pub fn set_alarm(alarm: Alarm) -> Alarm {
+    let _irq = irq::disable();
+    let mut sched = SCHED.lock();
+    let old = core::mem::replace(&mut sched.alarm, alarm);
+    arm_timer(&sched, hal_thread::current());
+    old
+}
+
+/// `getitimer(ITIMER_REAL)`: the process's alarm.
+pub fn alarm() -> Alarm {
+    SCHED.lock().alarm
+}
+
+/// Runs the alarm's action if the alarm expired (from the timer interrupt and the
+/// idle loop; interrupts disabled, the scheduler's lock not held).
+fn fire_alarm() {
+    let due = SCHED.lock().take_alarm(time::monotonic_ns());
+    if due && let Some(action) = ALARM_ACTION.get() {
+        action();
+    }
 }
 
 /// Makes the code that calls this (the boot flow, about to enter the application) the
@@ -84,6 +127,7 @@ fn arm_timer(sched: &Scheduler, next: usize) {
 /// slice is over and another thread is runnable, it goes to the back of the queue.
 pub fn preempt() {
     let _irq = irq::disable();
+    fire_alarm();
     let next = {
         let mut sched = SCHED.lock();
         let now = time::monotonic_ns();
@@ -229,6 +273,22 @@ pub fn clear_interrupt() {
     SCHED.lock().current_mut().interrupted = false;
 }
 
+/// CPU time (ns) of thread `tid` (`None`: the calling thread), or `None` if no such
+/// thread lives.
+pub fn thread_cpu_ns(tid: Option<Tid>) -> Option<u64> {
+    let sched = SCHED.lock();
+    let slot = match tid {
+        None => hal_thread::current(),
+        Some(tid) => sched.slot_of(tid)?,
+    };
+    Some(sched.thread_cpu_ns(slot, time::monotonic_ns()))
+}
+
+/// CPU time (ns) of the whole process: every thread, including those that exited.
+pub fn process_cpu_ns() -> u64 {
+    SCHED.lock().process_cpu_ns(time::monotonic_ns())
+}
+
 /// The slot of the live thread `tid`.
 pub fn slot_of(tid: Tid) -> Option<usize> {
     SCHED.lock().slot_of(tid)
@@ -342,7 +402,7 @@ pub fn exit_thread(status: i32) -> ! {
         if clear != 0 && uaccess::copy_to(clear, &0u32.to_ne_bytes()).is_ok() {
             sched.wake_futex(clear, 1, u32::MAX);
         }
-        if sched.remove_current() == 0 {
+        if sched.remove_current(time::monotonic_ns()) == 0 {
             drop(sched);
             crate::process::exit(status);
         }
@@ -366,6 +426,7 @@ pub fn exit_thread(status: i32) -> ! {
 fn idle_loop() -> ! {
     loop {
         let _irq = irq::disable();
+        fire_alarm();
         // Before the scheduler's lock: the poll may wake threads.
         let poll_again = IDLE_POLL.get().map(|poll| poll(time::monotonic_ns()));
         let mut sched = SCHED.lock();

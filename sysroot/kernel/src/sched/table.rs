@@ -62,6 +62,8 @@ pub(super) struct Thread {
     /// A signal for it came while it was not blocked: its next wait ends at once
     /// (cleared by that, or once its handlers ran).
     pub interrupted: bool,
+    /// Nanoseconds it ran, up to the last scheduling decision ([`Scheduler::account`]).
+    cpu_ns: u64,
 }
 
 impl Thread {
@@ -74,6 +76,7 @@ impl Thread {
         name: [0; 16],
         wait_order: 0,
         interrupted: false,
+        cpu_ns: 0,
     };
 }
 
@@ -90,6 +93,20 @@ pub(super) struct Scheduler {
     /// (deadlines, futex waiters, tids) stop here, so they cost what the program's
     /// thread count costs, not [`MAX_THREADS`].
     in_use: usize,
+    /// The process's real-time interval timer (`ITIMER_REAL`, `alarm`).
+    pub alarm: Alarm,
+    /// When the running thread (or the idle thread) started running.
+    running_since: u64,
+    /// CPU time of the threads that exited (the process's clock counts them).
+    exited_cpu_ns: u64,
+}
+
+/// `ITIMER_REAL`: when it next expires (`CLOCK_MONOTONIC` ns) and the period after
+/// that (0: one shot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Alarm {
+    pub deadline: Option<u64>,
+    pub interval: u64,
 }
 
 /// How long a thread runs while others are runnable before the timer preempts it.
@@ -108,6 +125,12 @@ impl Scheduler {
             waits: 0,
             slice_end: 0,
             in_use: 0,
+            alarm: Alarm {
+                deadline: None,
+                interval: 0,
+            },
+            running_since: 0,
+            exited_cpu_ns: 0,
         }
     }
 
@@ -120,8 +143,43 @@ impl Scheduler {
         };
         self.in_use = self.in_use.max(MAIN_SLOT + 1);
         self.slice_end = now.saturating_add(TIME_SLICE_NS);
+        self.running_since = now;
         self.live += 1;
         MAIN_SLOT
+    }
+
+    /// Charges the running thread (not the idle thread) with the time since it
+    /// started running or was last charged. Runs at every scheduling decision, before
+    /// the running thread may change, so each thread's count is the time it ran.
+    fn account(&mut self, now: u64) {
+        let current = hal_thread::current();
+        let ran = now.saturating_sub(self.running_since);
+        self.running_since = now;
+        if current != IDLE && !matches!(self.threads[current].state, State::Free) {
+            self.threads[current].cpu_ns += ran;
+        }
+    }
+
+    /// CPU time of the thread in `slot` (`CLOCK_THREAD_CPUTIME_ID`), up to `now`.
+    pub(super) fn thread_cpu_ns(&self, slot: usize, now: u64) -> u64 {
+        let running = if slot == hal_thread::current() {
+            now.saturating_sub(self.running_since)
+        } else {
+            0
+        };
+        self.threads[slot].cpu_ns + running
+    }
+
+    /// CPU time of every thread, live or exited (`CLOCK_PROCESS_CPUTIME_ID`).
+    pub(super) fn process_cpu_ns(&self, now: u64) -> u64 {
+        let live: u64 = self.threads[..self.in_use].iter().map(|t| t.cpu_ns).sum();
+        let current = hal_thread::current();
+        let running = if current == IDLE {
+            0
+        } else {
+            now.saturating_sub(self.running_since)
+        };
+        self.exited_cpu_ns + live + running
     }
 
     pub(super) fn current(&self) -> &Thread {
@@ -164,7 +222,9 @@ impl Scheduler {
     }
 
     /// Frees the running thread's entry; returns how many threads are left.
-    pub(super) fn remove_current(&mut self) -> usize {
+    pub(super) fn remove_current(&mut self, now: u64) -> usize {
+        self.account(now);
+        self.exited_cpu_ns += self.current().cpu_ns;
         *self.current_mut() = Thread::FREE;
         self.live -= 1;
         self.live
@@ -199,6 +259,7 @@ impl Scheduler {
         }
     }
 
+    /// The earliest sleeper's deadline or the alarm's, whichever comes first.
     pub(super) fn earliest_deadline(&self) -> Option<u64> {
         self.threads[..self.in_use]
             .iter()
@@ -206,12 +267,30 @@ impl Scheduler {
                 State::Blocked(Wait { deadline, .. }) => deadline,
                 _ => None,
             })
+            .chain(self.alarm.deadline)
             .min()
+    }
+
+    /// `true` if the alarm expired by `now`; it is re-armed one period later (a
+    /// period missed meanwhile is skipped: a pending signal is one bit anyway), or
+    /// disarmed.
+    pub(super) fn take_alarm(&mut self, now: u64) -> bool {
+        match self.alarm.deadline {
+            Some(deadline) if deadline <= now => {
+                self.alarm.deadline = (self.alarm.interval > 0).then(|| {
+                    let missed = (now - deadline) / self.alarm.interval;
+                    deadline + (missed + 1) * self.alarm.interval
+                });
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes the next runnable thread off the queue and marks it running; its time
     /// slice starts at `now`.
     pub(super) fn pop_runnable(&mut self, now: u64) -> Option<usize> {
+        self.account(now);
         let slot = self.run_queue.pop()?;
         self.threads[slot].state = State::Running;
         self.slice_end = now.saturating_add(TIME_SLICE_NS);
@@ -237,6 +316,7 @@ impl Scheduler {
     /// The thread to run after the current one stopped running: the next runnable
     /// one, else the idle thread.
     pub(super) fn pick_next(&mut self, now: u64) -> usize {
+        self.account(now);
         self.expire(now);
         self.pop_runnable(now).unwrap_or(IDLE)
     }
@@ -244,6 +324,7 @@ impl Scheduler {
     /// Requeues the running thread behind the others; the thread to switch to, or
     /// `None` if nothing else is runnable.
     pub(super) fn yield_current(&mut self, now: u64) -> Option<usize> {
+        self.account(now);
         self.expire(now);
         if self.run_queue.is_empty() {
             return None;
@@ -312,5 +393,39 @@ impl Scheduler {
             woken += 1;
         }
         woken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_alarm_fires_once() {
+        let mut sched = Scheduler::new();
+        sched.alarm = Alarm {
+            deadline: Some(1_000),
+            interval: 0,
+        };
+        assert_eq!(sched.earliest_deadline(), Some(1_000));
+        assert!(!sched.take_alarm(999));
+        assert!(sched.take_alarm(1_000));
+        assert_eq!(sched.alarm.deadline, None);
+        assert!(!sched.take_alarm(5_000));
+        assert_eq!(sched.earliest_deadline(), None);
+    }
+
+    #[test]
+    fn periodic_alarm_rearms_and_skips_missed_periods() {
+        let mut sched = Scheduler::new();
+        sched.alarm = Alarm {
+            deadline: Some(1_000),
+            interval: 100,
+        };
+        assert!(sched.take_alarm(1_010));
+        assert_eq!(sched.alarm.deadline, Some(1_100));
+        // Three periods late: one signal, the next deadline still on the grid.
+        assert!(sched.take_alarm(1_350));
+        assert_eq!(sched.alarm.deadline, Some(1_400));
     }
 }

@@ -40,6 +40,8 @@ pub use names::name;
 pub const NSIG: usize = 64;
 pub const SIGKILL: usize = 9;
 pub const SIGSEGV: usize = 11;
+pub const SIGPIPE: usize = 13;
+pub const SIGALRM: usize = 14;
 pub const SIGSTOP: usize = 19;
 
 /// `SIG_DFL` and `SIG_IGN` in `sa_handler`.
@@ -304,6 +306,30 @@ pub fn send(sig: usize, target: Target, live: &[bool; MAX_THREADS]) {
         Outcome::Terminate(sig) => terminate(sig),
         Outcome::Caught { slot } => crate::sched::interrupt(slot),
     }
+}
+
+/// A write found nobody to read it (a pipe without read ends, a socket whose peer
+/// is gone): besides `EPIPE`, Linux sends SIGPIPE to the writing thread
+/// (`pipe_write`, `unix_stream_sendmsg`). Called without the VFS lock.
+pub fn raise_broken_pipe() {
+    let live = crate::sched::live_slots();
+    send(SIGPIPE, Target::Thread(current_slot()), &live);
+}
+
+/// The process's alarm (`ITIMER_REAL`) expired: SIGALRM for the process, as Linux's
+/// `it_real_fn`. The scheduler runs this (`sched::on_alarm`, set at boot) without
+/// its lock.
+pub fn alarm_expired() {
+    let live = crate::sched::live_slots();
+    send(SIGALRM, Target::Process, &live);
+}
+
+/// `result` of a write: SIGPIPE if it is `EPIPE` ([`raise_broken_pipe`]).
+pub fn on_broken_pipe<T>(result: Result<T, crate::errno::Errno>) -> Result<T, crate::errno::Errno> {
+    if matches!(result, Err(crate::errno::Errno::EPIPE)) {
+        raise_broken_pipe();
+    }
+    result
 }
 
 /// Ends the program as the default action of `sig` would: the shell's report on the

@@ -2,7 +2,8 @@
 //! `preadv`, `pwritev`, `lseek`, `close`, `dup`, `dup2`, `dup3`, `fcntl`, `ioctl`,
 //! `pipe`, `pipe2`, `fsync`, `fdatasync`, `ftruncate`, `sendfile`,
 //! `copy_file_range`. What a descriptor reads and writes is `crate::vfs`'s business;
-//! reads and writes on a blocking pipe or event counter wait in `vfs::wait`.
+//! reads and writes on a blocking pipe or event counter wait in `vfs::wait`. A write
+//! that fails with `EPIPE` (no reader) raises SIGPIPE, as Linux's `pipe_write` does.
 
 use alloc::vec;
 
@@ -10,6 +11,7 @@ use unikernel_hal::uaccess;
 
 use super::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::errno::Errno;
+use crate::signal;
 use crate::vfs::{self, Vfs, flags::*, ioctl::*};
 
 /// Linux's `IOV_MAX`.
@@ -28,7 +30,7 @@ pub fn write(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let buf: UserAddr = args.get(1)?;
     let len: usize = args.get(2)?;
-    vfs::wait::write(fd.0, buf.0, len)
+    signal::on_broken_pipe(vfs::wait::write(fd.0, buf.0, len))
 }
 
 /// A `pread64`/`pwrite64` offset (`EINVAL` if negative).
@@ -127,13 +129,13 @@ pub fn readv(args: SyscallArgs) -> SysResult {
 
 /// `writev(fd, iov, iovcnt)`.
 pub fn writev(args: SyscallArgs) -> SysResult {
-    vectored(
+    signal::on_broken_pipe(vectored(
         args.get::<Fd>(0)?.0,
         args.get(1)?,
         args.get(2)?,
         None,
         Vfs::write,
-    )
+    ))
 }
 
 /// `preadv(fd, iov, iovcnt, offset)` (the offset's high half, `a4`, is 0 on x86-64).
@@ -350,8 +352,9 @@ pub fn sendfile(args: SyscallArgs) -> SysResult {
     let offset_addr: UserAddr = args.get(2)?;
     let count: usize = args.get(3)?;
     let mut offset = read_offset(offset_addr)?;
-    let n =
-        vfs::with(|vfs| copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count))?;
+    let n = signal::on_broken_pipe(vfs::with(|vfs| {
+        copy_between(vfs, (in_fd.0, offset.as_mut()), (out_fd.0, None), count)
+    }))?;
     if let Some(offset) = offset {
         uaccess::copy_to(offset_addr.0, &offset.to_ne_bytes())?;
     }

@@ -28,6 +28,7 @@ mod sched;
 mod signal;
 mod table;
 mod time;
+mod unix;
 
 pub use list::IMPLEMENTED;
 

@@ -22,6 +22,7 @@ use unikernel_hal::uaccess;
 
 use super::inode::{Ino, Inodes};
 use super::poll::bits::{READABLE, WRITABLE};
+use super::socket::Socket;
 use super::stat::Stat;
 use crate::errno::Errno;
 
@@ -219,6 +220,11 @@ pub trait FileLike: Any + Send + Sync {
     /// `fsync(2)`/`fdatasync(2)`: `EINVAL` for what cannot be synced.
     fn fsync(&self) -> Result<(), Errno> {
         Err(Errno::EINVAL)
+    }
+
+    /// The socket operations, for a socket (`ENOTSOCK` for the rest).
+    fn socket(&self) -> Option<&dyn Socket> {
+        None
     }
 
     /// The inode of the RAM file system behind it, for the calls that work on the

@@ -28,6 +28,7 @@ pub mod mode {
     pub const S_IFDIR: u32 = 0o040_000;
     pub const S_IFREG: u32 = 0o100_000;
     pub const S_IFLNK: u32 = 0o120_000;
+    pub const S_IFSOCK: u32 = 0o140_000;
 }
 
 /// The character devices under `/dev`, with their Linux device numbers

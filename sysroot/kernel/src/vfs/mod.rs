@@ -12,7 +12,8 @@
 //! description ([`file::OpenFile`]: offset, status flags), which refers to an object:
 //! any implementation of [`FileLike`] (a RAM file, directory or symbolic link
 //! ([`ramfile`]), a device or the console ([`device`]), a pipe end
-//! ([`pipe`]), an event counter ([`eventfd`]), an `epoll` instance ([`epoll`])).
+//! ([`pipe`]), an event counter ([`eventfd`]), an `epoll` instance ([`epoll`]), an
+//! AF_UNIX stream socket of a pair ([`unix`], with the socket interface [`socket`])).
 //! `dup` shares the description; `open` makes a new one.
 //!
 //! Modules, leaves first: the object kinds above over [`file`] (the trait), [`inode`],
@@ -57,9 +58,11 @@ mod proc;
 mod ramfile;
 mod regular;
 mod slab;
+mod socket;
 mod stat;
 mod state;
 mod tree;
+mod unix;
 pub mod wait;
 mod wake;
 
@@ -71,6 +74,7 @@ pub use inode::{Device, FileData, Ino, Node, ROOT, mode};
 pub use lock::with;
 pub use path::{Follow, MAX_PATH};
 pub use poll::bits as poll_bits;
+pub use socket::{Segment, Socket, msg as socket_msg, opt as socket_opt, shut as socket_shut};
 pub use stat::{Stat, dirent_type};
 pub use state::Vfs;
 pub use wake::notify;

@@ -10,6 +10,8 @@ const RAMFS_DEV: (u32, u32) = (0, 1);
 const PIPEFS_DEV: (u32, u32) = (0, 2);
 /// Device number of the anonymous inodes behind event counters and `epoll` instances.
 const ANON_INODE_DEV: (u32, u32) = (0, 3);
+/// The socket file system's (`sockfs`).
+const SOCKFS_DEV: (u32, u32) = (0, 4);
 /// `/dev/console`.
 const CONSOLE_RDEV: (u32, u32) = (5, 1);
 /// The preferred I/O size (`st_blksize`).
@@ -162,6 +164,11 @@ impl Stat {
     /// A pipe (both ends share `ino`).
     pub fn pipe(ino: u64) -> Self {
         Self::detached(PIPEFS_DEV, ino, mode::S_IFIFO | 0o600, (0, 0))
+    }
+
+    /// A socket (each end its own inode, as on Linux).
+    pub fn socket(ino: u64) -> Self {
+        Self::detached(SOCKFS_DEV, ino, mode::S_IFSOCK | 0o777, (0, 0))
     }
 
     /// Linux's anonymous inode behind event counters and `epoll` instances: one for
