@@ -63,7 +63,7 @@ super::table::syscall_table! {
     listen: net::listen,
     getsockname: net::getsockname,
     getpeername: net::getpeername,
-    socketpair: unix::socketpair,
+    socketpair: net::socketpair,
     setsockopt: net::setsockopt,
     getsockopt: net::getsockopt,
     exit: process::exit,

@@ -28,7 +28,6 @@ mod sched;
 mod signal;
 mod table;
 mod time;
-mod unix;
 
 pub use list::IMPLEMENTED;
 

@@ -8,7 +8,7 @@ use super::{State, TcpSocket};
 use crate::errno::Errno;
 use crate::net::{Stack, with_stack};
 use crate::vfs::poll_bits::{POLLERR, POLLHUP, READABLE, WRITABLE};
-use crate::vfs::{At, FileLike, Inodes, Stat, ioctl, reply_fionread};
+use crate::vfs::{self, At, FileLike, Inodes, Segment, Stat, ioctl, reply_fionread};
 
 /// `S_IFSOCK`: the file type `fstat` reports.
 const S_IFSOCK: u32 = 0o140_000;
@@ -53,7 +53,7 @@ impl TcpSocket {
 impl FileLike for TcpSocket {
     fn read(&self, _fs: &Inodes, at: At<'_>, buf: usize, len: usize) -> Result<usize, Errno> {
         at.stream()?;
-        self.recv(buf, len, false)
+        self.recv_bytes(&[Segment { base: buf, len }], false)
     }
 
     fn write(
@@ -65,7 +65,7 @@ impl FileLike for TcpSocket {
         len: usize,
     ) -> Result<usize, Errno> {
         at.stream()?;
-        self.send(buf, len)
+        self.send_bytes(buf, len)
     }
 
     fn ioctl(&self, _fs: &Inodes, _offset: u64, request: u32, arg: usize) -> Result<usize, Errno> {
@@ -92,6 +92,10 @@ impl FileLike for TcpSocket {
 
     fn poll(&self) -> u16 {
         with_stack(|stack| Ok(self.readiness(stack))).unwrap_or(POLLERR)
+    }
+
+    fn socket(&self) -> Option<&dyn vfs::Socket> {
+        Some(self)
     }
 
     fn changes(&self) -> u64 {

@@ -10,8 +10,11 @@
 //! Every operation returns at once (`EAGAIN` when it would wait); blocking
 //! descriptors wait in `vfs::wait` for the stack's next change, as pipes do.
 //!
+//! The socket calls reach it as `vfs::Socket` ([`socket`]), with `sockaddr_in` as
+//! [`addr`] reads and writes it.
+//!
 //! Not yet: telling a reset from an orderly close (a reset reads as end of file, a
-//! write after it is `EPIPE`), `SIGPIPE`, urgent data, IPv6.
+//! write after it is `EPIPE`), urgent data, IPv6.
 
 use alloc::vec::Vec;
 
@@ -23,8 +26,11 @@ use unikernel_hal::uaccess;
 
 use super::{Stack, with_stack};
 use crate::errno::Errno;
+use crate::vfs::{Segment, socket_shut as shut};
 
+mod addr;
 mod file;
+mod socket;
 
 /// Receive and send buffer of each connection (Linux's defaults are larger; these
 /// bound the memory of the listening pools).
@@ -92,6 +98,58 @@ fn ipv4(endpoint: IpEndpoint) -> Endpoint {
     }
 }
 
+/// Copies `bytes` across `segments` in order: the bytes copied (a fault after some
+/// ends the copy short).
+fn scatter(bytes: &[u8], segments: &[Segment]) -> Result<usize, Errno> {
+    let mut done = 0;
+    for segment in segments {
+        let n = segment.len.min(bytes.len() - done);
+        if let Err(fault) = uaccess::copy_to(segment.base, &bytes[done..done + n]) {
+            return if done == 0 {
+                Err(fault.into())
+            } else {
+                Ok(done)
+            };
+        }
+        done += n;
+        if done == bytes.len() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Takes queued bytes into `segments` in order until they or the queue run out.
+fn receive(socket: &mut Socket<'_>, segments: &[Segment]) -> Result<usize, Errno> {
+    let mut done = 0;
+    for segment in segments {
+        let mut filled = 0;
+        while filled < segment.len && socket.can_recv() {
+            let at = segment.base + filled;
+            let want = segment.len - filled;
+            let copied = socket
+                .recv(|data| {
+                    let n = data.len().min(want);
+                    match uaccess::copy_to(at, &data[..n]) {
+                        Ok(()) => (n, Ok(n)),
+                        Err(fault) => (0, Err(fault)),
+                    }
+                })
+                .map_err(|_| Errno::ENOTCONN)?;
+            match copied {
+                Ok(n) => filled += n,
+                Err(_) if done + filled > 0 => return Ok(done + filled),
+                Err(fault) => return Err(fault.into()),
+            }
+        }
+        done += filled;
+        if filled < segment.len {
+            break;
+        }
+    }
+    Ok(done)
+}
+
 impl Inner {
     /// Collects the outcome of a `connect` in progress: refused once the handshake
     /// failed (the error goes to `SO_ERROR`).
@@ -139,7 +197,7 @@ impl TcpSocket {
 
     /// `bind(2)`: `EINVAL` if already bound, `EADDRINUSE` if another socket has the
     /// port, `EADDRNOTAVAIL` for an address that is not the interface's.
-    pub fn bind(&self, (address, port): Endpoint) -> Result<(), Errno> {
+    pub fn bind_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             if inner.bound.is_some() || !matches!(inner.state, State::Fresh) {
@@ -166,10 +224,10 @@ impl TcpSocket {
 
     /// `listen(2)`: binds an ephemeral port first if unbound; a second `listen`
     /// grows the pool to the new backlog.
-    pub fn listen(&self, backlog: usize) -> Result<(), Errno> {
+    pub fn start_listening(&self, backlog: usize) -> Result<(), Errno> {
         let wanted = backlog.clamp(1, MAX_POOL);
         if self.0.lock().bound.is_none() {
-            self.bind((Ipv4Address::UNSPECIFIED, 0))?;
+            self.bind_to((Ipv4Address::UNSPECIFIED, 0))?;
         }
         with_stack(|stack| {
             let mut inner = self.0.lock();
@@ -199,7 +257,7 @@ impl TcpSocket {
 
     /// `accept4(2)` without waiting: a connection whose handshake finished, or
     /// `EAGAIN`.
-    pub fn accept(&self) -> Result<TcpSocket, Errno> {
+    pub fn take_connection(&self) -> Result<TcpSocket, Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
@@ -234,8 +292,8 @@ impl TcpSocket {
     }
 
     /// Starts `connect(2)` to `remote`: `Ok(())` once started (the caller waits with
-    /// [`TcpSocket::connected`]); `EISCONN`, `EALREADY`, `ENETUNREACH` as Linux.
-    pub fn connect(&self, (address, port): Endpoint) -> Result<(), Errno> {
+    /// [`TcpSocket::connect_outcome`]); `EISCONN`, `EALREADY`, `ENETUNREACH` as Linux.
+    pub fn connect_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             inner.settle(stack);
@@ -269,7 +327,7 @@ impl TcpSocket {
 
     /// The outcome of a `connect` started earlier: `EAGAIN` while the handshake runs,
     /// then `Ok` or the error (taken from `SO_ERROR`).
-    pub fn connected(&self) -> Result<(), Errno> {
+    pub fn connect_outcome(&self) -> Result<(), Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             inner.settle(stack);
@@ -284,8 +342,9 @@ impl TcpSocket {
         })
     }
 
-    /// Reads (or with `peek`, copies) up to `len` bytes to `buf`: 0 at end of stream.
-    pub fn recv(&self, buf: usize, len: usize, peek: bool) -> Result<usize, Errno> {
+    /// Reads (or with `peek`, copies) into `segments` in order: 0 at end of stream.
+    /// A peek copies at most 4 KiB (what one stack buffer holds).
+    pub fn recv_bytes(&self, segments: &[Segment], peek: bool) -> Result<usize, Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             inner.settle(stack);
@@ -293,26 +352,20 @@ impl TcpSocket {
                 return Err(Errno::ENOTCONN);
             };
             let socket = stack.sockets.get_mut::<Socket>(handle);
-            if len == 0 {
+            let total: usize = segments.iter().map(|s| s.len).sum();
+            if total == 0 {
                 return Ok(0);
             }
             if socket.can_recv() {
-                let copied = if peek {
+                return if peek {
                     let mut chunk = [0u8; 4096];
-                    let n = socket.peek_slice(&mut chunk[..len.min(4096)]).unwrap_or(0);
-                    uaccess::copy_to(buf, &chunk[..n]).map(|()| n)
+                    let n = socket
+                        .peek_slice(&mut chunk[..total.min(4096)])
+                        .unwrap_or(0);
+                    scatter(&chunk[..n], segments)
                 } else {
-                    socket
-                        .recv(|data| {
-                            let n = data.len().min(len);
-                            match uaccess::copy_to(buf, &data[..n]) {
-                                Ok(()) => (n, Ok(n)),
-                                Err(fault) => (0, Err(fault)),
-                            }
-                        })
-                        .map_err(|_| Errno::ENOTCONN)?
+                    receive(socket, segments)
                 };
-                return Ok(copied?);
             }
             if inner.shut_read || !socket.may_recv() {
                 return match socket.state() {
@@ -326,7 +379,7 @@ impl TcpSocket {
 
     /// Queues up to `len` bytes from `buf`: `EAGAIN` when the send buffer is full,
     /// `EPIPE` once writing is shut down or the connection is gone.
-    pub fn send(&self, buf: usize, len: usize) -> Result<usize, Errno> {
+    pub fn send_bytes(&self, buf: usize, len: usize) -> Result<usize, Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             inner.settle(stack);
@@ -355,21 +408,18 @@ impl TcpSocket {
         })
     }
 
-    /// `shutdown(2)`: `how` is `SHUT_RD` (0), `SHUT_WR` (1) or `SHUT_RDWR` (2).
-    pub fn shutdown(&self, how: u32) -> Result<(), Errno> {
+    /// `shutdown(2)` of the `vfs::socket_shut` directions: shutting the sending side
+    /// sends FIN.
+    pub fn shut(&self, directions: u8) -> Result<(), Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             let State::Connected(handle) = inner.state else {
                 return Err(Errno::ENOTCONN);
             };
-            match how {
-                0 => inner.shut_read = true,
-                1 | 2 => {
-                    inner.shut_read |= how == 2;
-                    inner.shut_write = true;
-                    stack.sockets.get_mut::<Socket>(handle).close();
-                }
-                _ => return Err(Errno::EINVAL),
+            inner.shut_read |= directions & shut::RECEIVE != 0;
+            if directions & shut::SEND != 0 {
+                inner.shut_write = true;
+                stack.sockets.get_mut::<Socket>(handle).close();
             }
             stack.changed();
             Ok(())

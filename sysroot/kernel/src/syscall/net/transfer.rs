@@ -1,171 +1,247 @@
-//! Data on a connected TCP socket with flags: `sendto` and `recvfrom` (the address
-//! arguments of which a connected stream socket ignores, as Linux does), and their
-//! scatter-gather forms `sendmsg` and `recvmsg` (no control messages).
+//! Data on a connected socket with flags: `sendto`, `recvfrom` and their
+//! scatter-gather forms `sendmsg` and `recvmsg` (no control messages). A blocking
+//! call waits while the socket is not ready (not with `O_NONBLOCK` or
+//! `MSG_DONTWAIT`); a send to a peer that is gone (`EPIPE`) raises SIGPIPE unless
+//! `MSG_NOSIGNAL`, for every kind of socket, as `write` does (`syscall::io`).
+
+use alloc::vec::Vec;
 
 use unikernel_hal::uaccess;
 
-use super::{addr, socket_of};
+use super::{address, ensure_socket, socket_in, with_socket};
 use crate::errno::Errno;
+use crate::signal;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
-use crate::vfs::wait;
+use crate::vfs::socket_msg::*;
+use crate::vfs::wait::{self, Attempt};
+use crate::vfs::{Segment, Socket};
 
-const MSG_PEEK: u32 = 0x2;
-const MSG_DONTWAIT: u32 = 0x40;
-const MSG_WAITALL: u32 = 0x100;
-const MSG_NOSIGNAL: u32 = 0x4000;
-/// Linux's `MAX_RW_COUNT`: longer transfers are cut to it.
-const MAX_RW_COUNT: usize = 0x7fff_f000;
+/// `struct msghdr`'s size on x86-64.
+const MSGHDR_SIZE: usize = 56;
 /// Linux's `UIO_MAXIOV`.
-const MAX_IOV: usize = 1024;
+const IOV_MAX: usize = 1024;
+/// `INT_MAX & PAGE_MASK`: the most one `sendto`/`recvfrom` moves on Linux.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
 
-/// `struct msghdr` (x86-64): name, namelen (+pad), iov, iovlen, control, controllen,
-/// flags (+pad).
-struct MsgHdr {
-    at: UserAddr,
-    name: UserAddr,
-    iov: usize,
-    iovlen: usize,
-}
-
-impl MsgHdr {
-    const NAMELEN: usize = 8;
-    const CONTROLLEN: usize = 40;
-    const FLAGS: usize = 48;
-
-    fn read(at: UserAddr) -> Result<MsgHdr, Errno> {
-        let word = |offset: usize| -> Result<usize, Errno> {
-            Ok(uaccess::read_u64(at.offset(offset)?.0)? as usize)
-        };
-        let iovlen = word(24)?;
-        if iovlen > MAX_IOV {
-            return Err(Errno::EMSGSIZE);
+/// `segments` without their first `done` bytes (and without empty segments, which
+/// move nothing).
+fn skip(segments: &[Segment], mut done: usize) -> Vec<Segment> {
+    let mut rest = Vec::with_capacity(segments.len());
+    for segment in segments {
+        if done >= segment.len {
+            done -= segment.len;
+            continue;
         }
-        Ok(MsgHdr {
-            at,
-            name: UserAddr(word(0)?),
-            iov: word(16)?,
-            iovlen,
+        rest.push(Segment {
+            base: segment.base + done,
+            len: segment.len - done,
+        });
+        done = 0;
+    }
+    rest
+}
+
+/// Runs `step` (a send or receive on `fd`'s socket, given the bytes moved so far)
+/// until it is done, waiting while it is `EAGAIN` on a blocking socket. `whole`: a
+/// blocking call goes on until `total` bytes moved (a stream send; a receive with
+/// `MSG_WAITALL`) or the stream ends. A signal ends the wait with `EINTR`, or the
+/// bytes moved so far, or restarts it (`SA_RESTART`), as Linux's `-ERESTARTSYS`.
+fn transfer(
+    fd: u32,
+    flags: u32,
+    total: usize,
+    whole: bool,
+    mut step: impl FnMut(&dyn Socket, usize) -> Result<usize, Errno>,
+) -> SysResult {
+    let mut done = 0;
+    signal::restarting(|| {
+        let result = wait::until(None, |vfs| {
+            let nonblocking = vfs.file(fd)?.nonblocking() || flags & MSG_DONTWAIT != 0;
+            let socket = socket_in(vfs, fd)?;
+            match step(socket, done) {
+                Ok(n) => {
+                    done += n;
+                    if whole && n > 0 && done < total && !nonblocking {
+                        Ok(Attempt::Wait)
+                    } else {
+                        Ok(Attempt::Done(done))
+                    }
+                }
+                Err(Errno::EAGAIN) if !nonblocking => Ok(Attempt::Wait),
+                Err(_) if done > 0 => Ok(Attempt::Done(done)),
+                Err(error) => Err(error),
+            }
         })
-    }
-
-    /// Element `i` of the `iovec` array: (base, len).
-    fn iovec(&self, i: usize) -> Result<(usize, usize), Errno> {
-        let at = self.iov.checked_add(i * 16).ok_or(Errno::EFAULT)?;
-        let base = uaccess::read_u64(at)? as usize;
-        let len = uaccess::read_u64(at + 8)? as usize;
-        Ok((base, len))
-    }
+        .and_then(|done| done.ok_or(Errno::EAGAIN));
+        match result {
+            Err(Errno::EINTR) if done > 0 => Ok(done),
+            other => other,
+        }
+    })
 }
 
-/// `sendto(fd, buf, len, flags, addr, addrlen)`.
+/// A send: whole on a blocking stream; `EPIPE` raises SIGPIPE unless `MSG_NOSIGNAL`.
+fn send(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
+    if flags & MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let total = segments.iter().map(|s| s.len).sum();
+    let result = transfer(fd, flags, total, true, |socket, done| {
+        socket.send(&skip(segments, done), flags)
+    });
+    if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+        signal::raise_broken_pipe();
+    }
+    result
+}
+
+fn recv(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
+    if flags & MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let total = segments.iter().map(|s| s.len).sum();
+    let whole = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
+    transfer(fd, flags, total, whole, |socket, done| {
+        socket.recv(&skip(segments, done), flags)
+    })
+}
+
+/// A destination address (`namelen` bytes) on a connected stream: the socket's
+/// answer (TCP ignores it, an AF_UNIX stream says `EISCONN`).
+fn destination(fd: Fd, namelen: u32) -> Result<(), Errno> {
+    with_socket(fd, |socket| {
+        if namelen == 0 {
+            Ok(())
+        } else {
+            socket.check_destination()
+        }
+    })
+}
+
+/// `sendto(fd, buf, len, flags, dest_addr, addrlen)`.
 pub fn sendto(args: SyscallArgs) -> SysResult {
-    let Fd(fd) = args.get(0)?;
-    let buf: UserAddr = args.get(1)?;
-    let len = args.get::<usize>(2)?.min(MAX_RW_COUNT);
+    let fd: Fd = args.get(0)?;
+    let (base, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
     let flags: u32 = args.get(3)?;
-    if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL) != 0 {
-        return Err(Errno::EOPNOTSUPP);
+    let addr: UserAddr = args.get(4)?;
+    let addrlen: u32 = args.get(5)?;
+    let len = len.min(MAX_RW_COUNT);
+    if addr.is_null() {
+        ensure_socket(fd)?;
+    } else {
+        destination(fd, addrlen)?;
     }
-    let (socket, nonblocking) = socket_of(fd)?;
-    if nonblocking || flags & MSG_DONTWAIT != 0 {
-        return socket.send(buf.0, len);
-    }
-    wait::write(fd, buf.0, len)
+    send(fd.0, &[Segment { base: base.0, len }], flags)
 }
 
-/// `recvfrom(fd, buf, len, flags, addr, addrlen)`: the peer's address when asked.
+/// `recvfrom(fd, buf, len, flags, src_addr, addrlen)`: a connected stream reports no
+/// source address (length 0), as Linux's `unix_stream_recvmsg` and `tcp_recvmsg`.
 pub fn recvfrom(args: SyscallArgs) -> SysResult {
-    let Fd(fd) = args.get(0)?;
-    let buf: UserAddr = args.get(1)?;
-    let len = args.get::<usize>(2)?.min(MAX_RW_COUNT);
+    let fd: Fd = args.get(0)?;
+    let (base, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
     let flags: u32 = args.get(3)?;
-    let address: UserAddr = args.get(4)?;
-    let address_len: UserAddr = args.get(5)?;
-    if flags & !(MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL) != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    let (socket, nonblocking) = socket_of(fd)?;
-    let peek = flags & MSG_PEEK != 0;
-    let n = if nonblocking || flags & MSG_DONTWAIT != 0 {
-        socket.recv(buf.0, len, peek)?
-    } else {
-        wait::blocking(fd, |_| socket.recv(buf.0, len, peek))?
-    };
-    if !address.is_null() {
-        addr::write(address, address_len, socket.peer()?)?;
+    let addr: UserAddr = args.get(4)?;
+    let addrlen: UserAddr = args.get(5)?;
+    let len = len.min(MAX_RW_COUNT);
+    ensure_socket(fd)?;
+    let n = recv(fd.0, &[Segment { base: base.0, len }], flags)?;
+    if !addr.is_null() && !addrlen.is_null() {
+        address::write(addr, addrlen, &[])?;
     }
     Ok(n)
 }
 
-/// `sendmsg(fd, msg, flags)`: the `iovec`s in order, as one `sendto`.
-pub fn sendmsg(args: SyscallArgs) -> SysResult {
-    let Fd(fd) = args.get(0)?;
-    let msg = MsgHdr::read(args.get(1)?)?;
-    let flags: u32 = args.get(2)?;
-    if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL) != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    let (socket, nonblocking) = socket_of(fd)?;
-    let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
-    let mut done = 0;
-    for i in 0..msg.iovlen {
-        let (base, len) = msg.iovec(i)?;
-        let len = len.min(MAX_RW_COUNT - done);
-        // Blocking: every `iovec` whole, as a blocking `sendto` of each.
-        let sent = if nonblocking {
-            socket.send(base, len)
-        } else {
-            wait::write(fd, base, len)
-        };
-        match sent {
-            Ok(n) => {
-                done += n;
-                if n < len {
-                    break;
-                }
-            }
-            Err(_) if done > 0 => break,
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(done)
+/// The fields of a `struct msghdr` the calls use.
+struct MsgHdr {
+    namelen: u32,
+    segments: Vec<Segment>,
+    controllen: u64,
 }
 
-/// `recvmsg(fd, msg, flags)`: fills the `iovec`s in order; waits (if at all) only for
-/// the first bytes. Reports no control data and no flags.
-pub fn recvmsg(args: SyscallArgs) -> SysResult {
-    let Fd(fd) = args.get(0)?;
-    let msg = MsgHdr::read(args.get(1)?)?;
+fn word(bytes: &[u8; MSGHDR_SIZE], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+/// Reads a `struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }`
+/// and its `iovec` array (`EMSGSIZE` beyond `UIO_MAXIOV` segments, `EINVAL` for a
+/// total beyond `isize::MAX`).
+fn read_msghdr(addr: UserAddr) -> Result<MsgHdr, Errno> {
+    let mut bytes = [0u8; MSGHDR_SIZE];
+    uaccess::copy_from(addr.0, &mut bytes)?;
+    let namelen = word(&bytes, 8) as u32;
+    let iov = word(&bytes, 16) as usize;
+    let iovlen = usize::try_from(word(&bytes, 24)).map_err(|_| Errno::EMSGSIZE)?;
+    if iovlen > IOV_MAX {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut segments = Vec::new();
+    segments.try_reserve(iovlen).map_err(|_| Errno::ENOMEM)?;
+    let mut total: usize = 0;
+    for index in 0..iovlen {
+        let at = iov.checked_add(index * 16).ok_or(Errno::EFAULT)?;
+        let base = uaccess::read_u64(at)? as usize;
+        let len = usize::try_from(uaccess::read_u64(at + 8)?).map_err(|_| Errno::EINVAL)?;
+        total = total
+            .checked_add(len)
+            .filter(|&t| t <= isize::MAX as usize)
+            .ok_or(Errno::EINVAL)?;
+        segments.push(Segment { base, len });
+    }
+    Ok(MsgHdr {
+        namelen,
+        segments,
+        controllen: word(&bytes, 40),
+    })
+}
+
+/// `sendmsg(fd, msg, flags)`. Ancillary data (`SCM_RIGHTS`, credentials) is not
+/// passed: `EOPNOTSUPP` (sysroot/README.md).
+pub fn sendmsg(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let msg: UserAddr = args.get(1)?;
     let flags: u32 = args.get(2)?;
-    if flags & !(MSG_DONTWAIT | MSG_WAITALL) != 0 {
+    ensure_socket(fd)?;
+    let header = read_msghdr(msg)?;
+    destination(fd, header.namelen)?;
+    if header.controllen != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let (socket, nonblocking) = socket_of(fd)?;
-    let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
-    let mut done = 0;
-    for i in 0..msg.iovlen {
-        let (base, len) = msg.iovec(i)?;
-        let len = len.min(MAX_RW_COUNT - done);
-        let got = if done > 0 || nonblocking {
-            socket.recv(base, len, false)
-        } else {
-            wait::blocking(fd, |_| socket.recv(base, len, false))
-        };
-        match got {
-            Ok(n) => {
-                done += n;
-                if n < len {
-                    break;
-                }
-            }
-            Err(_) if done > 0 => break,
-            Err(error) => return Err(error),
-        }
+    send(fd.0, &header.segments, flags)
+}
+
+/// `recvmsg(fd, msg, flags)`: no name, no ancillary data, no flags come back.
+pub fn recvmsg(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let msg: UserAddr = args.get(1)?;
+    let flags: u32 = args.get(2)?;
+    ensure_socket(fd)?;
+    let header = read_msghdr(msg)?;
+    let n = recv(fd.0, &header.segments, flags)?;
+    // msg_namelen (8), msg_controllen (40) and msg_flags (48) as Linux leaves them.
+    uaccess::copy_to(msg.offset(8)?.0, &0u32.to_ne_bytes())?;
+    uaccess::copy_to(msg.offset(40)?.0, &0u64.to_ne_bytes())?;
+    uaccess::copy_to(msg.offset(48)?.0, &0i32.to_ne_bytes())?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipping_moves_through_segments() {
+        let segments = [
+            Segment { base: 100, len: 4 },
+            Segment { base: 200, len: 0 },
+            Segment { base: 300, len: 6 },
+        ];
+        let bases = |rest: Vec<Segment>| rest.iter().map(|s| (s.base, s.len)).collect::<Vec<_>>();
+        assert_eq!(bases(skip(&segments, 0)), [(100, 4), (300, 6)]);
+        assert_eq!(bases(skip(&segments, 3)), [(103, 1), (300, 6)]);
+        assert_eq!(bases(skip(&segments, 4)), [(300, 6)]);
+        assert_eq!(bases(skip(&segments, 7)), [(303, 3)]);
+        assert_eq!(bases(skip(&segments, 10)), []);
     }
-    if !msg.name.is_null() {
-        addr::write(msg.name, msg.at.offset(MsgHdr::NAMELEN)?, socket.peer()?)?;
-    }
-    uaccess::copy_to(msg.at.offset(MsgHdr::CONTROLLEN)?.0, &0u64.to_ne_bytes())?;
-    uaccess::copy_to(msg.at.offset(MsgHdr::FLAGS)?.0, &0u32.to_ne_bytes())?;
-    Ok(done)
 }
