@@ -245,3 +245,53 @@ fn axum_server_answers_http_from_the_host_like_native() {
     );
     assert_eq!(native_run, image_run);
 }
+
+/// What the `pipe` scenario's client reads: everything until the server's end of
+/// stream.
+fn read_until_closed(port: u16) -> String {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut received = String::new();
+    stream.read_to_string(&mut received).expect("read to end");
+    received
+}
+
+/// A send after the socket's own `shutdown(SHUT_WR)`: `EPIPE` with `MSG_NOSIGNAL`,
+/// `EPIPE` and a SIGPIPE through `write` and a plain `send`, as on Linux.
+#[test]
+fn tcp_sends_after_shutdown_raise_sigpipe_like_native() {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut server = Server::start({
+        let mut command = Command::new(native("echo"));
+        command.args(["pipe", port_arg.as_str(), "127.0.0.1"]);
+        command
+    });
+    server.wait_for("listening", Duration::from_secs(30));
+    let native_received = read_until_closed(port);
+    let native_run = server.finish(Duration::from_secs(30));
+
+    let mut server = image_server("echo", port, &["pipe", &port_arg]);
+    server.wait_for("listening", START);
+    let image_received = read_until_closed(port);
+    let image_run = server.finish(Duration::from_secs(60));
+
+    assert_eq!(native_received, "hello\n");
+    assert_eq!(native_received, image_received);
+    let broken = "Broken pipe (os error 32)";
+    assert_eq!(
+        native_run,
+        (
+            Some(0),
+            format!(
+                "listening on port {port}\n\
+                 send with MSG_NOSIGNAL: {broken}; SIGPIPE caught 0 time(s)\n\
+                 write: {broken}; SIGPIPE caught 1 time(s)\n\
+                 send: {broken}; SIGPIPE caught 2 time(s)\n"
+            )
+        )
+    );
+    assert_eq!(native_run, image_run);
+}

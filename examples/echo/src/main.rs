@@ -7,6 +7,10 @@
 //!
 //! `echo client HOST:PORT LINES`: connects, sends LINES numbered lines, checks each
 //! echo and prints a summary.
+//!
+//! `echo pipe PORT [ADDRESS]`: SIGPIPE and `MSG_NOSIGNAL` on a TCP socket ([`pipe`]).
+
+mod pipe;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -55,7 +59,9 @@ fn client(address: &str, lines: usize) -> std::io::Result<()> {
         echoed.clear();
         reader.read_line(&mut echoed)?;
         if echoed.strip_suffix('\n') != Some(line.as_str()) {
-            return Err(std::io::Error::other(format!("sent {line:?}, got {echoed:?}")));
+            return Err(std::io::Error::other(format!(
+                "sent {line:?}, got {echoed:?}"
+            )));
         }
     }
     println!("{lines} lines echoed");
@@ -71,12 +77,19 @@ fn main() -> ExitCode {
             let address = args.get(4).map_or("0.0.0.0", String::as_str);
             serve(address, port, connections)
         }
+        Some("pipe") => {
+            let port = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(7000);
+            let address = args.get(3).map_or("0.0.0.0", String::as_str);
+            pipe::run(address, port)
+        }
         Some("client") if args.len() == 4 => match args[3].parse() {
             Ok(lines) => client(&args[2], lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         _ => {
-            eprintln!("usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES");
+            eprintln!(
+                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]]"
+            );
             return ExitCode::from(2);
         }
     };
