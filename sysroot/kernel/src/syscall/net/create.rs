@@ -124,3 +124,77 @@ pub fn socketpair(args: SyscallArgs) -> SysResult {
         Ok(0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(domain: i32, kind: i32, protocol: i32) -> SyscallArgs {
+        // The registers as the ABI passes an `int`: sign-extended.
+        let reg = |v: i32| v as isize as usize;
+        SyscallArgs([reg(domain), reg(kind), reg(protocol), 0, 0, 0])
+    }
+
+    #[test]
+    fn socket_checks_flags_family_and_type_in_linux_order() {
+        assert_eq!(
+            socket(args(AF_INET, SOCK_STREAM | 0x10, 0)),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            socket(args(NPROTO, SOCK_STREAM, 0)),
+            Err(Errno::EAFNOSUPPORT)
+        );
+        assert_eq!(socket(args(-1, SOCK_STREAM, 0)), Err(Errno::EAFNOSUPPORT));
+        assert_eq!(socket(args(AF_INET, SOCK_MAX, 0)), Err(Errno::EINVAL));
+        assert_eq!(
+            socket(args(AF_INET, SOCK_STREAM, 17)),
+            Err(Errno::EPROTONOSUPPORT)
+        );
+        assert_eq!(
+            socket(args(AF_INET, SOCK_DGRAM, 0)),
+            Err(Errno::ESOCKTNOSUPPORT)
+        );
+        assert_eq!(
+            socket(args(AF_INET6, SOCK_STREAM, 0)),
+            Err(Errno::EAFNOSUPPORT)
+        );
+    }
+
+    #[test]
+    fn a_lone_unix_socket_is_a_documented_gap_after_linuxs_own_checks() {
+        assert_eq!(
+            socket(args(AF_UNIX, SOCK_STREAM, 2)),
+            Err(Errno::EPROTONOSUPPORT)
+        );
+        assert_eq!(socket(args(AF_UNIX, 4, 0)), Err(Errno::ESOCKTNOSUPPORT));
+        assert_eq!(
+            socket(args(AF_UNIX, SOCK_STREAM, 0)),
+            Err(Errno::EAFNOSUPPORT)
+        );
+    }
+
+    #[test]
+    fn pairs_are_unix_streams_only() {
+        assert_eq!(
+            socketpair(args(AF_INET, SOCK_STREAM, 0)),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            socketpair(args(AF_INET6, SOCK_STREAM, 0)),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            socketpair(args(17, SOCK_STREAM, 0)),
+            Err(Errno::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            socketpair(args(AF_UNIX, SOCK_DGRAM, 0)),
+            Err(Errno::ESOCKTNOSUPPORT)
+        );
+        assert_eq!(
+            socketpair(args(AF_UNIX, SOCK_STREAM, 6)),
+            Err(Errno::EPROTONOSUPPORT)
+        );
+    }
+}
