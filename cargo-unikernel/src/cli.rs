@@ -16,6 +16,7 @@ use crate::host;
 use crate::ir;
 use crate::plan::{Profile, Request};
 use crate::project::Selection;
+use crate::publish::{self, Publish};
 use crate::qemu::{self, Accel, Boot, Console};
 use crate::report::BuildReport;
 use crate::report_text;
@@ -88,6 +89,11 @@ pub struct RunArgs {
     /// Guest time counts guest instructions (QEMU `-icount shift=0`; TCG only).
     #[arg(long)]
     pub icount: bool,
+    /// Forward 127.0.0.1:HOST on this machine to the guest's TCP port GUEST
+    /// (repeatable; `GUEST` alone uses the same port on both sides). Gives the guest
+    /// a virtio-net device on QEMU's user network, isolated from everything else.
+    #[arg(long, short = 'P', value_name = "[HOST:]GUEST[/tcp]")]
+    pub publish: Vec<Publish>,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -267,6 +273,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     qemu::check_app_words(&env, &args.args).map_err(usage)?;
     qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
+    publish::check_host_ports(&args.publish).map_err(usage)?;
     let accel = match args.accel {
         Some(accel) => {
             accel.check_host()?;
@@ -297,7 +304,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         timeout: std::time::Duration::from_secs(args.timeout),
         icount: args.icount,
         console: Console::Forward,
+        publish: args.publish.clone(),
     };
+    for forward in &boot.publish {
+        status("Publishing", &forward.to_string());
+    }
     if verbose {
         let size = &built.size;
         status(

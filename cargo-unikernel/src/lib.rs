@@ -19,6 +19,7 @@ pub mod link_inputs;
 pub mod lld;
 pub mod plan;
 pub mod project;
+pub mod publish;
 pub mod qemu;
 pub mod replace;
 pub mod report;

@@ -19,6 +19,7 @@ use anyhow::{anyhow, bail};
 
 use crate::error::Failure;
 use crate::host;
+use crate::publish::{self, Publish};
 
 /// Which accelerator runs the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -93,6 +94,9 @@ pub struct Boot<'a> {
     /// the arguments are an error).
     pub icount: bool,
     pub console: Console,
+    /// Guest TCP ports forwarded from the host's loopback; with any, the guest gets
+    /// a virtio-net device on QEMU's user network ([`crate::publish`]).
+    pub publish: Vec<Publish>,
 }
 
 /// Where the guest's serial console goes.
@@ -135,9 +139,16 @@ impl Boot<'_> {
     pub fn qemu_args(&self, status_file: &Path) -> anyhow::Result<Vec<OsString>> {
         let mut args: Vec<OsString> = Vec::new();
         let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
+        // microvm lists its virtio-mmio devices on the kernel command line only with
+        // ACPI off (with ACPI they are in the DSDT, which the kernel does not read).
+        let machine = if self.publish.is_empty() {
+            "microvm"
+        } else {
+            "microvm,acpi=off"
+        };
         push(&[
             "-M",
-            "microvm",
+            machine,
             "-nodefaults",
             "-no-user-config",
             "-nographic",
@@ -152,6 +163,8 @@ impl Boot<'_> {
         ]);
         push(&["-device", "isa-debugcon,iobase=0xe9,chardev=exit-status"]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
+        let network = publish::qemu_network(&self.publish);
+        push(&network.iter().map(String::as_str).collect::<Vec<_>>());
         match self.accel {
             Accel::Kvm => push(&["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
             Accel::Tcg => push(&["-accel", "tcg", "-cpu", "max"]),
@@ -224,6 +237,7 @@ mod tests {
             timeout: Duration::from_secs(120),
             icount: false,
             console: Console::Forward,
+            publish: Vec::new(),
         }
     }
 
@@ -251,6 +265,22 @@ mod tests {
                     ("EMPTY".into(), "".into())
                 ],
                 args: vec!["one".into(), "two words".into()],
+                ..boot(image)
+            })
+        );
+        insta::assert_snapshot!(
+            "qemu_publish",
+            args(&Boot {
+                publish: vec![
+                    Publish {
+                        host: 8080,
+                        guest: 80
+                    },
+                    Publish {
+                        host: 7000,
+                        guest: 7000
+                    }
+                ],
                 ..boot(image)
             })
         );

@@ -81,6 +81,7 @@ fn boot_and_check(image: Image, scenario: &str, want_exit: i32, want_line: &str)
         timeout: TIMEOUT,
         icount: false,
         console: Console::Capture,
+        publish: Vec::new(),
     }
     .run();
     let outcome = match outcome {

@@ -52,7 +52,7 @@ const DIVIDE_BY_1: u32 = 0b1011;
 /// Base of the xAPIC registers; 0 until [`init`] succeeded.
 static BASE: AtomicUsize = AtomicUsize::new(0);
 /// The address the timer interrupt writes to acknowledge itself (`BASE + EOI`).
-static EOI_ADDRESS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static EOI_ADDRESS: AtomicUsize = AtomicUsize::new(0);
 /// APIC timer ticks per TSC tick, 32.32 fixed point; 0 until measured.
 static TICKS_PER_TSC: AtomicU64 = AtomicU64::new(0);
 
@@ -142,6 +142,16 @@ pub(crate) fn handlers() -> (u64, u64) {
         (&raw const __unikernel_timer_interrupt) as u64,
         (&raw const __unikernel_spurious_interrupt) as u64,
     )
+}
+
+const REG_ID: usize = 0x20;
+
+/// This CPU's local APIC id (`None` without an APIC).
+pub(crate) fn local_id() -> Option<u32> {
+    if BASE.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    Some(read(REG_ID) >> 24)
 }
 
 fn read(reg: usize) -> u32 {

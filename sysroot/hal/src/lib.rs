@@ -20,8 +20,10 @@
 //!   `__unikernel_syscall_stub`, the same path reached by `call`;
 //! - [`thread`]: thread contexts and the context switch; [`irq`]: interrupt masking
 //!   and [`irq::IrqMutex`]; [`apic`]: the local APIC timer that wakes the idle loop;
+//!   [`ioapic`]: a device's interrupt line;
 //! - [`process`]: the jump onto the application's initial stack;
-//! - [`upcall`]: calling the application's signal handlers from the kernel.
+//! - [`upcall`]: calling the application's signal handlers from the kernel;
+//! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`).
 //!
 //! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
 //! in the same LLVM module as the application; it defines no panic handler, allocator
@@ -29,6 +31,8 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
 
 /// Assembly that saves the general registers after `rax`, `rbx` first and `r15` last
 /// (so `r15` is lowest in memory): with a `push rax` before it, the layout of the
@@ -57,6 +61,7 @@ pub mod exit;
 mod frame;
 mod gdt;
 pub mod image;
+pub mod ioapic;
 pub mod irq;
 pub mod lock_order;
 pub mod memory;
@@ -71,6 +76,7 @@ pub mod thread;
 pub mod tsc;
 pub mod uaccess;
 pub mod upcall;
+pub mod virtio_net;
 
 pub use boot::BootInfo;
 pub use syscall_entry::SyscallFrame;

@@ -33,6 +33,7 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     crate::crash::init();
     let cmdline = Cmdline::parse(line);
     log::set_verbose(cmdline.options.verbose);
+    crate::net::configure(&cmdline);
     process::set_boot_tsc(boot_tsc);
 
     let calibration_start = tsc::read();

@@ -9,9 +9,10 @@
 //!
 //! - `unikernel.*` tokens are kernel options ([`Options`]);
 //! - `KEY=VALUE` before `--` with no `.` in `KEY` becomes an environment variable;
-//! - other `name.param=value` tokens are parameters of kernel subsystems (e.g.
-//!   `virtio_mmio.device=...`, which QEMU's microvm appends to the command line, even
-//!   after `--`; such tokens are never taken as arguments);
+//! - `virtio_mmio.device=SIZE@BASE:IRQ` tokens, which QEMU's microvm appends to the
+//!   command line (even after `--`), list the virtio-mmio devices ([`MmioDevice`],
+//!   Linux's `virtio_mmio.device` parameter); they are never taken as arguments;
+//! - other `name.param=value` tokens are parameters of kernel subsystems, ignored;
 //! - every token after `--` is an application argument (`argv[1..]`); `argv[0]` is
 //!   `unikernel.argv0=NAME`, default `app`.
 //!
@@ -32,6 +33,73 @@ pub struct Options {
     pub tsc_khz: Option<u64>,
     /// `unikernel.stack_kib=N`: main-thread stack size.
     pub stack_kib: Option<usize>,
+    /// `unikernel.ip=A.B.C.D/PREFIX`: eth0's IPv4 address (default: QEMU user
+    /// networking's 10.0.2.15/24).
+    pub ip: Option<([u8; 4], u8)>,
+    /// `unikernel.gateway=A.B.C.D`: the default route (default: 10.0.2.2).
+    pub gateway: Option<[u8; 4]>,
+}
+
+/// Most virtio-mmio devices kept.
+pub const MAX_DEVICES: usize = 8;
+
+/// A virtio-mmio device as `virtio_mmio.device=SIZE@BASE:IRQ` gives it (SIZE with an
+/// optional K/M/G suffix, BASE in hex or decimal, IRQ the GSI).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmioDevice {
+    pub base: usize,
+    pub size: usize,
+    pub irq: u32,
+}
+
+impl MmioDevice {
+    fn parse(value: &str) -> Option<MmioDevice> {
+        let (size, rest) = value.split_once('@')?;
+        let (base, irq) = rest.split_once(':')?;
+        // Linux also allows `:ID` after the IRQ (a platform device id).
+        let irq = irq.split(':').next()?;
+        Some(MmioDevice {
+            base: parse_number(base)?,
+            size: parse_size(size)?,
+            irq: irq.parse().ok()?,
+        })
+    }
+}
+
+/// A number in decimal or, with `0x`, in hex.
+fn parse_number(s: &str) -> Option<usize> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => usize::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// A size as Linux's `memparse`: a number with an optional K, M or G suffix.
+fn parse_size(s: &str) -> Option<usize> {
+    let (digits, shift) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    parse_number(digits)?.checked_mul(1 << shift)
+}
+
+/// `A.B.C.D`.
+fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
+    let mut address = [0u8; 4];
+    let mut parts = s.split('.');
+    for byte in &mut address {
+        *byte = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some(address)
+}
+
+/// `A.B.C.D/PREFIX`.
+fn parse_cidr(s: &str) -> Option<([u8; 4], u8)> {
+    let (address, prefix) = s.split_once('/')?;
+    let prefix: u8 = prefix.parse().ok()?;
+    (prefix <= 32).then_some((parse_ipv4(address)?, prefix))
 }
 
 /// A bounded list.
@@ -73,6 +141,8 @@ pub struct Cmdline<'a> {
     pub options: Options,
     pub args: List<&'a str, MAX_ARGS>,
     pub env: List<(&'a str, &'a str), MAX_ENV>,
+    /// The virtio-mmio devices, in command-line order.
+    pub devices: List<MmioDevice, MAX_DEVICES>,
     /// Tokens ignored (unknown `unikernel.*` options, bad values, stray words), for
     /// the boot report; the first few are kept.
     pub ignored: List<&'a str, 8>,
@@ -116,14 +186,20 @@ impl<'a> Cmdline<'a> {
             options: Options::default(),
             args: List::new(""),
             env: List::new(("", "")),
+            devices: List::new(MmioDevice::default()),
             ignored: List::new(""),
         };
         let mut argv0 = "app";
         let mut after_dashes = false;
         let mut args: List<&'a str, MAX_ARGS> = List::new("");
         for token in tokens(line) {
-            if token.starts_with("virtio_mmio.device=") {
-                continue; // microvm's device list: for the drivers, never an argument
+            if let Some(device) = token.strip_prefix("virtio_mmio.device=") {
+                // microvm's device list: for the drivers, never an argument.
+                match MmioDevice::parse(device) {
+                    Some(device) => cmdline.devices.push(device),
+                    None => cmdline.ignored.push(token),
+                }
+                continue;
             }
             if after_dashes {
                 args.push(unquote(token));
@@ -173,6 +249,14 @@ impl<'a> Cmdline<'a> {
                 _ => return false,
             },
             ("argv0", Some(v)) if !v.is_empty() => *argv0 = v,
+            ("ip", Some(v)) => match parse_cidr(v) {
+                Some(cidr) => self.options.ip = Some(cidr),
+                None => return false,
+            },
+            ("gateway", Some(v)) => match parse_ipv4(v) {
+                Some(gateway) => self.options.gateway = Some(gateway),
+                None => return false,
+            },
             _ => return false,
         }
         true
@@ -193,8 +277,18 @@ mod tests {
             Options {
                 verbose: true,
                 tsc_khz: Some(2_000_000),
-                stack_kib: None
+                stack_kib: None,
+                ip: None,
+                gateway: None,
             }
+        );
+        assert_eq!(
+            cmdline.devices.as_slice(),
+            [MmioDevice {
+                base: 0xfeb0_0e00,
+                size: 512,
+                irq: 12
+            }]
         );
         assert_eq!(cmdline.env.as_slice(), [("HOME", "/root")]);
         assert_eq!(cmdline.args.as_slice(), ["server", "one", "two words"]);
@@ -206,6 +300,34 @@ mod tests {
         // microvm appends its virtio-mmio devices at the very end, after `--`.
         let cmdline = Cmdline::parse("-- a virtio_mmio.device=512@0xfeb00e00:12 b");
         assert_eq!(cmdline.args.as_slice(), ["app", "a", "b"]);
+    }
+
+    #[test]
+    fn network_options_and_device_sizes() {
+        let cmdline = Cmdline::parse(
+            "unikernel.ip=192.168.7.9/16 unikernel.gateway=192.168.0.1 \
+             virtio_mmio.device=4K@0x1000:5:3 virtio_mmio.device=1@2 unikernel.ip=1.2.3/8 \
+             unikernel.ip=1.2.3.4/33 unikernel.gateway=1.2.3.256",
+        );
+        assert_eq!(cmdline.options.ip, Some(([192, 168, 7, 9], 16)));
+        assert_eq!(cmdline.options.gateway, Some([192, 168, 0, 1]));
+        assert_eq!(
+            cmdline.devices.as_slice(),
+            [MmioDevice {
+                base: 0x1000,
+                size: 4096,
+                irq: 5
+            }]
+        );
+        assert_eq!(
+            cmdline.ignored.as_slice(),
+            [
+                "virtio_mmio.device=1@2",
+                "unikernel.ip=1.2.3/8",
+                "unikernel.ip=1.2.3.4/33",
+                "unikernel.gateway=1.2.3.256"
+            ]
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod entry;
 pub mod errno;
 mod log;
 pub mod memory;
+pub mod net;
 pub mod process;
 pub mod random;
 pub mod sched;

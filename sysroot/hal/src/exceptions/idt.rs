@@ -6,8 +6,8 @@ use spin::Once;
 use x86_64::VirtAddr;
 use x86_64::structures::DescriptorTablePointer;
 
-use crate::apic;
 use crate::gdt::{self, KERNEL_CODE};
+use crate::{apic, ioapic};
 
 unsafe extern "C" {
     /// Start of the 32 exception stubs (module assembly of [`super`]), 16 bytes apart.
@@ -67,7 +67,8 @@ fn ist_for(vector: usize) -> u8 {
     }
 }
 
-/// Installs the IDT: the 32 exception vectors, the APIC timer and spurious vectors.
+/// Installs the IDT: the 32 exception vectors, the APIC timer, device and spurious
+/// vectors.
 pub(crate) fn init() {
     let idt = IDT.call_once(|| {
         let stubs = (&raw const __unikernel_exception_stubs) as u64;
@@ -78,6 +79,7 @@ pub(crate) fn init() {
         let (timer, spurious) = apic::handlers();
         gates[apic::TIMER_VECTOR] = Gate::interrupt(timer, gdt::IST_TIMER);
         gates[apic::SPURIOUS_VECTOR] = Gate::interrupt(spurious, gdt::IST_TIMER);
+        gates[ioapic::DEVICE_VECTOR] = Gate::interrupt(ioapic::handler(), gdt::IST_TIMER);
         Idt(gates)
     });
     let pointer = DescriptorTablePointer {

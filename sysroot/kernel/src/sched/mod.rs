@@ -48,6 +48,25 @@ pub use self::table::{Alarm, Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
 
+/// When the idle loop's poll wants to run again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollAgain {
+    /// At this time (`CLOCK_MONOTONIC` ns), or at an interrupt before.
+    At(u64),
+    /// At the next interrupt (a device's): no deadline, yet not a deadlock.
+    OnInterrupt,
+}
+
+/// A poll the idle loop runs before it looks for work (the network stack's, installed
+/// by its first socket): it gets the time (`CLOCK_MONOTONIC` ns). A hook rather than
+/// a call keeps the network out of programs that open no socket.
+static IDLE_POLL: spin::Once<fn(u64) -> PollAgain> = spin::Once::new();
+
+/// Installs the idle loop's poll (once; later calls are ignored).
+pub fn set_idle_poll(poll: fn(u64) -> PollAgain) {
+    IDLE_POLL.call_once(|| poll);
+}
+
 /// What runs when the alarm expires ([`on_alarm`]): set at boot to the signal
 /// module's SIGALRM, which the scheduler cannot name (that module calls into this
 /// one).
@@ -415,6 +434,8 @@ fn idle_loop() -> ! {
     loop {
         let _irq = irq::disable();
         fire_alarm();
+        // Before the scheduler's lock: the poll may wake threads.
+        let poll_again = IDLE_POLL.get().map(|poll| poll(time::monotonic_ns()));
         let mut sched = SCHED.lock();
         let now = time::monotonic_ns();
         sched.expire(now);
@@ -424,7 +445,18 @@ fn idle_loop() -> ! {
             switch(next);
             continue;
         }
-        match sched.earliest_deadline() {
+        let deadline = match (sched.earliest_deadline(), poll_again) {
+            (Some(a), Some(PollAgain::At(b))) => Some(a.min(b)),
+            (None, Some(PollAgain::At(b))) => Some(b),
+            (a, _) => a,
+        };
+        match deadline {
+            None if poll_again == Some(PollAgain::OnInterrupt) => {
+                // Only a device can make work: sleep until it interrupts.
+                drop(sched);
+                apic::disarm();
+                irq::wait_for_interrupt();
+            }
             Some(deadline) => {
                 drop(sched);
                 if apic::arm_at(time::monotonic_to_tsc(deadline)) {

@@ -21,13 +21,13 @@ mod futex;
 mod io;
 mod list;
 mod mm;
+mod net;
 mod process;
 mod random;
 mod sched;
 mod signal;
 mod table;
 mod time;
-mod unix;
 
 pub use list::IMPLEMENTED;
 

@@ -21,7 +21,7 @@ use unikernel_hal::uaccess;
 
 use super::inode::{Ino, Inodes};
 use super::poll::bits::{READABLE, WRITABLE};
-use super::socket::Socket;
+use super::socket::Segment;
 use super::stat::Stat;
 use crate::errno::Errno;
 
@@ -218,7 +218,8 @@ pub trait FileLike: Send + Sync {
         Err(Errno::EINVAL)
     }
 
-    /// The socket operations, for a socket (`ENOTSOCK` for the rest).
+    /// The socket operations, for a socket (the socket calls answer `ENOTSOCK` for
+    /// the rest).
     fn socket(&self) -> Option<&dyn Socket> {
         None
     }
@@ -291,5 +292,75 @@ impl OpenFile {
                 self.flags & flags::O_ACCMODE,
                 flags::O_WRONLY | flags::O_RDWR
             )
+    }
+}
+
+/// What a socket adds to [`FileLike`] (Linux's `proto_ops`): every socket call
+/// (`bind`, `listen`, `accept`, `connect`, the transfers, `shutdown`, the options and
+/// names) reaches the object through [`FileLike::socket`], so each kind of socket
+/// (AF_UNIX stream pairs, TCP) is one implementation and the system calls are one
+/// handler each. The defaults are Linux's `sock_no_*` answers for a family without
+/// the operation. It lives beside `FileLike` because `accept` makes a new object.
+///
+/// None of it waits: what is not ready is `EAGAIN`, and the system call waits (unless
+/// the descriptor is `O_NONBLOCK` or the call passes `MSG_DONTWAIT`). `segments` are
+/// the caller's buffers, checked on use through `uaccess`; addresses are a
+/// `struct sockaddr_*` as bytes, the family's to parse.
+pub trait Socket: Send + Sync {
+    /// Sends what `segments` hold (as much as fits): the bytes taken; `EAGAIN` when
+    /// nothing fits, `EPIPE` when the peer can no longer receive (the caller raises
+    /// SIGPIPE unless `MSG_NOSIGNAL`).
+    fn send(&self, segments: &[Segment], flags: u32) -> Result<usize, Errno>;
+
+    /// Receives into `segments`: the bytes copied, `0` at end of stream, `EAGAIN`
+    /// when nothing is there yet. `MSG_PEEK` leaves the bytes queued.
+    fn recv(&self, segments: &[Segment], flags: u32) -> Result<usize, Errno>;
+
+    /// What `sendto`/`sendmsg` with a destination address does on this connected
+    /// stream: TCP ignores it (the default, tcp(7)); an AF_UNIX stream says `EISCONN`.
+    fn check_destination(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// `shutdown(2)` of the `shut` directions.
+    fn shutdown(&self, directions: u8) -> Result<(), Errno>;
+
+    /// An option's `int` value at `level` (`ENOPROTOOPT` for a name it lacks).
+    fn option(&self, level: i32, name: i32) -> Result<i32, Errno>;
+
+    /// `setsockopt(level, name, value)`; `value` is `None` when the caller's is
+    /// shorter than an `int` (`EINVAL`, once the level is known to have options).
+    fn set_option(&self, level: i32, name: i32, value: Option<i32>) -> Result<(), Errno>;
+
+    /// The local (`peer == false`) or peer address as a `struct sockaddr_*`:
+    /// `(bytes, length)`; `ENOTCONN` for the peer of an unconnected socket.
+    fn address(&self, peer: bool) -> Result<([u8; 16], usize), Errno>;
+
+    /// `bind(2)` to `address` (`sock_no_bind`: `EOPNOTSUPP`).
+    fn bind(&self, _address: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// `listen(2)` with a backlog of at most `backlog` (`sock_no_listen`).
+    fn listen(&self, _backlog: usize) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Takes one connection that finished its handshake: the new socket's object
+    /// (`EAGAIN` while there is none; `sock_no_accept`: `EOPNOTSUPP`).
+    fn accept(&self) -> Result<Arc<dyn FileLike>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Starts connecting to `address` (`sock_no_connect`: `EOPNOTSUPP`); the outcome
+    /// is [`Socket::connected`]'s.
+    fn connect(&self, _address: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The outcome of the `connect` in progress: `EAGAIN` while the handshake runs,
+    /// its error once it failed.
+    fn connected(&self) -> Result<(), Errno> {
+        Ok(())
     }
 }

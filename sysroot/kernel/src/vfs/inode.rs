@@ -188,6 +188,12 @@ impl Inode {
 #[derive(Debug)]
 pub struct Inodes(Slab<Inode>);
 
+impl Default for Inodes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Inodes {
     pub const fn new() -> Self {
         Self(Slab::new())

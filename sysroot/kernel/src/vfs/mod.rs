@@ -68,11 +68,16 @@ mod wake;
 
 pub use device::Console;
 pub use epoll::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, Ready, events as epoll_events};
-pub use file::{FileLike, OpenFile, flags, ioctl};
+pub use file::{At, FileLike, OpenFile, Socket, flags, ioctl, reply_fionread};
+pub use inode::Inodes;
 pub use inode::{Device, FileData, Ino, Node, ROOT, mode};
 pub use lock::with;
 pub use path::{Follow, MAX_PATH};
 pub use poll::bits as poll_bits;
-pub use socket::{Segment, Socket, msg as socket_msg, opt as socket_opt, shut as socket_shut};
+pub use socket::{
+    Segment, family as socket_family, kind as socket_kind, msg as socket_msg, opt as socket_opt,
+    shut as socket_shut,
+};
 pub use stat::{Stat, dirent_type};
 pub use state::Vfs;
+pub use wake::notify;

@@ -1,13 +1,7 @@
-//! What a socket adds to [`super::FileLike`]: the socket calls (`sendto`, `recvfrom`,
-//! `sendmsg`, `recvmsg`, `shutdown`, `getsockopt`, `setsockopt`, `getsockname`,
-//! `getpeername`) reach the object through [`super::FileLike::socket`], which is
-//! `None` (`ENOTSOCK`) for everything that is not a socket. Each kind of socket
-//! (AF_UNIX stream pairs: [`super::unix`]) is one implementation.
-//!
-//! None of it waits: what is not ready is `EAGAIN`, and the system call waits (unless
-//! the descriptor is `O_NONBLOCK` or the call passes `MSG_DONTWAIT`).
-
-use crate::errno::Errno;
+//! The socket ABI every kind of socket shares: address families, socket types, the
+//! `send`/`recv` flags, `shutdown` directions, option levels and names, and the
+//! caller's buffers of a transfer ([`Segment`]). The operations themselves are
+//! [`super::file::Socket`], beside the object interface they extend.
 
 /// `send`/`recv` flags (`include/linux/socket.h`).
 pub mod msg {
@@ -32,10 +26,37 @@ pub mod shut {
     pub const BOTH: u8 = RECEIVE | SEND;
 }
 
-/// `getsockopt`/`setsockopt` levels and the `SOL_SOCKET` options answered here
-/// (`include/uapi/asm-generic/socket.h`).
+/// Address families (`include/linux/socket.h`).
+pub mod family {
+    pub const AF_UNIX: i32 = 1;
+    pub const AF_INET: i32 = 2;
+    pub const AF_INET6: i32 = 10;
+    /// Linux's `NPROTO`: families at or above it are `EAFNOSUPPORT` at once.
+    pub const NPROTO: i32 = 46;
+}
+
+/// Socket types (`include/linux/net.h`) and the flags `socket`, `socketpair` and
+/// `accept4` take with them (`O_NONBLOCK` and `O_CLOEXEC`).
+pub mod kind {
+    pub const SOCK_STREAM: i32 = 1;
+    pub const SOCK_DGRAM: i32 = 2;
+    pub const SOCK_RAW: i32 = 3;
+    pub const SOCK_SEQPACKET: i32 = 5;
+    /// Linux's `SOCK_MAX`; the type is the low four bits (`SOCK_TYPE_MASK`).
+    pub const SOCK_MAX: i32 = 11;
+    pub const SOCK_TYPE_MASK: i32 = 0xf;
+    pub const SOCK_NONBLOCK: i32 = 0o4000;
+    pub const SOCK_CLOEXEC: i32 = 0o2000000;
+}
+
+/// `getsockopt`/`setsockopt` levels and the options answered here
+/// (`include/uapi/asm-generic/socket.h`, `include/uapi/linux/tcp.h`).
 pub mod opt {
     pub const SOL_SOCKET: i32 = 1;
+    pub const IPPROTO_TCP: i32 = 6;
+    pub const SO_REUSEADDR: i32 = 2;
+    pub const SO_KEEPALIVE: i32 = 9;
+    pub const TCP_NODELAY: i32 = 1;
     pub const SO_TYPE: i32 = 3;
     pub const SO_ERROR: i32 = 4;
     pub const SO_SNDBUF: i32 = 7;
@@ -50,30 +71,4 @@ pub mod opt {
 pub struct Segment {
     pub base: usize,
     pub len: usize,
-}
-
-/// The socket operations of an object (see the module docs). `segments` are the
-/// caller's buffers, checked on use through `uaccess`.
-pub trait Socket: Send + Sync {
-    /// Sends what `segments` hold (as much as fits): the bytes taken; `EAGAIN` when
-    /// nothing fits, `EPIPE` when the peer can no longer receive (the caller raises
-    /// SIGPIPE unless `MSG_NOSIGNAL`).
-    fn send(&self, segments: &[Segment], flags: u32) -> Result<usize, Errno>;
-
-    /// Receives into `segments`: the bytes copied, `0` at end of stream, `EAGAIN`
-    /// when nothing is there yet. `MSG_PEEK` leaves the bytes queued.
-    fn recv(&self, segments: &[Segment], flags: u32) -> Result<usize, Errno>;
-
-    /// `shutdown(2)` of the [`shut`] directions.
-    fn shutdown(&self, directions: u8) -> Result<(), Errno>;
-
-    /// A `SOL_SOCKET` option's `int` value (`ENOPROTOOPT` for what it lacks).
-    fn option(&self, name: i32) -> Result<i32, Errno>;
-
-    /// `setsockopt(SOL_SOCKET, name, value)`.
-    fn set_option(&self, name: i32, value: i32) -> Result<(), Errno>;
-
-    /// The local (`peer == false`) or peer address as a `struct sockaddr_*`:
-    /// `(bytes, length)`.
-    fn address(&self, peer: bool) -> Result<([u8; 16], usize), Errno>;
 }

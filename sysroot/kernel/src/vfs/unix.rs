@@ -22,19 +22,18 @@ use spin::Mutex;
 use unikernel_hal::uaccess;
 
 use super::file::flags::{O_NONBLOCK, O_RDWR};
-use super::file::{At, FileLike, OpenFile, ioctl, reply_fionread};
+use super::file::{At, FileLike, OpenFile, Socket, ioctl, reply_fionread};
 use super::inode::Inodes;
 use super::poll::bits::{POLLERR, POLLHUP, READABLE, WRITABLE};
-use super::socket::{Segment, Socket, msg, opt, shut};
+use super::socket::kind::SOCK_STREAM;
+use super::socket::{Segment, family, msg, opt, shut};
 use super::stat::Stat;
 use super::state::Vfs;
 use super::wake;
 use crate::errno::Errno;
 
-/// `AF_UNIX` (`include/linux/socket.h`).
-pub const AF_UNIX: u16 = 1;
-/// `SOCK_STREAM`.
-pub const SOCK_STREAM: i32 = 1;
+/// `sa_family` of an AF_UNIX address (a `u16`).
+const SA_FAMILY: [u8; 2] = (family::AF_UNIX as u16).to_ne_bytes();
 /// `POLLRDHUP` (`include/uapi/asm-generic/poll.h`): the peer shut down writing.
 pub const POLLRDHUP: u16 = 0x2000;
 
@@ -220,6 +219,21 @@ impl Socket for UnixStream {
         Ok(done)
     }
 
+    /// `unix_stream_sendmsg`: a connected stream takes no destination.
+    fn check_destination(&self) -> Result<(), Errno> {
+        Err(Errno::EISCONN)
+    }
+
+    /// `unix_listen`: no listening on an unbound socket.
+    fn listen(&self, _backlog: usize) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `unix_accept`: the socket is not listening.
+    fn accept(&self) -> Result<Arc<dyn FileLike>, Errno> {
+        Err(Errno::EINVAL)
+    }
+
     fn shutdown(&self, directions: u8) -> Result<(), Errno> {
         let mut pair = self.shared.pair.lock();
         let peer = self.peer();
@@ -238,7 +252,12 @@ impl Socket for UnixStream {
         Ok(())
     }
 
-    fn option(&self, name: i32) -> Result<i32, Errno> {
+    /// `SOL_SOCKET` options only: other levels have none on an AF_UNIX socket
+    /// (`EOPNOTSUPP`, as Linux's `unix_stream_ops`).
+    fn option(&self, level: i32, name: i32) -> Result<i32, Errno> {
+        if level != opt::SOL_SOCKET {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let mut pair = self.shared.pair.lock();
         let end = &mut pair.ends[self.side];
         let int = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
@@ -247,7 +266,7 @@ impl Socket for UnixStream {
             // Reading the error clears it (`sock_error`).
             opt::SO_ERROR if core::mem::take(&mut end.reset) => Errno::ECONNRESET.0,
             opt::SO_ERROR | opt::SO_ACCEPTCONN | opt::SO_PROTOCOL => 0,
-            opt::SO_DOMAIN => i32::from(AF_UNIX),
+            opt::SO_DOMAIN => family::AF_UNIX,
             opt::SO_SNDBUF => int(end.sndbuf),
             opt::SO_RCVBUF => int(end.rcvbuf),
             _ => return Err(Errno::ENOPROTOOPT),
@@ -257,7 +276,11 @@ impl Socket for UnixStream {
     /// `SO_SNDBUF` bounds this end's queue (Linux: doubled, at least the minimum);
     /// `SO_RCVBUF` is kept and reported, and bounds nothing, as on Linux for stream
     /// pairs (the sender's buffer does).
-    fn set_option(&self, name: i32, value: i32) -> Result<(), Errno> {
+    fn set_option(&self, level: i32, name: i32, value: Option<i32>) -> Result<(), Errno> {
+        if level != opt::SOL_SOCKET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let value = value.ok_or(Errno::EINVAL)?;
         let mut pair = self.shared.pair.lock();
         let value = usize::try_from(value).unwrap_or(0).min(SNDBUF_MAX);
         let end = &mut pair.ends[self.side];
@@ -274,7 +297,7 @@ impl Socket for UnixStream {
     /// Both ends are unnamed: a `sockaddr_un` with only the family (length 2).
     fn address(&self, _peer: bool) -> Result<([u8; 16], usize), Errno> {
         let mut bytes = [0u8; 16];
-        bytes[..2].copy_from_slice(&AF_UNIX.to_ne_bytes());
+        bytes[..2].copy_from_slice(&SA_FAMILY);
         Ok((bytes, 2))
     }
 }

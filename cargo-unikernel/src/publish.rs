@@ -1,0 +1,163 @@
+//! `run --publish HOST:GUEST`: guest TCP ports forwarded from the host's loopback, as
+//! `docker run -p` publishes them, and the QEMU network that carries them.
+//!
+//! Network safety: the host side of every forward is 127.0.0.1 only, and the user
+//! network runs with `restrict=on` (QEMU: the guest reaches neither the host nor
+//! anything beyond; explicit forwards still work), so no traffic leaves the machine.
+
+use std::fmt;
+use std::net::{Ipv4Addr, TcpListener};
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+
+/// One forwarded port: connections to 127.0.0.1:`host` reach the guest's `guest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publish {
+    pub host: u16,
+    pub guest: u16,
+}
+
+impl FromStr for Publish {
+    type Err = String;
+
+    /// `HOST:GUEST` or `GUEST` (the same port on both sides), optionally `/tcp`.
+    fn from_str(text: &str) -> Result<Publish, String> {
+        let ports = match text.rsplit_once('/') {
+            Some((ports, "tcp")) => ports,
+            Some((_, "udp")) => return Err("UDP ports cannot be published yet".into()),
+            Some((_, protocol)) => return Err(format!("unknown protocol `{protocol}`")),
+            None => text,
+        };
+        let port = |word: &str| match word.parse::<u16>() {
+            Ok(0) | Err(_) => Err(format!("`{word}` is not a port (1-65535)")),
+            Ok(port) => Ok(port),
+        };
+        match ports.split_once(':') {
+            Some((host, guest)) => Ok(Publish {
+                host: port(host)?,
+                guest: port(guest)?,
+            }),
+            None => {
+                let same = port(ports)?;
+                Ok(Publish {
+                    host: same,
+                    guest: same,
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "127.0.0.1:{} -> guest port {}", self.host, self.guest)
+    }
+}
+
+/// QEMU's `-netdev` and `-device` arguments for these forwards (none without any).
+pub fn qemu_network(publish: &[Publish]) -> Vec<String> {
+    if publish.is_empty() {
+        return Vec::new();
+    }
+    let mut netdev = String::from("user,id=net0,restrict=on");
+    for Publish { host, guest } in publish {
+        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+    }
+    vec![
+        "-netdev".into(),
+        netdev,
+        "-device".into(),
+        "virtio-net-device,netdev=net0".into(),
+    ]
+}
+
+/// Fails if a host port is published twice or is already taken on 127.0.0.1 (QEMU
+/// would fail later with a less clear message).
+pub fn check_host_ports(publish: &[Publish]) -> anyhow::Result<()> {
+    for (i, entry) in publish.iter().enumerate() {
+        if publish[..i].iter().any(|other| other.host == entry.host) {
+            bail!("--publish: host port {} is published twice", entry.host);
+        }
+        TcpListener::bind((Ipv4Addr::LOCALHOST, entry.host))
+            .with_context(|| format!("--publish: host port 127.0.0.1:{} is taken", entry.host))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_forms() {
+        let p = |s: &str| s.parse::<Publish>();
+        assert_eq!(
+            p("8080:80"),
+            Ok(Publish {
+                host: 8080,
+                guest: 80
+            })
+        );
+        assert_eq!(
+            p("80/tcp"),
+            Ok(Publish {
+                host: 80,
+                guest: 80
+            })
+        );
+        assert!(p("80/udp").unwrap_err().contains("UDP"));
+        assert!(p("0:80").is_err());
+        assert!(p("70000").is_err());
+        assert!(p("a:b").is_err());
+        assert!(p("1:2/sctp").is_err());
+    }
+
+    #[test]
+    fn forwards_listen_on_loopback_only() {
+        let args = qemu_network(&[
+            Publish {
+                host: 8080,
+                guest: 80,
+            },
+            Publish {
+                host: 2222,
+                guest: 22,
+            },
+        ]);
+        assert_eq!(
+            args,
+            [
+                "-netdev",
+                "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:2222-:22",
+                "-device",
+                "virtio-net-device,netdev=net0"
+            ]
+        );
+        assert!(qemu_network(&[]).is_empty());
+    }
+
+    #[test]
+    fn taken_or_repeated_host_ports_are_refused() {
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = check_host_ports(&[Publish {
+            host: port,
+            guest: 1,
+        }])
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("is taken"), "{err:#}");
+        drop(taken);
+        let twice = [
+            Publish {
+                host: port,
+                guest: 1,
+            },
+            Publish {
+                host: port,
+                guest: 2,
+            },
+        ];
+        assert!(check_host_ports(&twice).is_err());
+    }
+}

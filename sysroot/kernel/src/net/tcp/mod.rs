@@ -1,0 +1,433 @@
+//! TCP sockets (`tcp(7)`, IPv4) as file objects over smoltcp's TCP sockets.
+//!
+//! A descriptor's socket goes fresh (maybe bound) -> listening or connected. smoltcp
+//! has no backlog: one of its sockets listens for one connection. A listening socket
+//! here keeps a pool of up to `min(backlog, MAX_POOL)` smoltcp sockets listening on
+//! its port; `accept` takes one whose handshake finished and puts a new listener in
+//! its place. A closed connection finishes its TCP close in the background (the
+//! stack's closing list) as Linux's orphaned sockets do.
+//!
+//! Every operation returns at once (`EAGAIN` when it would wait); blocking
+//! descriptors wait in `vfs::wait` for the stack's next change, as pipes do.
+//!
+//! The socket calls reach it as `vfs::Socket` ([`socket`]), with `sockaddr_in` as
+//! [`addr`] reads and writes it.
+//!
+//! Not yet: telling a reset from an orderly close (a reset reads as end of file, a
+//! write after it is `EPIPE`), urgent data, IPv6.
+
+use alloc::vec::Vec;
+
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp::{Socket, SocketBuffer, State as TcpState};
+use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint, Ipv4Address};
+use spin::Mutex;
+use unikernel_hal::uaccess;
+
+use super::{Stack, with_stack};
+use crate::errno::Errno;
+use crate::vfs::{Segment, socket_shut as shut};
+
+mod addr;
+mod copy;
+mod file;
+mod socket;
+
+/// Receive and send buffer of each connection (Linux's defaults are larger; these
+/// bound the memory of the listening pools).
+const BUFFER: usize = 32 * 1024;
+/// The most smoltcp sockets listening for one listening socket.
+const MAX_POOL: usize = 8;
+
+/// An IPv4 address and port.
+pub type Endpoint = (Ipv4Address, u16);
+
+#[derive(Debug)]
+enum State {
+    /// Neither listening nor connected (possibly bound).
+    Fresh,
+    Listening {
+        pool: Vec<SocketHandle>,
+    },
+    /// Connecting or connected.
+    Connected(SocketHandle),
+}
+
+/// Options `setsockopt` sets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub reuse_addr: bool,
+    pub keep_alive: bool,
+    pub no_delay: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    /// `bind`'s address (the port is in [`Stack::ports`] until released).
+    bound: Option<Endpoint>,
+    options: Options,
+    /// A `connect` whose outcome no one has collected yet (`SO_ERROR`, `poll`).
+    connecting: bool,
+    /// The pending error `SO_ERROR` reports and clears.
+    error: Option<Errno>,
+    shut_read: bool,
+    shut_write: bool,
+}
+
+/// One TCP socket; `dup`s of its descriptor share it.
+#[derive(Debug)]
+pub struct TcpSocket(Mutex<Inner>);
+
+fn new_socket() -> Socket<'static> {
+    Socket::new(
+        SocketBuffer::new(alloc::vec![0; BUFFER]),
+        SocketBuffer::new(alloc::vec![0; BUFFER]),
+    )
+}
+
+fn listen_endpoint((address, port): Endpoint) -> IpListenEndpoint {
+    IpListenEndpoint {
+        addr: (!address.is_unspecified()).then_some(IpAddress::Ipv4(address)),
+        port,
+    }
+}
+
+fn ipv4(endpoint: IpEndpoint) -> Endpoint {
+    match endpoint.addr {
+        IpAddress::Ipv4(address) => (address, endpoint.port),
+    }
+}
+
+impl Inner {
+    /// Collects the outcome of a `connect` in progress: refused once the handshake
+    /// failed (the error goes to `SO_ERROR`).
+    fn settle(&mut self, stack: &mut Stack) {
+        let State::Connected(handle) = self.state else {
+            return;
+        };
+        if !self.connecting {
+            return;
+        }
+        match stack.sockets.get::<Socket>(handle).state() {
+            TcpState::SynSent | TcpState::SynReceived => {}
+            TcpState::Closed => {
+                self.connecting = false;
+                self.error = Some(Errno::ECONNREFUSED);
+            }
+            _ => self.connecting = false,
+        }
+    }
+
+    fn apply_options(&self, socket: &mut Socket<'_>) {
+        socket.set_nagle_enabled(!self.options.no_delay);
+        socket.set_keep_alive(
+            self.options
+                .keep_alive
+                .then(|| smoltcp::time::Duration::from_secs(75)),
+        );
+    }
+}
+
+impl TcpSocket {
+    /// A fresh socket; `ENETDOWN` if there is no network.
+    pub fn new() -> Result<TcpSocket, Errno> {
+        with_stack(|_| Ok(()))?;
+        Ok(TcpSocket(Mutex::new(Inner {
+            state: State::Fresh,
+            bound: None,
+            options: Options::default(),
+            connecting: false,
+            error: None,
+            shut_read: false,
+            shut_write: false,
+        })))
+    }
+
+    /// `bind(2)`: `EINVAL` if already bound, `EADDRINUSE` if another socket has the
+    /// port, `EADDRNOTAVAIL` for an address that is not the interface's.
+    pub fn bind_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            if inner.bound.is_some() || !matches!(inner.state, State::Fresh) {
+                return Err(Errno::EINVAL);
+            }
+            if !address.is_unspecified() && Some(address) != stack.address() {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            let port = match port {
+                0 => stack.ephemeral_port()?,
+                port if stack.ports.contains(&port) => return Err(Errno::EADDRINUSE),
+                // A connection still closing on the port does not block a bind with
+                // SO_REUSEADDR (std sets it on every listener).
+                port if !inner.options.reuse_addr && stack.port_in_use(port) => {
+                    return Err(Errno::EADDRINUSE);
+                }
+                port => port,
+            };
+            stack.ports.insert(port);
+            inner.bound = Some((address, port));
+            Ok(())
+        })
+    }
+
+    /// `listen(2)`: binds an ephemeral port first if unbound; a second `listen`
+    /// grows the pool to the new backlog.
+    pub fn start_listening(&self, backlog: usize) -> Result<(), Errno> {
+        let wanted = backlog.clamp(1, MAX_POOL);
+        if self.0.lock().bound.is_none() {
+            self.bind_to((Ipv4Address::UNSPECIFIED, 0))?;
+        }
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
+            let mut pool = match core::mem::replace(&mut inner.state, State::Fresh) {
+                State::Fresh => Vec::new(),
+                State::Listening { pool } => pool,
+                connected @ State::Connected(_) => {
+                    inner.state = connected;
+                    return Err(Errno::EINVAL);
+                }
+            };
+            let mut result = Ok(());
+            while pool.len() < wanted {
+                let mut socket = new_socket();
+                inner.apply_options(&mut socket);
+                if socket.listen(listen_endpoint(endpoint)).is_err() {
+                    result = Err(Errno::EINVAL);
+                    break;
+                }
+                pool.push(stack.sockets.add(socket));
+            }
+            inner.state = State::Listening { pool };
+            result
+        })
+    }
+
+    /// `accept4(2)` without waiting: a connection whose handshake finished, or
+    /// `EAGAIN`.
+    pub fn take_connection(&self) -> Result<TcpSocket, Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
+            let options = inner.options;
+            let State::Listening { pool } = &mut inner.state else {
+                return Err(Errno::EINVAL);
+            };
+            let ready = pool.iter().position(|&handle| {
+                !matches!(
+                    stack.sockets.get::<Socket>(handle).state(),
+                    TcpState::Listen | TcpState::SynReceived
+                )
+            });
+            let Some(index) = ready else {
+                return Err(Errno::EAGAIN);
+            };
+            let handle = pool.swap_remove(index);
+            let mut socket = new_socket();
+            if socket.listen(listen_endpoint(endpoint)).is_ok() {
+                pool.push(stack.sockets.add(socket));
+            }
+            Ok(TcpSocket(Mutex::new(Inner {
+                state: State::Connected(handle),
+                bound: None,
+                options,
+                connecting: false,
+                error: None,
+                shut_read: false,
+                shut_write: false,
+            })))
+        })
+    }
+
+    /// Starts `connect(2)` to `remote`: `Ok(())` once started (the caller waits with
+    /// [`TcpSocket::connect_outcome`]); `EISCONN`, `EALREADY`, `ENETUNREACH` as Linux.
+    pub fn connect_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            inner.settle(stack);
+            match inner.state {
+                State::Connected(_) if inner.connecting => return Err(Errno::EALREADY),
+                State::Connected(_) => return Err(Errno::EISCONN),
+                State::Listening { .. } => return Err(Errno::EINVAL),
+                State::Fresh => {}
+            }
+            if address.is_unspecified() || port == 0 {
+                return Err(Errno::ECONNREFUSED);
+            }
+            let local_port = match inner.bound {
+                Some((_, port)) => port,
+                None => stack.ephemeral_port()?,
+            };
+            let mut socket = new_socket();
+            inner.apply_options(&mut socket);
+            let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
+            socket
+                .connect(stack.iface.context(), remote, local_port)
+                .map_err(|_| Errno::ENETUNREACH)?;
+            if let Some((_, port)) = inner.bound.take() {
+                stack.ports.remove(&port);
+            }
+            inner.state = State::Connected(stack.sockets.add(socket));
+            inner.connecting = true;
+            Ok(())
+        })
+    }
+
+    /// The outcome of a `connect` started earlier: `EAGAIN` while the handshake runs,
+    /// then `Ok` or the error (taken from `SO_ERROR`).
+    pub fn connect_outcome(&self) -> Result<(), Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            inner.settle(stack);
+            if let Some(error) = inner.error.take() {
+                return Err(error);
+            }
+            if inner.connecting {
+                Err(Errno::EAGAIN)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Reads (or with `peek`, copies) into `segments` in order: 0 at end of stream.
+    /// A peek copies at most 4 KiB (what one stack buffer holds).
+    pub fn recv_bytes(&self, segments: &[Segment], peek: bool) -> Result<usize, Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            inner.settle(stack);
+            let State::Connected(handle) = inner.state else {
+                return Err(Errno::ENOTCONN);
+            };
+            let socket = stack.sockets.get_mut::<Socket>(handle);
+            let total: usize = segments.iter().map(|s| s.len).sum();
+            if total == 0 {
+                return Ok(0);
+            }
+            if socket.can_recv() {
+                return if peek {
+                    let mut chunk = [0u8; 4096];
+                    let n = socket
+                        .peek_slice(&mut chunk[..total.min(4096)])
+                        .unwrap_or(0);
+                    copy::scatter(&chunk[..n], segments)
+                } else {
+                    copy::receive(socket, segments)
+                };
+            }
+            if inner.shut_read || !socket.may_recv() {
+                return match socket.state() {
+                    TcpState::SynSent | TcpState::SynReceived => Err(Errno::EAGAIN),
+                    _ => Ok(0),
+                };
+            }
+            Err(Errno::EAGAIN)
+        })
+    }
+
+    /// Queues up to `len` bytes from `buf`: `EAGAIN` when the send buffer is full,
+    /// `EPIPE` once writing is shut down or the connection is gone.
+    pub fn send_bytes(&self, buf: usize, len: usize) -> Result<usize, Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            inner.settle(stack);
+            if let Some(error) = inner.error.take() {
+                return Err(error);
+            }
+            let State::Connected(handle) = inner.state else {
+                return Err(Errno::ENOTCONN);
+            };
+            if inner.shut_write {
+                return Err(Errno::EPIPE);
+            }
+            let socket = stack.sockets.get_mut::<Socket>(handle);
+            match socket.state() {
+                TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
+                _ if !socket.may_send() => return Err(Errno::EPIPE),
+                _ => {}
+            }
+            let room = socket.send_capacity() - socket.send_queue();
+            if room == 0 {
+                return Err(Errno::EAGAIN);
+            }
+            let n = len.min(room);
+            let sent = uaccess::with_bytes(buf, n, |bytes| socket.send_slice(bytes))?;
+            sent.map_err(|_| Errno::EPIPE)
+        })
+    }
+
+    /// `shutdown(2)` of the `vfs::socket_shut` directions: shutting the sending side
+    /// sends FIN.
+    pub fn shut(&self, directions: u8) -> Result<(), Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            let State::Connected(handle) = inner.state else {
+                return Err(Errno::ENOTCONN);
+            };
+            inner.shut_read |= directions & shut::RECEIVE != 0;
+            if directions & shut::SEND != 0 {
+                inner.shut_write = true;
+                stack.sockets.get_mut::<Socket>(handle).close();
+            }
+            stack.changed();
+            Ok(())
+        })
+    }
+
+    /// `getsockname(2)`: the bound or connected local endpoint (0.0.0.0:0 if none).
+    pub fn local(&self) -> Result<Endpoint, Errno> {
+        with_stack(|stack| {
+            let inner = self.0.lock();
+            if let State::Connected(handle) = inner.state
+                && let Some(local) = stack.sockets.get::<Socket>(handle).local_endpoint()
+            {
+                return Ok(ipv4(local));
+            }
+            Ok(inner.bound.unwrap_or((Ipv4Address::UNSPECIFIED, 0)))
+        })
+    }
+
+    /// `getpeername(2)`: `ENOTCONN` unless connected.
+    pub fn peer(&self) -> Result<Endpoint, Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            inner.settle(stack);
+            match inner.state {
+                State::Connected(handle) if !inner.connecting => stack
+                    .sockets
+                    .get::<Socket>(handle)
+                    .remote_endpoint()
+                    .map(ipv4)
+                    .ok_or(Errno::ENOTCONN),
+                _ => Err(Errno::ENOTCONN),
+            }
+        })
+    }
+
+    /// The options, to read or change; a change reaches the smoltcp socket at once.
+    pub fn with_options<R>(&self, f: impl FnOnce(&mut Options) -> R) -> Result<R, Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            let result = f(&mut inner.options);
+            if let State::Connected(handle) = inner.state {
+                inner.apply_options(stack.sockets.get_mut::<Socket>(handle));
+            }
+            Ok(result)
+        })
+    }
+
+    /// `SO_ACCEPTCONN`.
+    pub fn is_listening(&self) -> Result<bool, Errno> {
+        Ok(matches!(self.0.lock().state, State::Listening { .. }))
+    }
+
+    /// `SO_ERROR`: the pending error, cleared.
+    pub fn take_error(&self) -> Result<Option<Errno>, Errno> {
+        with_stack(|stack| {
+            let mut inner = self.0.lock();
+            inner.settle(stack);
+            Ok(inner.error.take())
+        })
+    }
+}

@@ -1,0 +1,251 @@
+//! Data on a connected socket with flags: `sendto`, `recvfrom` and their
+//! scatter-gather forms `sendmsg` and `recvmsg` (no control messages). A blocking
+//! call waits while the socket is not ready (not with `O_NONBLOCK` or
+//! `MSG_DONTWAIT`); a send to a peer that is gone (`EPIPE`) raises SIGPIPE unless
+//! `MSG_NOSIGNAL`, for every kind of socket, as `write` does (`syscall::io`).
+
+use alloc::vec::Vec;
+
+use unikernel_hal::uaccess;
+
+use super::{address, ensure_socket, socket_in, with_socket};
+use crate::errno::Errno;
+use crate::signal;
+use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
+use crate::vfs::socket_msg::*;
+use crate::vfs::wait::{self, Attempt};
+use crate::vfs::{Segment, Socket};
+
+/// `struct msghdr`'s size on x86-64.
+const MSGHDR_SIZE: usize = 56;
+/// Linux's `UIO_MAXIOV`.
+const IOV_MAX: usize = 1024;
+/// `INT_MAX & PAGE_MASK`: the most one `sendto`/`recvfrom` moves on Linux.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// `segments` without their first `done` bytes (and without empty segments, which
+/// move nothing).
+fn skip(segments: &[Segment], mut done: usize) -> Vec<Segment> {
+    let mut rest = Vec::with_capacity(segments.len());
+    for segment in segments {
+        if done >= segment.len {
+            done -= segment.len;
+            continue;
+        }
+        rest.push(Segment {
+            base: segment.base + done,
+            len: segment.len - done,
+        });
+        done = 0;
+    }
+    rest
+}
+
+/// Runs `step` (a send or receive on `fd`'s socket, given the bytes moved so far)
+/// until it is done, waiting while it is `EAGAIN` on a blocking socket. `whole`: a
+/// blocking call goes on until `total` bytes moved (a stream send; a receive with
+/// `MSG_WAITALL`) or the stream ends. A signal ends the wait with `EINTR`, or the
+/// bytes moved so far, or restarts it (`SA_RESTART`), as Linux's `-ERESTARTSYS`.
+fn transfer(
+    fd: u32,
+    flags: u32,
+    total: usize,
+    whole: bool,
+    mut step: impl FnMut(&dyn Socket, usize) -> Result<usize, Errno>,
+) -> SysResult {
+    let mut done = 0;
+    signal::restarting(|| {
+        let result = wait::until(None, |vfs| {
+            let nonblocking = vfs.file(fd)?.nonblocking() || flags & MSG_DONTWAIT != 0;
+            let socket = socket_in(vfs, fd)?;
+            // After progress, try again at once: the state that ends the call (end
+            // of stream, a peer gone) may already hold, and no later change would
+            // wake a wait for it (a MSG_WAITALL receive of a pair whose peer had shut
+            // down waited for good, found by the fuzzer).
+            loop {
+                match step(socket, done) {
+                    Ok(n) => {
+                        done += n;
+                        if !(whole && n > 0 && done < total && !nonblocking) {
+                            return Ok(Attempt::Done(done));
+                        }
+                    }
+                    Err(Errno::EAGAIN) if !nonblocking => return Ok(Attempt::Wait),
+                    Err(_) if done > 0 => return Ok(Attempt::Done(done)),
+                    Err(error) => return Err(error),
+                }
+            }
+        })
+        .and_then(|done| done.ok_or(Errno::EAGAIN));
+        match result {
+            Err(Errno::EINTR) if done > 0 => Ok(done),
+            other => other,
+        }
+    })
+}
+
+/// A send: whole on a blocking stream; `EPIPE` raises SIGPIPE unless `MSG_NOSIGNAL`.
+fn send(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
+    if flags & MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let total = segments.iter().map(|s| s.len).sum();
+    let result = transfer(fd, flags, total, true, |socket, done| {
+        socket.send(&skip(segments, done), flags)
+    });
+    if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+        signal::raise_broken_pipe();
+    }
+    result
+}
+
+fn recv(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
+    if flags & MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let total = segments.iter().map(|s| s.len).sum();
+    let whole = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
+    transfer(fd, flags, total, whole, |socket, done| {
+        socket.recv(&skip(segments, done), flags)
+    })
+}
+
+/// A destination address (`namelen` bytes) on a connected stream: the socket's
+/// answer (TCP ignores it, an AF_UNIX stream says `EISCONN`).
+fn destination(fd: Fd, namelen: u32) -> Result<(), Errno> {
+    with_socket(fd, |socket| {
+        if namelen == 0 {
+            Ok(())
+        } else {
+            socket.check_destination()
+        }
+    })
+}
+
+/// `sendto(fd, buf, len, flags, dest_addr, addrlen)`.
+pub fn sendto(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let (base, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
+    let flags: u32 = args.get(3)?;
+    let addr: UserAddr = args.get(4)?;
+    let addrlen: u32 = args.get(5)?;
+    let len = len.min(MAX_RW_COUNT);
+    if addr.is_null() {
+        ensure_socket(fd)?;
+    } else {
+        destination(fd, addrlen)?;
+    }
+    send(fd.0, &[Segment { base: base.0, len }], flags)
+}
+
+/// `recvfrom(fd, buf, len, flags, src_addr, addrlen)`: a connected stream reports no
+/// source address (length 0), as Linux's `unix_stream_recvmsg` and `tcp_recvmsg`.
+pub fn recvfrom(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let (base, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
+    let flags: u32 = args.get(3)?;
+    let addr: UserAddr = args.get(4)?;
+    let addrlen: UserAddr = args.get(5)?;
+    let len = len.min(MAX_RW_COUNT);
+    ensure_socket(fd)?;
+    let n = recv(fd.0, &[Segment { base: base.0, len }], flags)?;
+    if !addr.is_null() && !addrlen.is_null() {
+        address::write(addr, addrlen, &[])?;
+    }
+    Ok(n)
+}
+
+/// The fields of a `struct msghdr` the calls use.
+struct MsgHdr {
+    namelen: u32,
+    segments: Vec<Segment>,
+    controllen: u64,
+}
+
+fn word(bytes: &[u8; MSGHDR_SIZE], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+/// Reads a `struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }`
+/// and its `iovec` array (`EMSGSIZE` beyond `UIO_MAXIOV` segments, `EINVAL` for a
+/// total beyond `isize::MAX`).
+fn read_msghdr(addr: UserAddr) -> Result<MsgHdr, Errno> {
+    let mut bytes = [0u8; MSGHDR_SIZE];
+    uaccess::copy_from(addr.0, &mut bytes)?;
+    let namelen = word(&bytes, 8) as u32;
+    let iov = word(&bytes, 16) as usize;
+    let iovlen = usize::try_from(word(&bytes, 24)).map_err(|_| Errno::EMSGSIZE)?;
+    if iovlen > IOV_MAX {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut segments = Vec::new();
+    segments.try_reserve(iovlen).map_err(|_| Errno::ENOMEM)?;
+    let mut total: usize = 0;
+    for index in 0..iovlen {
+        let at = iov.checked_add(index * 16).ok_or(Errno::EFAULT)?;
+        let base = uaccess::read_u64(at)? as usize;
+        let len = usize::try_from(uaccess::read_u64(at + 8)?).map_err(|_| Errno::EINVAL)?;
+        total = total
+            .checked_add(len)
+            .filter(|&t| t <= isize::MAX as usize)
+            .ok_or(Errno::EINVAL)?;
+        segments.push(Segment { base, len });
+    }
+    Ok(MsgHdr {
+        namelen,
+        segments,
+        controllen: word(&bytes, 40),
+    })
+}
+
+/// `sendmsg(fd, msg, flags)`. Ancillary data (`SCM_RIGHTS`, credentials) is not
+/// passed: `EOPNOTSUPP` (sysroot/README.md).
+pub fn sendmsg(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let msg: UserAddr = args.get(1)?;
+    let flags: u32 = args.get(2)?;
+    ensure_socket(fd)?;
+    let header = read_msghdr(msg)?;
+    destination(fd, header.namelen)?;
+    if header.controllen != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    send(fd.0, &header.segments, flags)
+}
+
+/// `recvmsg(fd, msg, flags)`: no name, no ancillary data, no flags come back.
+pub fn recvmsg(args: SyscallArgs) -> SysResult {
+    let fd: Fd = args.get(0)?;
+    let msg: UserAddr = args.get(1)?;
+    let flags: u32 = args.get(2)?;
+    ensure_socket(fd)?;
+    let header = read_msghdr(msg)?;
+    let n = recv(fd.0, &header.segments, flags)?;
+    // msg_namelen (8), msg_controllen (40) and msg_flags (48) as Linux leaves them.
+    uaccess::copy_to(msg.offset(8)?.0, &0u32.to_ne_bytes())?;
+    uaccess::copy_to(msg.offset(40)?.0, &0u64.to_ne_bytes())?;
+    uaccess::copy_to(msg.offset(48)?.0, &0i32.to_ne_bytes())?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipping_moves_through_segments() {
+        let segments = [
+            Segment { base: 100, len: 4 },
+            Segment { base: 200, len: 0 },
+            Segment { base: 300, len: 6 },
+        ];
+        let bases = |rest: Vec<Segment>| rest.iter().map(|s| (s.base, s.len)).collect::<Vec<_>>();
+        assert_eq!(bases(skip(&segments, 0)), [(100, 4), (300, 6)]);
+        assert_eq!(bases(skip(&segments, 3)), [(103, 1), (300, 6)]);
+        assert_eq!(bases(skip(&segments, 4)), [(300, 6)]);
+        assert_eq!(bases(skip(&segments, 7)), [(303, 3)]);
+        assert_eq!(bases(skip(&segments, 10)), []);
+    }
+}
