@@ -295,3 +295,19 @@ fn tcp_sends_after_shutdown_raise_sigpipe_like_native() {
     );
     assert_eq!(native_run, image_run);
 }
+
+/// 127.0.0.1 inside the guest with no network device (`run` without `--publish`): a
+/// server thread and a client thread of one program, a refused connect and a bind to
+/// an address no interface has, as natively.
+#[test]
+fn loopback_works_without_a_device_like_native() {
+    let native_run = run(&native("echo"), &["loopback", "300"], &[]);
+    assert_eq!(native_run.code, Some(0), "native: {}", native_run.stderr);
+    assert!(
+        native_run.stdout.contains("client 300 lines echoed"),
+        "{}",
+        native_run.stdout
+    );
+    let image = common::boot("echo", &["loopback", "300"], &[]);
+    common::assert_same("echo loopback", &native_run, &image);
+}

@@ -9,7 +9,10 @@
 //! echo and prints a summary.
 //!
 //! `echo pipe PORT [ADDRESS]`: SIGPIPE and `MSG_NOSIGNAL` on a TCP socket ([`pipe`]).
+//!
+//! `echo loopback LINES`: server and client threads over 127.0.0.1 ([`loopback`]).
 
+mod loopback;
 mod pipe;
 
 use std::io::{BufRead, BufReader, Write};
@@ -82,13 +85,17 @@ fn main() -> ExitCode {
             let address = args.get(3).map_or("0.0.0.0", String::as_str);
             pipe::run(address, port)
         }
+        Some("loopback") => match args.get(2).map_or(Ok(100), |n| n.parse()) {
+            Ok(lines) => loopback::run(lines),
+            Err(_) => Err(std::io::Error::other("LINES: a number")),
+        },
         Some("client") if args.len() == 4 => match args[3].parse() {
             Ok(lines) => client(&args[2], lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         _ => {
             eprintln!(
-                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]]"
+                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES]"
             );
             return ExitCode::from(2);
         }

@@ -1,5 +1,11 @@
-//! Networking: eth0 (virtio-net, [`nic`]) under smoltcp's TCP/IP stack, and TCP
-//! sockets as file objects ([`tcp`]).
+//! Networking: two interfaces under smoltcp's TCP/IP stack, lo (127.0.0.1/8,
+//! [`loopback`]) always and eth0 (virtio-net, [`nic`]) when the command line names a
+//! device, and TCP sockets as file objects ([`tcp`]).
+//!
+//! Each interface is a smoltcp `Interface` with its own socket set (smoltcp sends
+//! every socket of a set out of the interface that polls it); a socket lives on the
+//! interface its addresses route to ([`Net`]), a listener on 0.0.0.0 on both. Local
+//! ports are one space across both, as Linux's.
 //!
 //! The boot flow records the configuration ([`configure`]: the virtio-mmio devices of
 //! the command line, the address and gateway); the stack itself is built by the first
@@ -19,6 +25,7 @@
 //! blocked inside the allocator), and the poll allocates nothing. Socket changes wake
 //! waiters through the VFS wait word (`vfs::wake`).
 
+pub mod loopback;
 pub mod nic;
 pub mod tcp;
 
@@ -29,6 +36,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use smoltcp::socket::tcp::Socket as TcpSocket;
 use spin::{Mutex, Once};
 use unikernel_hal::ioapic::{self, DeviceLine};
 use unikernel_hal::virtio_net::NetDevice;
@@ -39,6 +47,7 @@ use crate::log::kinfo;
 use crate::sched::PollAgain;
 use crate::{random, sched, time};
 
+use self::loopback::Loopback;
 use self::nic::Nic;
 
 /// The longest the idle loop sleeps while the network is up if the device's interrupt
@@ -73,24 +82,49 @@ pub fn configure(cmdline: &Cmdline<'_>) {
     });
 }
 
-/// The interface, its device and every socket.
-pub struct Stack {
+/// An interface: which socket set a socket lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Net {
+    Lo,
+    Eth,
+}
+
+/// A smoltcp socket: its interface and its handle in that interface's set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle {
+    pub net: Net,
+    handle: SocketHandle,
+}
+
+/// One interface, its device and its sockets.
+struct Link<D> {
     iface: Interface,
-    nic: Nic,
-    /// The device's interrupt line, if routed (else the idle loop polls on a timer).
-    line: Option<DeviceLine>,
+    device: D,
     sockets: SocketSet<'static>,
+}
+
+/// eth0 and the device's interrupt line, if routed (else the idle loop polls on a
+/// timer).
+struct Eth {
+    link: Link<Nic>,
+    line: Option<DeviceLine>,
+}
+
+/// The interfaces and every socket.
+pub struct Stack {
+    lo: Link<Loopback>,
+    eth: Option<Eth>,
     /// Local ports taken by bound sockets (listening or not yet connected).
     ports: BTreeSet<u16>,
     /// Closed sockets still finishing their TCP close; removed once closed.
-    closing: Vec<SocketHandle>,
+    closing: Vec<Handle>,
     next_ephemeral: u16,
 }
 
 impl core::fmt::Debug for Stack {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Stack")
-            .field("nic", &self.nic)
+            .field("eth", &self.eth.as_ref().map(|eth| &eth.link.device))
             .finish_non_exhaustive()
     }
 }
@@ -98,7 +132,7 @@ impl core::fmt::Debug for Stack {
 /// The stack once built; `None` inside until the first socket, and for good if no
 /// network device answered.
 static STACK: Mutex<Option<Stack>> = Mutex::new(None);
-static BUILT: Once<bool> = Once::new();
+static BUILT: Once<()> = Once::new();
 /// Moves on whenever a poll changed socket state (edge-triggered `epoll`).
 static CHANGES: AtomicU64 = AtomicU64::new(0);
 
@@ -124,7 +158,31 @@ fn probe(config: &Config) -> Option<(NetDevice, u32)> {
     None
 }
 
-fn build(config: &Config) -> Option<Stack> {
+fn build(config: &Config) -> Stack {
+    let mut seed = [0u8; 8];
+    random::fill(&mut seed);
+    let mut lo_device = Loopback::default();
+    let mut lo_config = IfaceConfig::new(HardwareAddress::Ip);
+    lo_config.random_seed = u64::from_ne_bytes(seed);
+    let mut lo = Interface::new(lo_config, &mut lo_device, now());
+    lo.update_ip_addrs(|addrs| {
+        let _ = addrs.push(IpCidr::new(Ipv4Address::LOCALHOST.into(), 8));
+    });
+    Stack {
+        lo: Link {
+            iface: lo,
+            device: lo_device,
+            sockets: SocketSet::new(Vec::new()),
+        },
+        eth: build_eth(config, u64::from_ne_bytes(seed).rotate_left(32)),
+        ports: BTreeSet::new(),
+        closing: Vec::new(),
+        next_ephemeral: 49152 + u16::from(seed[0]) * 32,
+    }
+}
+
+/// eth0 over the first virtio-net device, if the command line names one.
+fn build_eth(config: &Config, seed: u64) -> Option<Eth> {
     let (device, irq) = probe(config)?;
     let mut nic = Nic::new(device);
     let line = match ioapic::route_device(irq) {
@@ -134,10 +192,8 @@ fn build(config: &Config) -> Option<Stack> {
             None
         }
     };
-    let mut seed = [0u8; 8];
-    random::fill(&mut seed);
     let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
-    iface_config.random_seed = u64::from_ne_bytes(seed);
+    iface_config.random_seed = seed;
     let mut iface = Interface::new(iface_config, &mut nic, now());
     let ([a, b, c, d], prefix) = config.ip;
     iface.update_ip_addrs(|addrs| {
@@ -147,40 +203,32 @@ fn build(config: &Config) -> Option<Stack> {
     let _ = iface
         .routes_mut()
         .add_default_ipv4_route(Ipv4Address::new(a, b, c, d));
-    Some(Stack {
-        iface,
-        nic,
+    Some(Eth {
+        link: Link {
+            iface,
+            device: nic,
+            sockets: SocketSet::new(Vec::new()),
+        },
         line,
-        sockets: SocketSet::new(Vec::new()),
-        ports: BTreeSet::new(),
-        closing: Vec::new(),
-        next_ephemeral: 49152 + u16::from(seed[0]) * 32,
     })
 }
 
-/// Runs `f` on the stack, building it first if this is the first use; `ENETDOWN`
-/// if there is no network device. Polls before and after `f`, so `f` sees what
-/// arrived and what it queued goes out.
+/// Runs `f` on the stack, building it first if this is the first use. Polls before
+/// and after `f`, so `f` sees what arrived and what it queued goes out.
 pub fn with_stack<R>(f: impl FnOnce(&mut Stack) -> Result<R, Errno>) -> Result<R, Errno> {
     let mut guard = STACK.lock();
-    let built = *BUILT.call_once(|| {
+    BUILT.call_once(|| {
         let config = CONFIG.get().copied().unwrap_or(Config {
             devices: [MmioDevice::default(); MAX_DEVICES],
             device_count: 0,
             ip: DEFAULT_IP,
             gateway: DEFAULT_GATEWAY,
         });
-        *guard = build(&config);
-        if guard.is_some() {
-            sched::set_idle_poll(idle_poll);
-        } else {
-            kinfo!("net: no virtio-net device: sockets are ENETDOWN");
-        }
-        guard.is_some()
+        *guard = Some(build(&config));
+        sched::set_idle_poll(idle_poll);
     });
-    let stack = match (built, guard.as_mut()) {
-        (true, Some(stack)) => stack,
-        _ => return Err(Errno::ENETDOWN),
+    let Some(stack) = guard.as_mut() else {
+        return Err(Errno::ENETDOWN);
     };
     stack.poll();
     let result = f(stack);
@@ -200,11 +248,20 @@ fn idle_poll(now_ns: u64) -> PollAgain {
         return soon;
     };
     stack.poll();
-    let timers = stack
-        .iface
-        .poll_delay(now(), &stack.sockets)
-        .map(|delay| now_ns.saturating_add(delay.total_micros().saturating_mul(1000)));
-    match (timers, &stack.line) {
+    let at = |delay: smoltcp::time::Duration| {
+        now_ns.saturating_add(delay.total_micros().saturating_mul(1000))
+    };
+    let lo = stack.lo.iface.poll_delay(now(), &stack.lo.sockets).map(at);
+    let eth = stack
+        .eth
+        .as_mut()
+        .and_then(|eth| eth.link.iface.poll_delay(now(), &eth.link.sockets).map(at));
+    let timers = match (lo, eth) {
+        (Some(lo), Some(eth)) => Some(lo.min(eth)),
+        (lo, eth) => lo.or(eth),
+    };
+    let line = stack.eth.as_ref().and_then(|eth| eth.line.as_ref());
+    match (timers, line) {
         (Some(at), Some(_)) => PollAgain::At(at),
         (None, Some(_)) => PollAgain::OnInterrupt,
         (Some(at), None) => PollAgain::At(at.min(now_ns.saturating_add(POLL_INTERVAL_NS))),
@@ -213,27 +270,21 @@ fn idle_poll(now_ns: u64) -> PollAgain {
 }
 
 impl Stack {
-    /// Frames in and out, timers; wakes waiters if a socket changed. With an
-    /// interrupt line: acknowledges the device first and unmasks the line after, then
-    /// looks again for a frame that came in between (an edge while masked is lost).
+    /// Packets in and out of both interfaces, timers; wakes waiters if a socket
+    /// changed.
     pub fn poll(&mut self) {
         let mut changed = false;
-        if let Some(line) = &self.line {
-            line.take();
-            self.nic.ack_interrupt();
-        }
-        // Bounded: a flood of frames cannot keep the caller here for ever.
-        for round in 0..64 {
-            let result = self.iface.poll(now(), &mut self.nic, &mut self.sockets);
+        // Bounded: a flood of packets cannot keep the caller here for ever.
+        for _ in 0..64 {
+            let lo = &mut self.lo;
+            let result = lo.iface.poll(now(), &mut lo.device, &mut lo.sockets);
             changed |= result == PollResult::SocketStateChanged;
-            if round == 0
-                && let Some(line) = &self.line
-            {
-                line.unmask();
-            }
-            if !self.nic.has_frame() {
+            if !lo.device.has_packet() {
                 break;
             }
+        }
+        if let Some(eth) = &mut self.eth {
+            changed |= eth.poll();
         }
         self.reap();
         if changed {
@@ -249,16 +300,81 @@ impl Stack {
 
     /// Removes closing sockets that have finished closing.
     fn reap(&mut self) {
-        let sockets = &mut self.sockets;
-        self.closing.retain(|&handle| {
-            let socket = sockets.get::<smoltcp::socket::tcp::Socket>(handle);
-            if socket.state() == smoltcp::socket::tcp::State::Closed {
-                sockets.remove(handle);
+        let mut closing = core::mem::take(&mut self.closing);
+        closing.retain(|&handle| {
+            if self.tcp(handle).state() == smoltcp::socket::tcp::State::Closed {
+                self.remove(handle);
                 false
             } else {
                 true
             }
         });
+        self.closing = closing;
+    }
+
+    /// The socket set of `net` (lo's if there is no eth0: no socket is there then).
+    fn sockets(&self, net: Net) -> &SocketSet<'static> {
+        match (net, &self.eth) {
+            (Net::Eth, Some(eth)) => &eth.link.sockets,
+            _ => &self.lo.sockets,
+        }
+    }
+
+    fn sockets_mut(&mut self, net: Net) -> &mut SocketSet<'static> {
+        match (net, &mut self.eth) {
+            (Net::Eth, Some(eth)) => &mut eth.link.sockets,
+            _ => &mut self.lo.sockets,
+        }
+    }
+
+    /// The TCP socket behind `handle`.
+    pub fn tcp(&self, handle: Handle) -> &TcpSocket<'static> {
+        self.sockets(handle.net).get::<TcpSocket>(handle.handle)
+    }
+
+    pub fn tcp_mut(&mut self, handle: Handle) -> &mut TcpSocket<'static> {
+        self.sockets_mut(handle.net)
+            .get_mut::<TcpSocket>(handle.handle)
+    }
+
+    /// Puts `socket` on `net`.
+    pub fn add(&mut self, net: Net, socket: TcpSocket<'static>) -> Handle {
+        Handle {
+            net,
+            handle: self.sockets_mut(net).add(socket),
+        }
+    }
+
+    /// Drops the socket behind `handle`.
+    pub fn remove(&mut self, handle: Handle) {
+        self.sockets_mut(handle.net).remove(handle.handle);
+    }
+
+    /// The interfaces that receive for a local `address` (0.0.0.0: all of them);
+    /// `EADDRNOTAVAIL` for an address no interface has.
+    pub fn nets_for(&self, address: Ipv4Address) -> Result<&'static [Net], Errno> {
+        let eth = self.address();
+        if address.is_unspecified() {
+            Ok(if eth.is_some() { &[Net::Lo, Net::Eth] } else { &[Net::Lo] })
+        } else if address == Ipv4Address::LOCALHOST {
+            Ok(&[Net::Lo])
+        } else if Some(address) == eth {
+            Ok(&[Net::Eth])
+        } else {
+            Err(Errno::EADDRNOTAVAIL)
+        }
+    }
+
+    /// The interface a connection to `remote` leaves by, and its context (smoltcp
+    /// picks the source address there); `ENETUNREACH` without eth0.
+    pub fn route(&mut self, remote: Ipv4Address) -> Result<(Net, &mut smoltcp::iface::Context), Errno> {
+        if remote.is_loopback() {
+            return Ok((Net::Lo, self.lo.iface.context()));
+        }
+        match &mut self.eth {
+            Some(eth) => Ok((Net::Eth, eth.link.iface.context())),
+            None => Err(Errno::ENETUNREACH),
+        }
     }
 
     /// A free local port for an outgoing connection or a bind to port 0 (the range
@@ -276,7 +392,9 @@ impl Stack {
 
     /// Whether any socket of the set has `port` as its local port.
     fn port_in_use(&self, port: u16) -> bool {
-        self.sockets.iter().any(|(_, socket)| match socket {
+        let eth = self.eth.as_ref().map(|eth| &eth.link.sockets);
+        let mut sockets = self.lo.sockets.iter().chain(eth.into_iter().flat_map(|set| set.iter()));
+        sockets.any(|(_, socket)| match socket {
             smoltcp::socket::Socket::Tcp(tcp) => {
                 tcp.local_endpoint().is_some_and(|end| end.port == port)
                     || tcp.listen_endpoint().port == port
@@ -286,8 +404,36 @@ impl Stack {
         })
     }
 
-    /// The interface's IPv4 address.
+    /// eth0's IPv4 address.
     pub fn address(&self) -> Option<Ipv4Address> {
-        self.iface.ipv4_addr()
+        self.eth.as_ref().and_then(|eth| eth.link.iface.ipv4_addr())
+    }
+}
+
+impl Eth {
+    /// Frames in and out, timers: whether a socket changed. With an interrupt line:
+    /// acknowledges the device first and unmasks the line after, then looks again for
+    /// a frame that came in between (an edge while masked is lost).
+    fn poll(&mut self) -> bool {
+        let mut changed = false;
+        let link = &mut self.link;
+        if let Some(line) = &self.line {
+            line.take();
+            link.device.ack_interrupt();
+        }
+        // Bounded: a flood of frames cannot keep the caller here for ever.
+        for round in 0..64 {
+            let result = link.iface.poll(now(), &mut link.device, &mut link.sockets);
+            changed |= result == PollResult::SocketStateChanged;
+            if round == 0
+                && let Some(line) = &self.line
+            {
+                line.unmask();
+            }
+            if !link.device.has_frame() {
+                break;
+            }
+        }
+        changed
     }
 }

@@ -2,7 +2,7 @@
 //! `tcp_poll` reports it, `fstat`, `FIONREAD`, and the release of the last
 //! descriptor.
 
-use smoltcp::socket::tcp::{Socket, State as TcpState};
+use smoltcp::socket::tcp::State as TcpState;
 
 use super::{State, TcpSocket};
 use crate::errno::Errno;
@@ -24,14 +24,14 @@ impl TcpSocket {
             State::Listening { pool } => {
                 let ready = pool.iter().any(|&handle| {
                     !matches!(
-                        stack.sockets.get::<Socket>(handle).state(),
+                        stack.tcp(handle).state(),
                         TcpState::Listen | TcpState::SynReceived
                     )
                 });
                 if ready { READABLE } else { 0 }
             }
             &State::Connected(handle) => {
-                let socket = stack.sockets.get::<Socket>(handle);
+                let socket = stack.tcp(handle);
                 match socket.state() {
                     TcpState::SynSent | TcpState::SynReceived => error,
                     TcpState::Closed if inner.error.is_some() => WRITABLE | POLLHUP | POLLERR,
@@ -73,7 +73,7 @@ impl FileLike for TcpSocket {
             return Err(Errno::ENOTTY);
         }
         let ready = with_stack(|stack| match self.0.lock().state {
-            State::Connected(handle) => Ok(stack.sockets.get::<Socket>(handle).recv_queue()),
+            State::Connected(handle) => Ok(stack.tcp(handle).recv_queue()),
             _ => Err(Errno::EINVAL),
         })?;
         reply_fionread(arg, ready)
@@ -114,12 +114,12 @@ impl FileLike for TcpSocket {
                 State::Fresh => {}
                 State::Listening { pool } => {
                     for handle in pool {
-                        stack.sockets.get_mut::<Socket>(handle).abort();
+                        stack.tcp_mut(handle).abort();
                         stack.closing.push(handle);
                     }
                 }
                 State::Connected(handle) => {
-                    stack.sockets.get_mut::<Socket>(handle).close();
+                    stack.tcp_mut(handle).close();
                     stack.closing.push(handle);
                 }
             }

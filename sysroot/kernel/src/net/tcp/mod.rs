@@ -18,13 +18,12 @@
 
 use alloc::vec::Vec;
 
-use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{Socket, SocketBuffer, State as TcpState};
 use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint, Ipv4Address};
 use spin::Mutex;
 use unikernel_hal::uaccess;
 
-use super::{Stack, with_stack};
+use super::{Handle, Stack, with_stack};
 use crate::errno::Errno;
 use crate::vfs::{Segment, socket_shut as shut};
 
@@ -47,10 +46,11 @@ enum State {
     /// Neither listening nor connected (possibly bound).
     Fresh,
     Listening {
-        pool: Vec<SocketHandle>,
+        /// On each interface the bound address reaches, `min(backlog, MAX_POOL)`.
+        pool: Vec<Handle>,
     },
     /// Connecting or connected.
-    Connected(SocketHandle),
+    Connected(Handle),
 }
 
 /// Options `setsockopt` sets.
@@ -109,7 +109,7 @@ impl Inner {
         if !self.connecting {
             return;
         }
-        match stack.sockets.get::<Socket>(handle).state() {
+        match stack.tcp(handle).state() {
             TcpState::SynSent | TcpState::SynReceived => {}
             TcpState::Closed => {
                 self.connecting = false;
@@ -130,7 +130,7 @@ impl Inner {
 }
 
 impl TcpSocket {
-    /// A fresh socket; `ENETDOWN` if there is no network.
+    /// A fresh socket.
     pub fn new() -> Result<TcpSocket, Errno> {
         with_stack(|_| Ok(()))?;
         Ok(TcpSocket(Mutex::new(Inner {
@@ -145,16 +145,14 @@ impl TcpSocket {
     }
 
     /// `bind(2)`: `EINVAL` if already bound, `EADDRINUSE` if another socket has the
-    /// port, `EADDRNOTAVAIL` for an address that is not the interface's.
+    /// port, `EADDRNOTAVAIL` for an address that is no interface's.
     pub fn bind_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
         with_stack(|stack| {
             let mut inner = self.0.lock();
             if inner.bound.is_some() || !matches!(inner.state, State::Fresh) {
                 return Err(Errno::EINVAL);
             }
-            if !address.is_unspecified() && Some(address) != stack.address() {
-                return Err(Errno::EADDRNOTAVAIL);
-            }
+            stack.nets_for(address)?;
             let port = match port {
                 0 => stack.ephemeral_port()?,
                 port if stack.ports.contains(&port) => return Err(Errno::EADDRINUSE),
@@ -190,14 +188,16 @@ impl TcpSocket {
                 }
             };
             let mut result = Ok(());
-            while pool.len() < wanted {
-                let mut socket = new_socket();
-                inner.apply_options(&mut socket);
-                if socket.listen(listen_endpoint(endpoint)).is_err() {
-                    result = Err(Errno::EINVAL);
-                    break;
+            for &net in stack.nets_for(endpoint.0)? {
+                while pool.iter().filter(|handle| handle.net == net).count() < wanted {
+                    let mut socket = new_socket();
+                    inner.apply_options(&mut socket);
+                    if socket.listen(listen_endpoint(endpoint)).is_err() {
+                        result = Err(Errno::EINVAL);
+                        break;
+                    }
+                    pool.push(stack.add(net, socket));
                 }
-                pool.push(stack.sockets.add(socket));
             }
             inner.state = State::Listening { pool };
             result
@@ -216,7 +216,7 @@ impl TcpSocket {
             };
             let ready = pool.iter().position(|&handle| {
                 !matches!(
-                    stack.sockets.get::<Socket>(handle).state(),
+                    stack.tcp(handle).state(),
                     TcpState::Listen | TcpState::SynReceived
                 )
             });
@@ -226,7 +226,7 @@ impl TcpSocket {
             let handle = pool.swap_remove(index);
             let mut socket = new_socket();
             if socket.listen(listen_endpoint(endpoint)).is_ok() {
-                pool.push(stack.sockets.add(socket));
+                pool.push(stack.add(handle.net, socket));
             }
             Ok(TcpSocket(Mutex::new(Inner {
                 state: State::Connected(handle),
@@ -262,13 +262,14 @@ impl TcpSocket {
             let mut socket = new_socket();
             inner.apply_options(&mut socket);
             let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
+            let (net, context) = stack.route(address)?;
             socket
-                .connect(stack.iface.context(), remote, local_port)
+                .connect(context, remote, local_port)
                 .map_err(|_| Errno::ENETUNREACH)?;
             if let Some((_, port)) = inner.bound.take() {
                 stack.ports.remove(&port);
             }
-            inner.state = State::Connected(stack.sockets.add(socket));
+            inner.state = State::Connected(stack.add(net, socket));
             inner.connecting = true;
             Ok(())
         })
@@ -300,7 +301,7 @@ impl TcpSocket {
             let State::Connected(handle) = inner.state else {
                 return Err(Errno::ENOTCONN);
             };
-            let socket = stack.sockets.get_mut::<Socket>(handle);
+            let socket = stack.tcp_mut(handle);
             let total: usize = segments.iter().map(|s| s.len).sum();
             if total == 0 {
                 return Ok(0);
@@ -341,7 +342,7 @@ impl TcpSocket {
             if inner.shut_write {
                 return Err(Errno::EPIPE);
             }
-            let socket = stack.sockets.get_mut::<Socket>(handle);
+            let socket = stack.tcp_mut(handle);
             match socket.state() {
                 TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
                 _ if !socket.may_send() => return Err(Errno::EPIPE),
@@ -368,7 +369,7 @@ impl TcpSocket {
             inner.shut_read |= directions & shut::RECEIVE != 0;
             if directions & shut::SEND != 0 {
                 inner.shut_write = true;
-                stack.sockets.get_mut::<Socket>(handle).close();
+                stack.tcp_mut(handle).close();
             }
             stack.changed();
             Ok(())
@@ -380,7 +381,7 @@ impl TcpSocket {
         with_stack(|stack| {
             let inner = self.0.lock();
             if let State::Connected(handle) = inner.state
-                && let Some(local) = stack.sockets.get::<Socket>(handle).local_endpoint()
+                && let Some(local) = stack.tcp(handle).local_endpoint()
             {
                 return Ok(ipv4(local));
             }
@@ -394,9 +395,7 @@ impl TcpSocket {
             let mut inner = self.0.lock();
             inner.settle(stack);
             match inner.state {
-                State::Connected(handle) if !inner.connecting => stack
-                    .sockets
-                    .get::<Socket>(handle)
+                State::Connected(handle) if !inner.connecting => stack.tcp(handle)
                     .remote_endpoint()
                     .map(ipv4)
                     .ok_or(Errno::ENOTCONN),
@@ -411,7 +410,7 @@ impl TcpSocket {
             let mut inner = self.0.lock();
             let result = f(&mut inner.options);
             if let State::Connected(handle) = inner.state {
-                inner.apply_options(stack.sockets.get_mut::<Socket>(handle));
+                inner.apply_options(stack.tcp_mut(handle));
             }
             Ok(result)
         })
