@@ -311,3 +311,22 @@ fn loopback_works_without_a_device_like_native() {
     let image = common::boot("echo", &["loopback", "300"], &[]);
     common::assert_same("echo loopback", &native_run, &image);
 }
+
+/// `SO_RCVTIMEO`/`SO_SNDTIMEO` (std's `set_read_timeout`/`set_write_timeout`): an
+/// `accept`, a read and a write into a full peer over 127.0.0.1 and a read of an
+/// AF_UNIX pair end with `WouldBlock` after about the timeout; `getsockopt` reads
+/// them back; a bad `timeval` is `EDOM`. As natively.
+#[test]
+fn socket_timeouts_end_waits_like_native() {
+    let native_run = run(&native("echo"), &["timeouts"], &[]);
+    assert_eq!(native_run.code, Some(0), "native: {}", native_run.stderr);
+    assert!(
+        native_run
+            .stdout
+            .contains("read with nothing sent: WouldBlock, waited about the timeout: true"),
+        "{}",
+        native_run.stdout
+    );
+    let image = common::boot("echo", &["timeouts"], &[]);
+    common::assert_same("echo timeouts", &native_run, &image);
+}

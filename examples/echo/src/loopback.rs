@@ -28,7 +28,9 @@ pub fn run(lines: usize) -> std::io::Result<()> {
             echoed.clear();
             reader.read_line(&mut echoed)?;
             if echoed.strip_suffix('\n') != Some(line.as_str()) {
-                return Err(std::io::Error::other(format!("sent {line:?}, got {echoed:?}")));
+                return Err(std::io::Error::other(format!(
+                    "sent {line:?}, got {echoed:?}"
+                )));
             }
         }
         Ok(local)

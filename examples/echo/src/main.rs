@@ -11,9 +11,12 @@
 //! `echo pipe PORT [ADDRESS]`: SIGPIPE and `MSG_NOSIGNAL` on a TCP socket ([`pipe`]).
 //!
 //! `echo loopback LINES`: server and client threads over 127.0.0.1 ([`loopback`]).
+//!
+//! `echo timeouts`: `SO_RCVTIMEO`/`SO_SNDTIMEO` ([`timeouts`]).
 
 mod loopback;
 mod pipe;
+mod timeouts;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -89,13 +92,14 @@ fn main() -> ExitCode {
             Ok(lines) => loopback::run(lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
+        Some("timeouts") => timeouts::run(),
         Some("client") if args.len() == 4 => match args[3].parse() {
             Ok(lines) => client(&args[2], lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         _ => {
             eprintln!(
-                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES]"
+                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES] | echo timeouts"
             );
             return ExitCode::from(2);
         }

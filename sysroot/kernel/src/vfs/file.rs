@@ -21,7 +21,7 @@ use unikernel_hal::uaccess;
 
 use super::inode::{Ino, Inodes};
 use super::poll::bits::{READABLE, WRITABLE};
-use super::socket::Segment;
+use super::socket::{Segment, Timeouts};
 use super::stat::Stat;
 use crate::errno::Errno;
 
@@ -324,6 +324,10 @@ pub trait Socket: Send + Sync {
 
     /// `shutdown(2)` of the `shut` directions.
     fn shutdown(&self, directions: u8) -> Result<(), Errno>;
+
+    /// The socket's `SO_RCVTIMEO` and `SO_SNDTIMEO`, which the handlers set, read and
+    /// wait by (the same for every family, as Linux's `sock_setsockopt`).
+    fn timeouts(&self) -> &Timeouts;
 
     /// An option's `int` value at `level` (`ENOPROTOOPT` for a name it lacks).
     fn option(&self, level: i32, name: i32) -> Result<i32, Errno>;

@@ -3,6 +3,8 @@
 //! caller's buffers of a transfer ([`Segment`]). The operations themselves are
 //! [`super::file::Socket`], beside the object interface they extend.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 /// `send`/`recv` flags (`include/linux/socket.h`).
 pub mod msg {
     pub const MSG_OOB: u32 = 0x1;
@@ -64,6 +66,57 @@ pub mod opt {
     pub const SO_DOMAIN: i32 = 39;
     pub const SO_PROTOCOL: i32 = 38;
     pub const SO_ACCEPTCONN: i32 = 30;
+    /// `struct timeval`s, not `int`s: the handlers answer them for every family
+    /// ([`super::Timeouts`]). x86-64's `SO_RCVTIMEO_OLD`/`SO_SNDTIMEO_OLD`, what
+    /// glibc's `SO_RCVTIMEO` is on a 64-bit `time_t`.
+    pub const SO_RCVTIMEO: i32 = 20;
+    pub const SO_SNDTIMEO: i32 = 21;
+}
+
+/// A socket's `SO_RCVTIMEO` and `SO_SNDTIMEO` in ns (Linux's `sk_rcvtimeo` and
+/// `sk_sndtimeo`): how long a blocking receive or `accept` (send or `connect`) waits
+/// before it ends with what it has or `EAGAIN` (`EINPROGRESS` for `connect`). `None`:
+/// for ever, the default.
+#[derive(Debug)]
+pub struct Timeouts {
+    receive: AtomicU64,
+    send: AtomicU64,
+}
+
+/// [`Timeouts`]' word for "no timeout".
+const FOREVER: u64 = u64::MAX;
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            receive: AtomicU64::new(FOREVER),
+            send: AtomicU64::new(FOREVER),
+        }
+    }
+}
+
+impl Timeouts {
+    /// A copy (an accepted socket inherits its listener's, as Linux's `sk_clone`).
+    pub fn copy(&self) -> Timeouts {
+        let copy = Timeouts::default();
+        copy.set(false, self.get(false));
+        copy.set(true, self.get(true));
+        copy
+    }
+
+    fn word(&self, send: bool) -> &AtomicU64 {
+        if send { &self.send } else { &self.receive }
+    }
+
+    /// The send (`send`) or receive timeout.
+    pub fn get(&self, send: bool) -> Option<u64> {
+        Some(self.word(send).load(Ordering::Relaxed)).filter(|&ns| ns != FOREVER)
+    }
+
+    pub fn set(&self, send: bool, ns: Option<u64>) {
+        let ns = ns.map_or(FOREVER, |ns| ns.min(FOREVER - 1));
+        self.word(send).store(ns, Ordering::Relaxed);
+    }
 }
 
 /// One part of the caller's memory a transfer reads or writes (`struct iovec`).

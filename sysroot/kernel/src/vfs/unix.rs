@@ -26,7 +26,7 @@ use super::file::{At, FileLike, OpenFile, Socket, ioctl, reply_fionread};
 use super::inode::Inodes;
 use super::poll::bits::{POLLERR, POLLHUP, READABLE, WRITABLE};
 use super::socket::kind::SOCK_STREAM;
-use super::socket::{Segment, family, msg, opt, shut};
+use super::socket::{Segment, Timeouts, family, msg, opt, shut};
 use super::stat::Stat;
 use super::state::Vfs;
 use super::wake;
@@ -108,6 +108,7 @@ pub struct UnixStream {
     shared: Arc<Shared>,
     /// 0 or 1: which of the two ends.
     side: usize,
+    timeouts: Timeouts,
 }
 
 /// A new connected pair (no description refers to either end yet).
@@ -122,8 +123,13 @@ pub fn pair() -> (UnixStream, UnixStream) {
         UnixStream {
             shared: shared.clone(),
             side: 0,
+            timeouts: Timeouts::default(),
         },
-        UnixStream { shared, side: 1 },
+        UnixStream {
+            shared,
+            side: 1,
+            timeouts: Timeouts::default(),
+        },
     )
 }
 
@@ -145,6 +151,10 @@ fn copy_out(queue: &VecDeque<u8>, from: usize, n: usize, to: usize) -> Result<()
 }
 
 impl Socket for UnixStream {
+    fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
     fn send(&self, segments: &[Segment], _flags: u32) -> Result<usize, Errno> {
         let mut pair = self.shared.pair.lock();
         let end = &mut pair.ends[self.side];

@@ -15,7 +15,7 @@ const S_IFSOCK: u32 = 0o140_000;
 
 impl TcpSocket {
     pub(super) fn readiness(&self, stack: &mut Stack) -> u16 {
-        let mut inner = self.0.lock();
+        let mut inner = self.inner.lock();
         inner.settle(stack);
         let error = if inner.error.is_some() { POLLERR } else { 0 };
         match &inner.state {
@@ -72,7 +72,7 @@ impl FileLike for TcpSocket {
         if request != ioctl::FIONREAD {
             return Err(Errno::ENOTTY);
         }
-        let ready = with_stack(|stack| match self.0.lock().state {
+        let ready = with_stack(|stack| match self.inner.lock().state {
             State::Connected(handle) => Ok(stack.tcp(handle).recv_queue()),
             _ => Err(Errno::EINVAL),
         })?;
@@ -106,7 +106,7 @@ impl FileLike for TcpSocket {
     /// once if already closed), a listening pool is reset, the port is free again.
     fn released(&self, _fs: &mut Inodes) {
         let _ = with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             if let Some((_, port)) = inner.bound.take() {
                 stack.ports.remove(&port);
             }

@@ -25,7 +25,7 @@ use unikernel_hal::uaccess;
 
 use super::{Handle, Stack, with_stack};
 use crate::errno::Errno;
-use crate::vfs::{Segment, socket_shut as shut};
+use crate::vfs::{Segment, SocketTimeouts as Timeouts, socket_shut as shut};
 
 mod addr;
 mod copy;
@@ -77,7 +77,10 @@ struct Inner {
 
 /// One TCP socket; `dup`s of its descriptor share it.
 #[derive(Debug)]
-pub struct TcpSocket(Mutex<Inner>);
+pub struct TcpSocket {
+    inner: Mutex<Inner>,
+    timeouts: Timeouts,
+}
 
 fn new_socket() -> Socket<'static> {
     Socket::new(
@@ -133,22 +136,25 @@ impl TcpSocket {
     /// A fresh socket.
     pub fn new() -> Result<TcpSocket, Errno> {
         with_stack(|_| Ok(()))?;
-        Ok(TcpSocket(Mutex::new(Inner {
-            state: State::Fresh,
-            bound: None,
-            options: Options::default(),
-            connecting: false,
-            error: None,
-            shut_read: false,
-            shut_write: false,
-        })))
+        Ok(TcpSocket {
+            inner: Mutex::new(Inner {
+                state: State::Fresh,
+                bound: None,
+                options: Options::default(),
+                connecting: false,
+                error: None,
+                shut_read: false,
+                shut_write: false,
+            }),
+            timeouts: Timeouts::default(),
+        })
     }
 
     /// `bind(2)`: `EINVAL` if already bound, `EADDRINUSE` if another socket has the
     /// port, `EADDRNOTAVAIL` for an address that is no interface's.
     pub fn bind_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             if inner.bound.is_some() || !matches!(inner.state, State::Fresh) {
                 return Err(Errno::EINVAL);
             }
@@ -173,11 +179,11 @@ impl TcpSocket {
     /// grows the pool to the new backlog.
     pub fn start_listening(&self, backlog: usize) -> Result<(), Errno> {
         let wanted = backlog.clamp(1, MAX_POOL);
-        if self.0.lock().bound.is_none() {
+        if self.inner.lock().bound.is_none() {
             self.bind_to((Ipv4Address::UNSPECIFIED, 0))?;
         }
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
             let mut pool = match core::mem::replace(&mut inner.state, State::Fresh) {
                 State::Fresh => Vec::new(),
@@ -208,7 +214,7 @@ impl TcpSocket {
     /// `EAGAIN`.
     pub fn take_connection(&self) -> Result<TcpSocket, Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
             let options = inner.options;
             let State::Listening { pool } = &mut inner.state else {
@@ -228,15 +234,18 @@ impl TcpSocket {
             if socket.listen(listen_endpoint(endpoint)).is_ok() {
                 pool.push(stack.add(handle.net, socket));
             }
-            Ok(TcpSocket(Mutex::new(Inner {
-                state: State::Connected(handle),
-                bound: None,
-                options,
-                connecting: false,
-                error: None,
-                shut_read: false,
-                shut_write: false,
-            })))
+            Ok(TcpSocket {
+                inner: Mutex::new(Inner {
+                    state: State::Connected(handle),
+                    bound: None,
+                    options,
+                    connecting: false,
+                    error: None,
+                    shut_read: false,
+                    shut_write: false,
+                }),
+                timeouts: self.timeouts.copy(),
+            })
         })
     }
 
@@ -244,7 +253,7 @@ impl TcpSocket {
     /// [`TcpSocket::connect_outcome`]); `EISCONN`, `EALREADY`, `ENETUNREACH` as Linux.
     pub fn connect_to(&self, (address, port): Endpoint) -> Result<(), Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             inner.settle(stack);
             match inner.state {
                 State::Connected(_) if inner.connecting => return Err(Errno::EALREADY),
@@ -279,7 +288,7 @@ impl TcpSocket {
     /// then `Ok` or the error (taken from `SO_ERROR`).
     pub fn connect_outcome(&self) -> Result<(), Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             inner.settle(stack);
             if let Some(error) = inner.error.take() {
                 return Err(error);
@@ -296,7 +305,7 @@ impl TcpSocket {
     /// A peek copies at most 4 KiB (what one stack buffer holds).
     pub fn recv_bytes(&self, segments: &[Segment], peek: bool) -> Result<usize, Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             inner.settle(stack);
             let State::Connected(handle) = inner.state else {
                 return Err(Errno::ENOTCONN);
@@ -331,7 +340,7 @@ impl TcpSocket {
     /// `EPIPE` once writing is shut down or the connection is gone.
     pub fn send_bytes(&self, buf: usize, len: usize) -> Result<usize, Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             inner.settle(stack);
             if let Some(error) = inner.error.take() {
                 return Err(error);
@@ -362,7 +371,7 @@ impl TcpSocket {
     /// sends FIN.
     pub fn shut(&self, directions: u8) -> Result<(), Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             let State::Connected(handle) = inner.state else {
                 return Err(Errno::ENOTCONN);
             };
@@ -379,7 +388,7 @@ impl TcpSocket {
     /// `getsockname(2)`: the bound or connected local endpoint (0.0.0.0:0 if none).
     pub fn local(&self) -> Result<Endpoint, Errno> {
         with_stack(|stack| {
-            let inner = self.0.lock();
+            let inner = self.inner.lock();
             if let State::Connected(handle) = inner.state
                 && let Some(local) = stack.tcp(handle).local_endpoint()
             {
@@ -392,7 +401,7 @@ impl TcpSocket {
     /// `getpeername(2)`: `ENOTCONN` unless connected.
     pub fn peer(&self) -> Result<Endpoint, Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             inner.settle(stack);
             match inner.state {
                 State::Connected(handle) if !inner.connecting => stack.tcp(handle)
@@ -407,7 +416,7 @@ impl TcpSocket {
     /// The options, to read or change; a change reaches the smoltcp socket at once.
     pub fn with_options<R>(&self, f: impl FnOnce(&mut Options) -> R) -> Result<R, Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             let result = f(&mut inner.options);
             if let State::Connected(handle) = inner.state {
                 inner.apply_options(stack.tcp_mut(handle));
@@ -418,13 +427,13 @@ impl TcpSocket {
 
     /// `SO_ACCEPTCONN`.
     pub fn is_listening(&self) -> Result<bool, Errno> {
-        Ok(matches!(self.0.lock().state, State::Listening { .. }))
+        Ok(matches!(self.inner.lock().state, State::Listening { .. }))
     }
 
     /// `SO_ERROR`: the pending error, cleared.
     pub fn take_error(&self) -> Result<Option<Errno>, Errno> {
         with_stack(|stack| {
-            let mut inner = self.0.lock();
+            let mut inner = self.inner.lock();
             inner.settle(stack);
             Ok(inner.error.take())
         })

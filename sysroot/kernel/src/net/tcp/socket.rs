@@ -10,12 +10,16 @@ use crate::vfs::socket_family::AF_INET;
 use crate::vfs::socket_kind::SOCK_STREAM;
 use crate::vfs::socket_msg::MSG_PEEK;
 use crate::vfs::socket_opt::*;
-use crate::vfs::{FileLike, Segment, Socket};
+use crate::vfs::{FileLike, Segment, Socket, SocketTimeouts as Timeouts};
 
 /// What `SO_SNDBUF`/`SO_RCVBUF` report: the connection buffers' size (fixed).
 const BUFFER_SIZE: i32 = super::BUFFER as i32;
 
 impl Socket for TcpSocket {
+    fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
     /// The segments in order, as much as the send buffer takes.
     fn send(&self, segments: &[Segment], _flags: u32) -> Result<usize, Errno> {
         let mut done = 0;

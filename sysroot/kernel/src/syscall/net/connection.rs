@@ -2,7 +2,7 @@
 //! `listen`, `accept`, `accept4`, `connect`, `shutdown`, `getsockname`,
 //! `getpeername`.
 
-use super::{address, socket_in, with_socket};
+use super::{address, deadline, restarting_unless_timed, socket_in, with_socket};
 use crate::errno::Errno;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::vfs::socket_kind::{SOCK_CLOEXEC, SOCK_NONBLOCK};
@@ -45,7 +45,15 @@ fn accept_with(args: SyscallArgs, flags: i32) -> SysResult {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let accepted = wait::blocking(fd.0, |vfs| socket_in(vfs, fd.0)?.accept())?;
+    // `SO_RCVTIMEO` bounds the wait (`EAGAIN`), as Linux's `inet_csk_accept`.
+    let deadline = deadline(fd.0, false)?;
+    let accepted = restarting_unless_timed(deadline, || {
+        wait::until(deadline, |vfs| match socket_in(vfs, fd.0)?.accept() {
+            Err(Errno::EAGAIN) if !vfs.file(fd.0)?.nonblocking() => Ok(Attempt::Wait),
+            other => other.map(Attempt::Done),
+        })?
+        .ok_or(Errno::EAGAIN)
+    })?;
     if !addr.is_null() {
         let peer = accepted.socket().ok_or(Errno::ENOTSOCK)?.address(true)?;
         address::write(addr, addrlen, &peer.0[..peer.1])?;
@@ -71,11 +79,14 @@ pub fn connect(args: SyscallArgs) -> SysResult {
     if nonblocking {
         return Err(Errno::EINPROGRESS);
     }
-    // Interrupted, the handshake goes on (Linux: `EINTR`, never restarted).
-    wait::until(None, |vfs| match socket_in(vfs, fd.0)?.connected() {
+    // Interrupted, the handshake goes on (Linux: `EINTR`, never restarted); past
+    // `SO_SNDTIMEO` too, reported as `EINPROGRESS` (`inet_stream_connect`).
+    let deadline = deadline(fd.0, true)?;
+    wait::until(deadline, |vfs| match socket_in(vfs, fd.0)?.connected() {
         Err(Errno::EAGAIN) => Ok(Attempt::Wait),
         other => other.map(Attempt::Done),
-    })?;
+    })?
+    .ok_or(Errno::EINPROGRESS)?;
     Ok(0)
 }
 

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use unikernel_hal::uaccess;
 
-use super::{address, ensure_socket, socket_in, with_socket};
+use super::{address, deadline, ensure_socket, restarting_unless_timed, socket_in, with_socket};
 use crate::errno::Errno;
 use crate::signal;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
@@ -46,16 +46,20 @@ fn skip(segments: &[Segment], mut done: usize) -> Vec<Segment> {
 /// blocking call goes on until `total` bytes moved (a stream send; a receive with
 /// `MSG_WAITALL`) or the stream ends. A signal ends the wait with `EINTR`, or the
 /// bytes moved so far, or restarts it (`SA_RESTART`), as Linux's `-ERESTARTSYS`.
+/// The socket's timeout for the direction (`send`: `SO_SNDTIMEO`, else
+/// `SO_RCVTIMEO`) ends it with the bytes moved so far or `EAGAIN`, and a signal then
+/// is never restarted.
 fn transfer(
     fd: u32,
     flags: u32,
     total: usize,
-    whole: bool,
+    (whole, send): (bool, bool),
     mut step: impl FnMut(&dyn Socket, usize) -> Result<usize, Errno>,
 ) -> SysResult {
     let mut done = 0;
-    signal::restarting(|| {
-        let result = wait::until(None, |vfs| {
+    let deadline = deadline(fd, send)?;
+    restarting_unless_timed(deadline, || {
+        let result = wait::until(deadline, |vfs| {
             let nonblocking = vfs.file(fd)?.nonblocking() || flags & MSG_DONTWAIT != 0;
             let socket = socket_in(vfs, fd)?;
             // After progress, try again at once: the state that ends the call (end
@@ -76,7 +80,12 @@ fn transfer(
                 }
             }
         })
-        .and_then(|done| done.ok_or(Errno::EAGAIN));
+        .and_then(|finished| match finished {
+            Some(n) => Ok(n),
+            // Timed out (Linux's `sock_rcvtimeo`/`sock_sndtimeo`).
+            None if done > 0 => Ok(done),
+            None => Err(Errno::EAGAIN),
+        });
         match result {
             Err(Errno::EINTR) if done > 0 => Ok(done),
             other => other,
@@ -90,7 +99,7 @@ fn send(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     let total = segments.iter().map(|s| s.len).sum();
-    let result = transfer(fd, flags, total, true, |socket, done| {
+    let result = transfer(fd, flags, total, (true, true), |socket, done| {
         socket.send(&skip(segments, done), flags)
     });
     if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
@@ -105,7 +114,7 @@ fn recv(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
     }
     let total = segments.iter().map(|s| s.len).sum();
     let whole = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
-    transfer(fd, flags, total, whole, |socket, done| {
+    transfer(fd, flags, total, (whole, false), |socket, done| {
         socket.recv(&skip(segments, done), flags)
     })
 }
