@@ -330,3 +330,19 @@ fn socket_timeouts_end_waits_like_native() {
     let image = common::boot("echo", &["timeouts"], &[]);
     common::assert_same("echo timeouts", &native_run, &image);
 }
+
+/// std::net UDP over 127.0.0.1 with no device: an echo server thread, datagrams up
+/// to 8000 bytes with their sources, a connected socket's names and filter, short
+/// buffers, `peek_from`, a receive timeout, as natively.
+#[test]
+fn udp_over_loopback_like_native() {
+    let native_run = run(&native("echo"), &["udp", "100"], &[]);
+    assert_eq!(native_run.code, Some(0), "native: {}", native_run.stderr);
+    assert!(
+        native_run.stdout.contains("client 100 datagrams echoed"),
+        "{}",
+        native_run.stdout
+    );
+    let image = common::boot("echo", &["udp", "100"], &[]);
+    common::assert_same("echo udp", &native_run, &image);
+}

@@ -13,10 +13,14 @@
 //! `echo loopback LINES`: server and client threads over 127.0.0.1 ([`loopback`]).
 //!
 //! `echo timeouts`: `SO_RCVTIMEO`/`SO_SNDTIMEO` ([`timeouts`]).
+//!
+//! `echo udp DATAGRAMS`: a UDP echo server and client threads over 127.0.0.1
+//! ([`udp`]).
 
 mod loopback;
 mod pipe;
 mod timeouts;
+mod udp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -93,13 +97,17 @@ fn main() -> ExitCode {
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         Some("timeouts") => timeouts::run(),
+        Some("udp") => match args.get(2).map_or(Ok(100), |n| n.parse()) {
+            Ok(datagrams) => udp::run(datagrams),
+            Err(_) => Err(std::io::Error::other("DATAGRAMS: a number")),
+        },
         Some("client") if args.len() == 4 => match args[3].parse() {
             Ok(lines) => client(&args[2], lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         _ => {
             eprintln!(
-                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES] | echo timeouts"
+                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES] | echo timeouts | echo udp [DATAGRAMS]"
             );
             return ExitCode::from(2);
         }

@@ -28,15 +28,18 @@
 pub mod loopback;
 pub mod nic;
 pub mod tcp;
+pub mod udp;
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::AnySocket;
+use smoltcp::socket::tcp::Socket as TcpSocket;
+use smoltcp::socket::udp::Socket as UdpSocket;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
-use smoltcp::socket::tcp::Socket as TcpSocket;
 use spin::{Mutex, Once};
 use unikernel_hal::ioapic::{self, DeviceLine};
 use unikernel_hal::virtio_net::NetDevice;
@@ -114,8 +117,10 @@ struct Eth {
 pub struct Stack {
     lo: Link<Loopback>,
     eth: Option<Eth>,
-    /// Local ports taken by bound sockets (listening or not yet connected).
+    /// Local TCP ports taken by bound sockets (listening or not yet connected).
     ports: BTreeSet<u16>,
+    /// Local UDP ports taken (UDP's own space, as Linux's).
+    udp_ports: BTreeSet<u16>,
     /// Closed sockets still finishing their TCP close; removed once closed.
     closing: Vec<Handle>,
     next_ephemeral: u16,
@@ -176,6 +181,7 @@ fn build(config: &Config) -> Stack {
         },
         eth: build_eth(config, u64::from_ne_bytes(seed).rotate_left(32)),
         ports: BTreeSet::new(),
+        udp_ports: BTreeSet::new(),
         closing: Vec::new(),
         next_ephemeral: 49152 + u16::from(seed[0]) * 32,
     }
@@ -337,8 +343,14 @@ impl Stack {
             .get_mut::<TcpSocket>(handle.handle)
     }
 
-    /// Puts `socket` on `net`.
-    pub fn add(&mut self, net: Net, socket: TcpSocket<'static>) -> Handle {
+    /// The UDP socket behind `handle`.
+    pub fn udp_mut(&mut self, handle: Handle) -> &mut UdpSocket<'static> {
+        self.sockets_mut(handle.net)
+            .get_mut::<UdpSocket>(handle.handle)
+    }
+
+    /// Puts `socket` (TCP or UDP) on `net`.
+    pub fn add<T: AnySocket<'static>>(&mut self, net: Net, socket: T) -> Handle {
         Handle {
             net,
             handle: self.sockets_mut(net).add(socket),
@@ -355,7 +367,11 @@ impl Stack {
     pub fn nets_for(&self, address: Ipv4Address) -> Result<&'static [Net], Errno> {
         let eth = self.address();
         if address.is_unspecified() {
-            Ok(if eth.is_some() { &[Net::Lo, Net::Eth] } else { &[Net::Lo] })
+            Ok(if eth.is_some() {
+                &[Net::Lo, Net::Eth]
+            } else {
+                &[Net::Lo]
+            })
         } else if address == Ipv4Address::LOCALHOST {
             Ok(&[Net::Lo])
         } else if Some(address) == eth {
@@ -367,7 +383,10 @@ impl Stack {
 
     /// The interface a connection to `remote` leaves by, and its context (smoltcp
     /// picks the source address there); `ENETUNREACH` without eth0.
-    pub fn route(&mut self, remote: Ipv4Address) -> Result<(Net, &mut smoltcp::iface::Context), Errno> {
+    pub fn route(
+        &mut self,
+        remote: Ipv4Address,
+    ) -> Result<(Net, &mut smoltcp::iface::Context), Errno> {
         if remote.is_loopback() {
             return Ok((Net::Lo, self.lo.iface.context()));
         }
@@ -390,10 +409,26 @@ impl Stack {
         Err(Errno::EADDRNOTAVAIL)
     }
 
-    /// Whether any socket of the set has `port` as its local port.
+    /// A free local UDP port (the same range as TCP's).
+    pub fn ephemeral_udp_port(&mut self) -> Result<u16, Errno> {
+        for _ in 0..16384 {
+            let port = self.next_ephemeral;
+            self.next_ephemeral = if port >= 60999 { 32768 } else { port + 1 };
+            if !self.udp_ports.contains(&port) {
+                return Ok(port);
+            }
+        }
+        Err(Errno::EADDRNOTAVAIL)
+    }
+
+    /// Whether any TCP socket of the sets has `port` as its local port.
     fn port_in_use(&self, port: u16) -> bool {
         let eth = self.eth.as_ref().map(|eth| &eth.link.sockets);
-        let mut sockets = self.lo.sockets.iter().chain(eth.into_iter().flat_map(|set| set.iter()));
+        let mut sockets = self
+            .lo
+            .sockets
+            .iter()
+            .chain(eth.into_iter().flat_map(|set| set.iter()));
         sockets.any(|(_, socket)| match socket {
             smoltcp::socket::Socket::Tcp(tcp) => {
                 tcp.local_endpoint().is_some_and(|end| end.port == port)

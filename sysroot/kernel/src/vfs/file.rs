@@ -316,6 +316,32 @@ pub trait Socket: Send + Sync {
     /// when nothing is there yet. `MSG_PEEK` leaves the bytes queued.
     fn recv(&self, segments: &[Segment], flags: u32) -> Result<usize, Errno>;
 
+    /// `sendto`/`sendmsg`: sends to `to` (the caller's `sockaddr`, if it gave a
+    /// non-empty one). A connected stream's answer to an address is
+    /// [`Socket::check_destination`]'s (the default); a datagram socket sends there.
+    fn send_to(&self, segments: &[Segment], flags: u32, to: Option<&[u8]>) -> Result<usize, Errno> {
+        if to.is_some() {
+            self.check_destination()?;
+        }
+        self.send(segments, flags)
+    }
+
+    /// `recvfrom`/`recvmsg`: [`Socket::recv`] and the sender's `sockaddr` (bytes and
+    /// length). A connected stream names none (length 0, the default), as Linux.
+    fn recv_from(
+        &self,
+        segments: &[Segment],
+        flags: u32,
+    ) -> Result<(usize, ([u8; 16], usize)), Errno> {
+        Ok((self.recv(segments, flags)?, ([0; 16], 0)))
+    }
+
+    /// Whether a send is one datagram (sent whole or not at all), not part of a
+    /// stream that a blocking send waits to finish.
+    fn is_datagram(&self) -> bool {
+        false
+    }
+
     /// What `sendto`/`sendmsg` with a destination address does on this connected
     /// stream: TCP ignores it (the default, tcp(7)); an AF_UNIX stream says `EISCONN`.
     fn check_destination(&self) -> Result<(), Errno> {

@@ -75,8 +75,8 @@ pub use lock::with;
 pub use path::{Follow, MAX_PATH};
 pub use poll::bits as poll_bits;
 pub use socket::{
-    Segment, Timeouts as SocketTimeouts, family as socket_family, kind as socket_kind, msg as socket_msg, opt as socket_opt,
-    shut as socket_shut,
+    Segment, Timeouts as SocketTimeouts, family as socket_family, kind as socket_kind,
+    msg as socket_msg, opt as socket_opt, shut as socket_shut,
 };
 pub use stat::{Stat, dirent_type};
 pub use state::Vfs;

@@ -27,8 +27,8 @@ use super::{Handle, Stack, with_stack};
 use crate::errno::Errno;
 use crate::vfs::{Segment, SocketTimeouts as Timeouts, socket_shut as shut};
 
-mod addr;
-mod copy;
+pub mod addr;
+pub mod copy;
 mod file;
 mod socket;
 
@@ -404,7 +404,8 @@ impl TcpSocket {
             let mut inner = self.inner.lock();
             inner.settle(stack);
             match inner.state {
-                State::Connected(handle) if !inner.connecting => stack.tcp(handle)
+                State::Connected(handle) if !inner.connecting => stack
+                    .tcp(handle)
                     .remote_endpoint()
                     .map(ipv4)
                     .ok_or(Errno::ENOTCONN),

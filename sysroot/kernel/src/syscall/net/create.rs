@@ -1,6 +1,7 @@
 //! `socket(2)` and `socketpair(2)`: the checks Linux makes before the family
 //! (`__sys_socket`, `__sock_create`), then the family's own (`inet_create`,
-//! `unix_create`), then the object. AF_INET `SOCK_STREAM` is a TCP socket; AF_UNIX
+//! `unix_create`), then the object. AF_INET `SOCK_STREAM` is a TCP socket,
+//! `SOCK_DGRAM` a UDP socket; AF_UNIX
 //! exists as `socketpair`'s connected pair only: a lone `socket(AF_UNIX)` would need
 //! names (`bind`/`connect` to a path) this kernel does not have, so it is
 //! `EAFNOSUPPORT` (sysroot/README.md).
@@ -11,13 +12,16 @@ use unikernel_hal::uaccess;
 
 use crate::errno::Errno;
 use crate::net::tcp::TcpSocket;
+use crate::net::udp::UdpSocket;
 use crate::syscall::{SysResult, SyscallArgs, UserAddr};
+use crate::vfs::FileLike;
 use crate::vfs::socket_family::*;
 use crate::vfs::socket_kind::*;
 use crate::vfs::{self, OpenFile, flags};
 
-/// `IPPROTO_TCP`.
+/// `IPPROTO_TCP` and `IPPROTO_UDP`.
 const IPPROTO_TCP: i32 = 6;
+const IPPROTO_UDP: i32 = 17;
 
 /// What `socket`/`socketpair` were asked for, past the family-independent checks.
 struct Request {
@@ -73,31 +77,37 @@ fn unix_stream(request: &Request) -> Result<(), Errno> {
     }
 }
 
-/// `inet_create`'s checks for TCP: a stream socket's protocol is `IPPROTO_TCP` (or
-/// 0); UDP and raw sockets are not here (`ESOCKTNOSUPPORT`).
-fn inet_stream(request: &Request) -> Result<(), Errno> {
-    if request.kind != SOCK_STREAM {
-        return Err(Errno::ESOCKTNOSUPPORT);
-    }
-    if request.protocol != 0 && request.protocol != IPPROTO_TCP {
+/// `inet_create`'s checks and the socket: a stream socket's protocol is
+/// `IPPROTO_TCP` (or 0), a datagram socket's `IPPROTO_UDP` (or 0); raw sockets are
+/// not here (`ESOCKTNOSUPPORT`).
+fn inet(request: &Request) -> Result<Arc<dyn FileLike>, Errno> {
+    let protocol = match request.kind {
+        SOCK_STREAM => IPPROTO_TCP,
+        SOCK_DGRAM => IPPROTO_UDP,
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    };
+    if request.protocol != 0 && request.protocol != protocol {
         return Err(Errno::EPROTONOSUPPORT);
     }
-    Ok(())
+    Ok(match request.kind {
+        SOCK_STREAM => Arc::new(TcpSocket::new()?),
+        _ => Arc::new(UdpSocket::new()?),
+    })
 }
 
 /// `socket(domain, type, protocol)`.
 pub fn socket(args: SyscallArgs) -> SysResult {
     let request = request(&args)?;
-    match request.domain {
-        AF_INET => inet_stream(&request)?,
+    let object = match request.domain {
+        AF_INET => inet(&request)?,
         AF_UNIX => {
             unix_stream(&request)?;
             // A lone AF_UNIX socket: see the module docs.
             return Err(Errno::EAFNOSUPPORT);
         }
         _ => return Err(Errno::EAFNOSUPPORT),
-    }
-    let file = OpenFile::new(Arc::new(TcpSocket::new()?), flags::O_RDWR | request.status);
+    };
+    let file = OpenFile::new(object, flags::O_RDWR | request.status);
     vfs::with(|vfs| vfs.install(file, 0, request.cloexec)).map(|fd| fd as usize)
 }
 
@@ -152,7 +162,11 @@ mod tests {
             Err(Errno::EPROTONOSUPPORT)
         );
         assert_eq!(
-            socket(args(AF_INET, SOCK_DGRAM, 0)),
+            socket(args(AF_INET, SOCK_DGRAM, IPPROTO_TCP)),
+            Err(Errno::EPROTONOSUPPORT)
+        );
+        assert_eq!(
+            socket(args(AF_INET, SOCK_RAW, 0)),
             Err(Errno::ESOCKTNOSUPPORT)
         );
         assert_eq!(

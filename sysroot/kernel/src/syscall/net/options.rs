@@ -7,8 +7,8 @@ use unikernel_hal::uaccess;
 
 use super::with_socket;
 use crate::errno::Errno;
-use crate::vfs::socket_opt::{SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET};
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
+use crate::vfs::socket_opt::{SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET};
 
 /// `getsockopt(fd, level, name, optval, optlen)`: Linux's `sk_getsockopt` copies at
 /// most the value's size (`sizeof(int)`, a `struct timeval` for the timeouts) and

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use unikernel_hal::uaccess;
 
-use super::{address, deadline, ensure_socket, restarting_unless_timed, socket_in, with_socket};
+use super::{address, deadline, ensure_socket, restarting_unless_timed, socket_in};
 use crate::errno::Errno;
 use crate::signal;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
@@ -93,14 +93,15 @@ fn transfer(
     })
 }
 
-/// A send: whole on a blocking stream; `EPIPE` raises SIGPIPE unless `MSG_NOSIGNAL`.
-fn send(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
+/// A send (to `to`, a `sockaddr`, if given): whole on a blocking stream (a datagram
+/// goes whole or not at all); `EPIPE` raises SIGPIPE unless `MSG_NOSIGNAL`.
+fn send(fd: u32, segments: &[Segment], flags: u32, to: Option<&[u8]>) -> SysResult {
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let total = segments.iter().map(|s| s.len).sum();
     let result = transfer(fd, flags, total, (true, true), |socket, done| {
-        socket.send(&skip(segments, done), flags)
+        socket.send_to(&skip(segments, done), flags, to)
     });
     if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
         signal::raise_broken_pipe();
@@ -108,27 +109,35 @@ fn send(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
     result
 }
 
-fn recv(fd: u32, segments: &[Segment], flags: u32) -> SysResult {
+/// A receive: the bytes and the sender's `sockaddr` (length 0 for a stream).
+fn recv(fd: u32, segments: &[Segment], flags: u32) -> Result<(usize, ([u8; 16], usize)), Errno> {
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let total = segments.iter().map(|s| s.len).sum();
-    let whole = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0;
-    transfer(fd, flags, total, (whole, false), |socket, done| {
-        socket.recv(&skip(segments, done), flags)
-    })
+    // One datagram per call, whatever MSG_WAITALL says.
+    let datagram = crate::vfs::with(|vfs| Ok(socket_in(vfs, fd)?.is_datagram()))?;
+    let whole = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && !datagram;
+    let mut from = ([0u8; 16], 0);
+    let n = transfer(fd, flags, total, (whole, false), |socket, done| {
+        let (n, sender) = socket.recv_from(&skip(segments, done), flags)?;
+        if sender.1 > 0 {
+            from = sender;
+        }
+        Ok(n)
+    })?;
+    Ok((n, from))
 }
 
-/// A destination address (`namelen` bytes) on a connected stream: the socket's
-/// answer (TCP ignores it, an AF_UNIX stream says `EISCONN`).
-fn destination(fd: Fd, namelen: u32) -> Result<(), Errno> {
-    with_socket(fd, |socket| {
-        if namelen == 0 {
-            Ok(())
-        } else {
-            socket.check_destination()
-        }
-    })
+/// A destination `sockaddr` (`namelen` bytes at `name`; none if either is zero),
+/// read as Linux's `move_addr_to_kernel`; what it means is the socket's
+/// (`vfs::Socket::send_to`).
+fn destination(name: UserAddr, namelen: u32) -> Result<Option<Vec<u8>>, Errno> {
+    if name.is_null() || namelen == 0 {
+        return Ok(None);
+    }
+    let namelen = i32::try_from(namelen).map_err(|_| Errno::EINVAL)?;
+    address::read(name, namelen).map(Some)
 }
 
 /// `sendto(fd, buf, len, flags, dest_addr, addrlen)`.
@@ -139,16 +148,14 @@ pub fn sendto(args: SyscallArgs) -> SysResult {
     let addr: UserAddr = args.get(4)?;
     let addrlen: u32 = args.get(5)?;
     let len = len.min(MAX_RW_COUNT);
-    if addr.is_null() {
-        ensure_socket(fd)?;
-    } else {
-        destination(fd, addrlen)?;
-    }
-    send(fd.0, &[Segment { base: base.0, len }], flags)
+    ensure_socket(fd)?;
+    let to = destination(addr, addrlen)?;
+    send(fd.0, &[Segment { base: base.0, len }], flags, to.as_deref())
 }
 
-/// `recvfrom(fd, buf, len, flags, src_addr, addrlen)`: a connected stream reports no
-/// source address (length 0), as Linux's `unix_stream_recvmsg` and `tcp_recvmsg`.
+/// `recvfrom(fd, buf, len, flags, src_addr, addrlen)`: the sender of a datagram; a
+/// connected stream reports no source address (length 0), as Linux's
+/// `unix_stream_recvmsg` and `tcp_recvmsg`.
 pub fn recvfrom(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let (base, len): (UserAddr, usize) = (args.get(1)?, args.get(2)?);
@@ -157,15 +164,16 @@ pub fn recvfrom(args: SyscallArgs) -> SysResult {
     let addrlen: UserAddr = args.get(5)?;
     let len = len.min(MAX_RW_COUNT);
     ensure_socket(fd)?;
-    let n = recv(fd.0, &[Segment { base: base.0, len }], flags)?;
+    let (n, (from, from_len)) = recv(fd.0, &[Segment { base: base.0, len }], flags)?;
     if !addr.is_null() && !addrlen.is_null() {
-        address::write(addr, addrlen, &[])?;
+        address::write(addr, addrlen, &from[..from_len])?;
     }
     Ok(n)
 }
 
 /// The fields of a `struct msghdr` the calls use.
 struct MsgHdr {
+    name: UserAddr,
     namelen: u32,
     segments: Vec<Segment>,
     controllen: u64,
@@ -203,6 +211,7 @@ fn read_msghdr(addr: UserAddr) -> Result<MsgHdr, Errno> {
         segments.push(Segment { base, len });
     }
     Ok(MsgHdr {
+        name: UserAddr(word(&bytes, 0) as usize),
         namelen,
         segments,
         controllen: word(&bytes, 40),
@@ -217,23 +226,28 @@ pub fn sendmsg(args: SyscallArgs) -> SysResult {
     let flags: u32 = args.get(2)?;
     ensure_socket(fd)?;
     let header = read_msghdr(msg)?;
-    destination(fd, header.namelen)?;
+    let to = destination(header.name, header.namelen)?;
     if header.controllen != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    send(fd.0, &header.segments, flags)
+    send(fd.0, &header.segments, flags, to.as_deref())
 }
 
-/// `recvmsg(fd, msg, flags)`: no name, no ancillary data, no flags come back.
+/// `recvmsg(fd, msg, flags)`: a datagram's sender in `msg_name` (at most
+/// `msg_namelen` bytes; its length back); no ancillary data, no flags come back.
 pub fn recvmsg(args: SyscallArgs) -> SysResult {
     let fd: Fd = args.get(0)?;
     let msg: UserAddr = args.get(1)?;
     let flags: u32 = args.get(2)?;
     ensure_socket(fd)?;
     let header = read_msghdr(msg)?;
-    let n = recv(fd.0, &header.segments, flags)?;
+    let (n, (from, from_len)) = recv(fd.0, &header.segments, flags)?;
+    let copied = from_len.min(header.namelen as usize);
+    if !header.name.is_null() && copied > 0 {
+        uaccess::copy_to(header.name.0, &from[..copied])?;
+    }
     // msg_namelen (8), msg_controllen (40) and msg_flags (48) as Linux leaves them.
-    uaccess::copy_to(msg.offset(8)?.0, &0u32.to_ne_bytes())?;
+    uaccess::copy_to(msg.offset(8)?.0, &(from_len as u32).to_ne_bytes())?;
     uaccess::copy_to(msg.offset(40)?.0, &0u64.to_ne_bytes())?;
     uaccess::copy_to(msg.offset(48)?.0, &0i32.to_ne_bytes())?;
     Ok(n)
