@@ -1,6 +1,6 @@
 //! Networking: two interfaces under smoltcp's TCP/IP stack, lo (127.0.0.1/8,
 //! [`loopback`]) always and eth0 (virtio-net, [`nic`]) when the command line names a
-//! device, and TCP sockets as file objects ([`tcp`]).
+//! device, and TCP and UDP sockets as file objects ([`tcp`], [`udp`]).
 //!
 //! Each interface is a smoltcp `Interface` with its own socket set (smoltcp sends
 //! every socket of a set out of the interface that polls it); a socket lives on the
