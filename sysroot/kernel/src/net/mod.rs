@@ -266,12 +266,18 @@ fn idle_poll(now_ns: u64) -> PollAgain {
         (Some(lo), Some(eth)) => Some(lo.min(eth)),
         (lo, eth) => lo.or(eth),
     };
-    let line = stack.eth.as_ref().and_then(|eth| eth.line.as_ref());
-    match (timers, line) {
-        (Some(at), Some(_)) => PollAgain::At(at),
-        (None, Some(_)) => PollAgain::OnInterrupt,
-        (Some(at), None) => PollAgain::At(at.min(now_ns.saturating_add(POLL_INTERVAL_NS))),
-        (None, None) => soon,
+    if stack.lo.device.has_packet() {
+        // The poll's bound left packets on lo.
+        return PollAgain::At(now_ns);
+    }
+    // Without eth0 nothing arrives but what socket calls send (and they poll): only
+    // the timers wake the loop. eth0 without a routed line is polled on a timer.
+    let polled = stack.eth.as_ref().is_some_and(|eth| eth.line.is_none());
+    match (timers, polled) {
+        (Some(at), false) => PollAgain::At(at),
+        (None, false) => PollAgain::OnInterrupt,
+        (Some(at), true) => PollAgain::At(at.min(now_ns.saturating_add(POLL_INTERVAL_NS))),
+        (None, true) => soon,
     }
 }
 
