@@ -18,6 +18,8 @@ use crate::vfs::{Segment, Socket};
 
 /// `struct msghdr`'s size on x86-64.
 const MSGHDR_SIZE: usize = 56;
+/// `sizeof(struct sockaddr_storage)`.
+const SOCKADDR_STORAGE: u32 = 128;
 /// Linux's `UIO_MAXIOV`.
 const IOV_MAX: usize = 1024;
 /// `INT_MAX & PAGE_MASK`: the most one `sendto`/`recvfrom` moves on Linux.
@@ -191,7 +193,18 @@ fn word(bytes: &[u8; MSGHDR_SIZE], at: usize) -> u64 {
 fn read_msghdr(addr: UserAddr) -> Result<MsgHdr, Errno> {
     let mut bytes = [0u8; MSGHDR_SIZE];
     uaccess::copy_from(addr.0, &mut bytes)?;
-    let namelen = word(&bytes, 8) as u32;
+    let name = UserAddr(word(&bytes, 0) as usize);
+    // As `__copy_msghdr`: no name, no length; a negative one `EINVAL`; a longer one
+    // than a `sockaddr_storage` cut to it.
+    let namelen = if name.is_null() {
+        0
+    } else {
+        word(&bytes, 8) as u32
+    };
+    if i32::try_from(namelen).is_err() {
+        return Err(Errno::EINVAL);
+    }
+    let namelen = namelen.min(SOCKADDR_STORAGE);
     let iov = word(&bytes, 16) as usize;
     let iovlen = usize::try_from(word(&bytes, 24)).map_err(|_| Errno::EMSGSIZE)?;
     if iovlen > IOV_MAX {
@@ -211,7 +224,7 @@ fn read_msghdr(addr: UserAddr) -> Result<MsgHdr, Errno> {
         segments.push(Segment { base, len });
     }
     Ok(MsgHdr {
-        name: UserAddr(word(&bytes, 0) as usize),
+        name,
         namelen,
         segments,
         controllen: word(&bytes, 40),
