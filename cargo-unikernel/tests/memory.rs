@@ -7,6 +7,8 @@
 //! - `json`: a 4 MB `serde_json` document built, serialized and parsed back at the
 //!   default `--memory` (large blocks are their own mappings, grown with `mremap`);
 //! - `big-vec`: a 1 GiB `Vec` in a 2 GiB guest, allocated whole and grown by `push`;
+//! - `thread-count` beyond the 16,383 threads the kernel's fixed thread tables once
+//!   held (its per-thread state now grows in RAM);
 //! - `protect-exhaust`: with memory exhausted, `mprotect`/`mmap` fail with `ENOMEM`
 //!   rather than grant more access than asked.
 
@@ -75,6 +77,22 @@ fn json_4_mb_document_matches_native_at_default_memory() {
 #[test]
 fn one_gib_vec_in_a_2_gib_guest_matches_native() {
     matches_native("big-vec", &["--memory", "2048"], &["1024"]);
+}
+
+/// More threads than the kernel's fixed tables held (16,383): thread state grows in
+/// RAM. Not compared with native: Linux runs out of mappings first at this count
+/// (`vm.max_map_count`, 65,530: std maps a stack, a guard and a signal stack per
+/// thread). About 60 s under TCG on the development machine.
+#[test]
+fn seventeen_thousand_threads_outgrow_the_old_thread_tables() {
+    let run = boot_with("thread-count", &["--memory", "1024"], &["17000", "16"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stderr, "", "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("threads: 17000 with 16 KiB stacks, all alive at once\nchecksum: "),
+        "{run:?}"
+    );
 }
 
 #[test]

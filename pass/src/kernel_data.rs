@@ -22,8 +22,7 @@ use inkwell::values::{BasicValueEnum, GlobalValue};
 
 use crate::reach::demangle;
 
-/// The crates of the kernel (`sysroot/`): the logic and the hardware layer.
-pub const KERNEL_CRATES: [&str; 2] = ["unikernel_kernel", "unikernel_hal"];
+pub use crate::reach::side::KERNEL_CRATES;
 
 /// Section of the kernel's zero-initialized globals (a `.bss.` name, so LLVM emits it
 /// as `SHT_NOBITS` and it takes no room in the file).

@@ -170,6 +170,14 @@ impl<'ctx> WholeProgram<'ctx> {
         reach::markers::mark_kernel_entries(&self.module)
     }
 
+    /// Mark every call kernel code makes, so the syscall analysis tells them from the
+    /// application's after inlining (see [`reach::side`]); before the optimization, in
+    /// unikernel builds, after [`WholeProgram::mark_kernel_entries`]. Returns how many
+    /// calls were marked.
+    pub fn mark_kernel_calls(&mut self) -> usize {
+        reach::side::mark_kernel_calls(&self.module)
+    }
+
     /// The analysis of the module as it stands (normally the final one): see
     /// [`reach`]. `entry_points` are searched first.
     pub fn reachability(&self, entry_points: &[String]) -> reach::Reachability {

@@ -93,6 +93,8 @@ pub enum Step {
     RewriteSyscalls,
     /// See [`crate::reach::markers`].
     MarkKernelEntries,
+    /// See [`crate::reach::side::mark_kernel_calls`].
+    MarkKernelCalls,
     /// See [`crate::reach::effects::mark_effects`] (only with `no_alloc` or
     /// `no_panic` annotations).
     MarkEffects,
@@ -170,8 +172,10 @@ impl Pipeline {
         }
         steps.extend([
             Capture(Stage::Rewritten),
-            // So the reachability analysis finds each entry's code after inlining.
+            // So the reachability analysis finds each entry's code after inlining,
+            // and tells the kernel's calls inlined into the shim from the shim's own.
             MarkKernelEntries,
+            MarkKernelCalls,
             MarkEffects,
             // The kernel's entries stay external until the second rewrite, which finds
             // the numbers that only inlining made constant.
@@ -294,6 +298,9 @@ impl Pipeline {
                 }
                 Step::MarkKernelEntries => {
                     program.mark_kernel_entries();
+                }
+                Step::MarkKernelCalls => {
+                    program.mark_kernel_calls();
                 }
                 Step::MarkEffects => {
                     program.mark_effects();

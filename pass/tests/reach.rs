@@ -79,11 +79,12 @@ fn the_entry_marks_survive_inlining() {
     assert_eq!(path(&reach.syscalls[0].path), ["main"]);
 }
 
-/// One property per annotation as the test reads it: `(function, attribute, holds,
+/// One property of an annotation as the tests read it: `(function, attribute, holds,
 /// what breaks it)`.
-fn annotations(
-    reach: &unikernel_pass::reach::Reachability,
-) -> Vec<(String, String, bool, Vec<String>)> {
+type Check = (String, String, bool, Vec<String>);
+
+/// Every property of every annotation.
+fn annotations(reach: &unikernel_pass::reach::Reachability) -> Vec<Check> {
     reach
         .annotations
         .iter()
@@ -159,4 +160,77 @@ fn programs_without_annotations_get_no_effect_marks() {
     let context = Context::create();
     let mut program = WholeProgram::merge(&context, &[fixture("reach.ll")]).unwrap();
     assert_eq!(program.mark_effects(), 0);
+}
+
+/// The annotations of the `kernel-side.ll` fixture optimized at `level` (`None`: not
+/// at all), and the program's system calls.
+fn kernel_side(level: Option<OptLevel>) -> (Vec<Check>, Vec<String>) {
+    let context = Context::create();
+    let mut program = WholeProgram::merge(&context, &[fixture("kernel-side.ll")]).unwrap();
+    program.mark_kernel_entries();
+    assert!(
+        program.mark_kernel_calls() >= 2,
+        "deliver's and the entry's"
+    );
+    assert_eq!(program.mark_kernel_calls(), 0, "marking is idempotent");
+    program.mark_effects();
+    if let Some(level) = level {
+        program.internalize(&KeepSet::new(["main"])).unwrap();
+        program.optimize(level).unwrap();
+        let ir = program.module().print_to_string().to_string();
+        assert!(
+            !ir.contains("define internal void @_ZN16unikernel_kernel6signal7deliver")
+                && !ir.contains("define internal i32 @getpid("),
+            "the kernel's code was inlined into `pid`: {ir}"
+        );
+    }
+    let reach = program.reachability(&["main".into()]);
+    let syscalls = reach
+        .syscalls
+        .iter()
+        .map(|s| s.name.clone().unwrap_or_default())
+        .collect();
+    (annotations(&reach), syscalls)
+}
+
+#[test]
+fn syscall_properties_count_what_the_application_side_makes() {
+    for level in [None, Some(OptLevel::Full)] {
+        let (checks, syscalls) = kernel_side(level);
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            checks,
+            [
+                (
+                    "hello".into(),
+                    "#[unikernel::no_syscalls]".into(),
+                    false,
+                    s(&["write (1)"])
+                ),
+                (
+                    "hello".into(),
+                    "#[unikernel::syscalls(getpid)]".into(),
+                    false,
+                    s(&["write (1)"])
+                ),
+                // The kernel's panic is still a panic while `pid` runs.
+                (
+                    "pid".into(),
+                    "#[unikernel::no_panic]".into(),
+                    false,
+                    s(&["core::panicking::panic_fmt", "llvm.trap (abort)"])
+                ),
+                // The panic handler's write is the kernel's doing, not `pid`'s.
+                (
+                    "pid".into(),
+                    "#[unikernel::syscalls(getpid)]".into(),
+                    true,
+                    vec![]
+                ),
+            ],
+            "at {level:?}"
+        );
+        // `main` reaches write only through the kernel's panic.
+        assert_eq!(syscalls, ["getpid"], "at {level:?}");
+    }
 }

@@ -13,6 +13,11 @@
 //! function, the functions its indirect calls may call ([`super::indirect`]), and
 //! [`ReferenceGraph::search_from`] follows those of the start function that its
 //! callers took the address of.
+//!
+//! Every node and edge also knows whether it is kernel code ([`super::side`]): an edge
+//! is the kernel's when it leaves a kernel function or comes from a call that kernel
+//! code inlined into another function made. A search in [`Scope::Application`] does
+//! not go on from kernel functions nor along the kernel's edges.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -20,8 +25,11 @@ use inkwell::module::{Linkage, Module};
 use inkwell::values::{AsValueRef, InstructionOpcode};
 use llvm_sys::prelude::LLVMValueRef;
 
-use super::indirect::IndirectTargets;
+use inkwell::values::CallSiteValue;
 use serde::{Deserialize, Serialize};
+
+use super::indirect::IndirectTargets;
+use super::side::{is_kernel_call, is_kernel_function};
 
 /// How one node leads to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +55,18 @@ pub struct Node {
     pub defined: bool,
     /// Linkage other than internal/private: code outside the module may reach it.
     pub external: bool,
+    /// Kernel code ([`super::side::is_kernel_function`]).
+    pub kernel: bool,
+}
+
+/// What a search follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every edge: what can run, kernel code included.
+    Everything,
+    /// The application's side: no edge from a kernel function or from a call kernel
+    /// code made (see [`super::side`]).
+    Application,
 }
 
 /// The graph. Node indices are stable for the module it was built from.
@@ -55,6 +75,8 @@ pub struct ReferenceGraph {
     pub nodes: Vec<Node>,
     index: HashMap<LLVMValueRef, usize>,
     edges: Vec<Vec<(usize, EdgeKind)>>,
+    /// Per node, beside `edges`: whether each edge is the kernel's only.
+    kernel_edges: Vec<Vec<bool>>,
     /// Per function: what its indirect calls may call.
     indirect: Vec<Vec<usize>>,
 }
@@ -84,6 +106,7 @@ impl ReferenceGraph {
         let mut indirect_calls: Vec<Vec<LLVMValueRef>> = vec![Vec::new(); graph.nodes.len()];
         for function in module.get_functions() {
             let from = graph.index[&function.as_value_ref()];
+            let kernel_function = graph.nodes[from].kernel;
             let mut calls = Vec::new();
             let mut operands = Vec::new();
             for block in function.get_basic_block_iter() {
@@ -93,6 +116,8 @@ impl ReferenceGraph {
                         inst.get_opcode(),
                         InstructionOpcode::Call | InstructionOpcode::Invoke
                     );
+                    let kernel = kernel_function
+                        || (is_call && CallSiteValue::try_from(inst).is_ok_and(is_kernel_call));
                     // SAFETY: `raw` is a live instruction of the module; operand indices
                     // are below its operand count; the called value exists for calls.
                     unsafe {
@@ -104,7 +129,7 @@ impl ReferenceGraph {
                         let direct =
                             !callee.is_null() && !llvm_sys::core::LLVMIsAFunction(callee).is_null();
                         if direct {
-                            calls.push(callee);
+                            calls.push((callee, kernel));
                         } else if !callee.is_null()
                             && llvm_sys::core::LLVMIsAInlineAsm(callee).is_null()
                         {
@@ -113,7 +138,7 @@ impl ReferenceGraph {
                         for i in 0..llvm_sys::core::LLVMGetNumOperands(raw) {
                             let operand = llvm_sys::core::LLVMGetOperand(raw, i as u32);
                             if !(direct && operand == callee) {
-                                operands.push(operand);
+                                operands.push((operand, kernel));
                             }
                         }
                     }
@@ -122,13 +147,14 @@ impl ReferenceGraph {
             // Calls first: a call edge reads better in a path than a reference to the
             // same function.
             let mut edges = Edges::default();
-            for callee in calls {
-                edges.add(&graph, callee, EdgeKind::Call);
+            for (callee, kernel) in calls {
+                edges.add(&graph, callee, EdgeKind::Call, kernel);
             }
-            for operand in operands {
-                graph.constant_references(operand, &mut edges);
+            for (operand, kernel) in operands {
+                graph.constant_references(operand, kernel, &mut edges);
             }
             graph.edges[from] = edges.list;
+            graph.kernel_edges[from] = edges.kernel;
         }
         for global in module.get_globals() {
             let from = graph.index[&global.as_value_ref()];
@@ -137,9 +163,11 @@ impl ReferenceGraph {
             // initializer.
             let init = unsafe { llvm_sys::core::LLVMGetInitializer(global.as_value_ref()) };
             if !init.is_null() {
-                graph.constant_references(init, &mut edges);
+                let kernel = graph.nodes[from].kernel;
+                graph.constant_references(init, kernel, &mut edges);
             }
             graph.edges[from] = edges.list;
+            graph.kernel_edges[from] = edges.kernel;
         }
         graph.add_indirect_calls(module, &indirect_calls);
         graph
@@ -185,12 +213,14 @@ impl ReferenceGraph {
     ) {
         self.index.insert(value, self.nodes.len());
         self.nodes.push(Node {
+            kernel: is_kernel_function(&name),
             name,
             is_function,
             defined,
             external,
         });
         self.edges.push(Vec::new());
+        self.kernel_edges.push(Vec::new());
         self.indirect.push(Vec::new());
     }
 
@@ -210,7 +240,7 @@ impl ReferenceGraph {
     /// Every function or global a constant refers to, looking through constant
     /// expressions and aggregates and stopping at global values (aliases resolve to
     /// what they alias).
-    fn constant_references(&self, value: LLVMValueRef, edges: &mut Edges) {
+    fn constant_references(&self, value: LLVMValueRef, kernel: bool, edges: &mut Edges) {
         let mut work = vec![value];
         let mut seen = HashSet::new();
         while let Some(value) = work.pop() {
@@ -224,7 +254,7 @@ impl ReferenceGraph {
                     if !llvm_sys::core::LLVMIsAGlobalAlias(value).is_null() {
                         work.push(llvm_sys::core::LLVMAliasGetAliasee(value));
                     } else {
-                        edges.add(self, value, EdgeKind::Reference);
+                        edges.add(self, value, EdgeKind::Reference, kernel);
                     }
                 } else if !llvm_sys::core::LLVMIsAConstant(value).is_null() {
                     for i in 0..llvm_sys::core::LLVMGetNumOperands(value) {
@@ -238,7 +268,7 @@ impl ReferenceGraph {
     /// The search from one function, with its indirect calls resolved to what its
     /// callers (every function that reaches it by direct calls) take the address of,
     /// directly or through a constant (a vtable).
-    pub fn search_from(&self, start: usize) -> Search {
+    pub fn search_from(&self, start: usize, scope: Scope) -> Search {
         let mut callers = vec![false; self.nodes.len()];
         let mut reverse: HashMap<usize, Vec<usize>> = HashMap::new();
         for (from, edges) in self.edges.iter().enumerate() {
@@ -274,19 +304,26 @@ impl ReferenceGraph {
             .copied()
             .filter(|f| passed_in.contains(f))
             .collect();
-        self.search_with(&[vec![start]], start, &extra)
+        self.search_with(&[vec![start]], scope, start, &extra)
     }
 
     /// Breadth-first search from `tiers` of roots, one tier after the other (so a
     /// node reachable from the first tier gets a path from there). Returns each
     /// node's predecessor on a shortest path (`None` for roots and unreached nodes)
     /// and whether it was reached.
-    pub fn search(&self, tiers: &[Vec<usize>]) -> Search {
-        self.search_with(tiers, usize::MAX, &[])
+    pub fn search(&self, tiers: &[Vec<usize>], scope: Scope) -> Search {
+        self.search_with(tiers, scope, usize::MAX, &[])
     }
 
     /// [`ReferenceGraph::search`] with `extra` indirect-call edges from `from`.
-    fn search_with(&self, tiers: &[Vec<usize>], from: usize, extra: &[usize]) -> Search {
+    fn search_with(
+        &self,
+        tiers: &[Vec<usize>],
+        scope: Scope,
+        from: usize,
+        extra: &[usize],
+    ) -> Search {
+        let application = scope == Scope::Application;
         let mut parent = vec![None; self.nodes.len()];
         let mut reached = vec![false; self.nodes.len()];
         for tier in tiers {
@@ -298,9 +335,19 @@ impl ReferenceGraph {
                 }
             }
             while let Some(node) = queue.pop_front() {
+                if application && self.nodes[node].kernel {
+                    continue;
+                }
                 let extra = if node == from { extra } else { &[] };
-                let extra = extra.iter().map(|&n| (n, EdgeKind::IndirectCall));
-                for (next, kind) in self.edges[node].iter().copied().chain(extra) {
+                let extra = extra.iter().map(|&n| (n, EdgeKind::IndirectCall, false));
+                let edges = self.edges[node]
+                    .iter()
+                    .zip(&self.kernel_edges[node])
+                    .map(|(&(next, kind), &kernel)| (next, kind, kernel));
+                for (next, kind, kernel) in edges.chain(extra) {
+                    if application && kernel {
+                        continue;
+                    }
                     if !reached[next] {
                         reached[next] = true;
                         parent[next] = Some((node, kind));
@@ -342,16 +389,31 @@ impl Search {
 #[derive(Default)]
 struct Edges {
     list: Vec<(usize, EdgeKind)>,
-    seen: HashSet<usize>,
+    /// Beside `list`: whether only kernel code makes the edge.
+    kernel: Vec<bool>,
+    /// Index in `list` by target.
+    seen: HashMap<usize, usize>,
 }
 
 impl Edges {
-    /// The first edge to a node is kept.
-    fn add(&mut self, graph: &ReferenceGraph, value: LLVMValueRef, kind: EdgeKind) {
-        if let Some(to) = graph.node(value)
-            && self.seen.insert(to)
-        {
-            self.list.push((to, kind));
+    /// The first edge to a node is kept, unless it is the kernel's and the
+    /// application's side makes one too: then the application's.
+    fn add(&mut self, graph: &ReferenceGraph, value: LLVMValueRef, kind: EdgeKind, kernel: bool) {
+        let Some(to) = graph.node(value) else {
+            return;
+        };
+        match self.seen.get(&to) {
+            Some(&at) => {
+                if self.kernel[at] && !kernel {
+                    self.list[at].1 = kind;
+                    self.kernel[at] = false;
+                }
+            }
+            None => {
+                self.seen.insert(to, self.list.len());
+                self.list.push((to, kind));
+                self.kernel.push(kernel);
+            }
         }
     }
 }

@@ -11,18 +11,23 @@
 //! - inline asm holding a `syscall` instruction or the stub call that replaced it;
 //! - a call of libc `syscall(nr, ...)` (builds without the rewrite).
 //!
-//! A use counts if its function is reachable in the [`graph::ReferenceGraph`] from the
-//! roots: the entry points (and `main`), what `llvm.used` keeps, then every symbol
-//! still visible outside the module. After the final internalize and `globaldce`
-//! little else is left, but the search also gives the call path to report. Paths are
-//! shown from `main` when they pass through it (the kernel's boot code before it is
-//! the same for every program).
+//! A use counts if the application's side makes it ([`side`]: not kernel code, nor a
+//! call inlined from kernel code) and its function is reachable on the application's
+//! side of the [`graph::ReferenceGraph`] from the roots: the entry points, `main` and
+//! the shim's process start, what `llvm.used` keeps, then every symbol still visible
+//! outside the module. What only the kernel's own code reaches (a panic in its signal
+//! delivery, and the system calls std's panic handler makes) is not a system call of
+//! the program. After the final internalize and `globaldce` little else is left, but
+//! the search also gives the call path to report. Paths are shown from `main` when
+//! they pass through it (the kernel's boot code before it is the same for every
+//! program). The count of reachable functions searches everything, kernel included.
 //!
 //! For every function marked `#[unikernel::no_syscalls]` the same search starts at
 //! that function: any use it reaches is a violation. The other properties of the
 //! `#[unikernel::...]` attributes ([`annotations`]) search the same way for what they
 //! forbid ([`properties`], [`effects`]), except `max_stack`, which needs the code
-//! generator's frame sizes ([`stack`]).
+//! generator's frame sizes ([`stack`]); `no_alloc` and `no_panic` follow paths into
+//! the kernel too.
 
 pub mod annotations;
 pub mod effects;
@@ -30,6 +35,7 @@ pub mod graph;
 mod indirect;
 pub mod markers;
 pub mod properties;
+pub mod side;
 pub mod stack;
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,7 +49,7 @@ use crate::syscalls::{
     syscall_name, syscall_number,
 };
 use annotations::Property;
-use graph::{EdgeKind, ReferenceGraph};
+use graph::{EdgeKind, ReferenceGraph, Scope};
 use properties::AnnotationCheck;
 
 /// How a use enters the kernel.
@@ -175,7 +181,8 @@ pub fn analyze(module: &Module<'_>, entry_points: &[String]) -> Reachability {
         .map(|(node, _)| *node)
         .collect();
 
-    let search = graph.search(&roots(module, &graph, entry_points));
+    let roots = roots(module, &graph, entry_points);
+    let search = graph.search(&roots, Scope::Everything);
     let functions = graph
         .nodes
         .iter()
@@ -187,12 +194,13 @@ pub fn analyze(module: &Module<'_>, entry_points: &[String]) -> Reachability {
         .zip(&search.reached)
         .filter(|(n, reached)| n.is_function && n.defined && **reached)
         .count();
-    let syscalls = summarize(&graph, &search, &uses, true);
+    let application = graph.search(&roots, Scope::Application);
+    let syscalls = summarize(&graph, &application, &uses, true);
 
     let no_syscalls = marks
         .iter()
         .map(|&function| {
-            let search = graph.search_from(function);
+            let search = graph.search_from(function, Scope::Application);
             NoSyscallsCheck {
                 function: demangle(&graph.nodes[function].name),
                 reaches: summarize(&graph, &search, &uses, false),
@@ -234,6 +242,8 @@ pub(crate) struct Use {
     pub(crate) name: Option<String>,
     via: Via,
     support: Support,
+    /// Made by kernel code ([`side`]): not a system call of the application's side.
+    pub(crate) kernel: bool,
 }
 
 /// Every use of a system call in the module, reachable or not.
@@ -263,6 +273,7 @@ fn syscall_uses(module: &Module<'_>, graph: &ReferenceGraph) -> Vec<Use> {
             name: site.name().map(str::to_owned),
             via,
             support,
+            kernel: graph.nodes[node].kernel,
         });
     }
     for function in module.get_functions() {
@@ -282,6 +293,7 @@ fn syscall_uses(module: &Module<'_>, graph: &ReferenceGraph) -> Vec<Use> {
             let Ok(call) = CallSiteValue::try_from(inst) else {
                 continue;
             };
+            let kernel = graph.nodes[node].kernel || side::is_kernel_call(call);
             let (kind, name, via) = if let Some((kind, name)) = markers::mark_of(call) {
                 if in_entry {
                     continue; // the entry's own mark: its callers count the use
@@ -310,6 +322,7 @@ fn syscall_uses(module: &Module<'_>, graph: &ReferenceGraph) -> Vec<Use> {
                 } else {
                     Support::Unimplemented
                 },
+                kernel,
             });
         }
     }
@@ -320,14 +333,15 @@ fn is_entry(name: &str) -> bool {
     name.starts_with(ENTRY_PREFIX) || name.starts_with(ENOSYS_PREFIX) || name == DISPATCHER
 }
 
-/// The search's roots, in tiers: the entry points and `main`; what `llvm.used` and
+/// The search's roots, in tiers: the entry points, `main` and the shim's process start
+/// (the kernel's boot code calls it); what `llvm.used` and
 /// `llvm.compiler.used` keep (but not the annotation statics); every other symbol
 /// visible outside the module.
 fn roots(module: &Module<'_>, graph: &ReferenceGraph, entry_points: &[String]) -> Vec<Vec<usize>> {
     let mut first: Vec<usize> = entry_points
         .iter()
         .map(String::as_str)
-        .chain(["main"])
+        .chain(["main", side::PROCESS_START])
         .filter_map(|name| graph.find(name))
         .filter(|&n| graph.nodes[n].defined)
         .collect();
@@ -365,7 +379,7 @@ fn summarize(
 ) -> Vec<ReachableSyscall> {
     let mut groups: BTreeMap<(bool, Option<u64>, Option<String>, Support), ReachableSyscall> =
         BTreeMap::new();
-    for use_ in uses.iter().filter(|u| search.reached[u.node]) {
+    for use_ in uses.iter().filter(|u| !u.kernel && search.reached[u.node]) {
         let key = (
             use_.number.is_none(),
             use_.number,

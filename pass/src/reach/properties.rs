@@ -5,7 +5,11 @@
 //! Each check searches the [`ReferenceGraph`] from the annotated function, as the
 //! program-wide analysis does from the entry points (plus what its own indirect calls
 //! may call that its callers pass in: [`ReferenceGraph::search_from`]), and collects
-//! every forbidden use it reaches, with a shortest path to each.
+//! every forbidden use it reaches, with a shortest path to each. The syscall
+//! properties search the application's side only (the system calls the function
+//! makes, not those the kernel's code behind an entry might: [`super::side`]);
+//! `no_alloc` and `no_panic` search everything, kernel included: an allocation or a
+//! panic in the kernel's code happens while the function runs, and stops it as well.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::annotations::Property;
 use super::effects::{Effect, EffectUse};
-use super::graph::{ReferenceGraph, Search};
+use super::graph::{ReferenceGraph, Scope, Search};
 use super::{PathStep, Use, steps};
 
 /// The system calls that allocate memory for a `no_alloc` function's purposes.
@@ -64,7 +68,17 @@ pub(super) fn check(
     syscalls: &[Use],
     effects: &[EffectUse],
 ) -> Option<AnnotationCheck> {
-    let search = graph.search_from(node);
+    let scope = match property {
+        Property::NoSyscalls | Property::Syscalls { .. } => Scope::Application,
+        Property::NoAlloc | Property::NoPanic | Property::MaxStack { .. } => Scope::Everything,
+    };
+    let search = graph.search_from(node, scope);
+    // On the application's side, only the uses it makes.
+    let syscalls = || {
+        syscalls
+            .iter()
+            .filter(move |u| scope == Scope::Everything || !u.kernel)
+    };
     let forbidden_effect = |effect: Effect| {
         effects
             .iter()
@@ -80,11 +94,10 @@ pub(super) fn check(
         }
     };
     let offending: Vec<(usize, String)> = match property {
-        Property::NoSyscalls => syscalls.iter().map(|u| (u.node, label(u))).collect(),
+        Property::NoSyscalls => syscalls().map(|u| (u.node, label(u))).collect(),
         Property::NoAlloc => forbidden_effect(Effect::Alloc)
             .chain(
-                syscalls
-                    .iter()
+                syscalls()
                     .filter(|u| {
                         u.name
                             .as_deref()
@@ -94,8 +107,7 @@ pub(super) fn check(
             )
             .collect(),
         Property::NoPanic => forbidden_effect(Effect::Panic).collect(),
-        Property::Syscalls { allowed } => syscalls
-            .iter()
+        Property::Syscalls { allowed } => syscalls()
             .filter(|u| u.name.as_ref().is_none_or(|n| !allowed.contains(n)))
             .map(|u| (u.node, label(u)))
             .collect(),

@@ -27,15 +27,20 @@ use core::sync::atomic::{AtomicU32, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Level {
-    /// The table of live thread slots a signal is sent with (`kernel::sched::live_slots`),
-    /// held while the signal state is taken.
-    LiveSlots = 0,
+    /// The signal state (`kernel::signal::STATE`): dispositions and the per-thread
+    /// masks and pending sets. Its per-thread table grows under it, with storage from
+    /// the memory manager.
+    Signals = 0,
     /// The kernel's memory manager (`kernel::memory::MEMORY`): free list and mappings.
     Memory = 1,
     /// The page tables (`paging::SPACE`), changed under the memory lock.
     PageTables = 2,
     /// The guard-page names of crash reports (`paging::GUARDS`).
     GuardNames = 3,
+    /// The thread contexts (`thread::CONTEXTS`): taken for a moment by every thread
+    /// operation, with nothing taken under it; it grows with storage the kernel
+    /// allocated before taking it.
+    Contexts = 4,
 }
 
 /// Bit `level` set while a lock of that level is held.

@@ -1,7 +1,9 @@
 //! Thread contexts and the context switch: the mechanism under the kernel's scheduler.
 //!
-//! A thread is a slot number (`0..MAX_THREADS`); the kernel keeps its own per-thread
-//! state (ids, futex waits) under the same number. Slot [`IDLE`] is the idle thread,
+//! A thread is a slot number, an index into the context table; the kernel keeps its
+//! own per-thread state (ids, futex waits, signals) under the same number. The table
+//! has no fixed size: it lives in RAM the kernel hands over ([`grow`]) when a thread
+//! needs a slot beyond its capacity, so the thread count is limited by memory only. Slot [`IDLE`] is the idle thread,
 //! which runs a kernel function on a stack of its own (`stacks.rs`). The others run on
 //! stacks the application gave them: the main thread on the stack the kernel built at
 //! boot, `clone` children on the stack named in the call. Kernel code of a thread
@@ -17,22 +19,26 @@
 //! A slot is `Empty`, `Ready` (holds a saved context) or `Running` (the current
 //! thread). The hal checks these states itself, so the kernel's safe calls can never
 //! load a context that does not exist. One CPU: every operation runs with interrupts
-//! disabled, which is what makes the plain atomics below a sufficient exclusion.
+//! disabled; the table's lock ([`Level::Contexts`]) is held only inside them, never
+//! across the switch itself (the switch writes the old thread's saved stack pointer
+//! through a pointer taken under the lock: with interrupts off on the only CPU,
+//! nothing can move the table in between).
 
 use core::arch::{asm, global_asm};
 use core::convert::Infallible;
 use core::mem::size_of;
-use core::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Once;
 
 use crate::cpu;
 use crate::irq;
+use crate::lock_order::{Level, OrderedGuard, OrderedMutex};
+use crate::memory::Region;
+use crate::page_vec::PageVec;
 use crate::paging;
 use crate::syscall_entry::{__unikernel_frame_return, SyscallFrame};
 
-/// Most threads at once, the idle thread included.
-pub const MAX_THREADS: usize = 16384;
 /// The idle thread's slot.
 pub const IDLE: usize = 0;
 
@@ -40,15 +46,31 @@ const EMPTY: u8 = 0;
 const READY: u8 = 1;
 const RUNNING: u8 = 2;
 
-static STATE: [AtomicU8; MAX_THREADS] = [const { AtomicU8::new(EMPTY) }; MAX_THREADS];
-static SAVED_RSP: [AtomicUsize; MAX_THREADS] = [const { AtomicUsize::new(0) }; MAX_THREADS];
-static FS_BASE: [AtomicU64; MAX_THREADS] = [const { AtomicU64::new(0) }; MAX_THREADS];
+/// One slot of the context table.
+#[derive(Debug)]
+struct Context {
+    state: u8,
+    saved_rsp: usize,
+    fs_base: u64,
+}
+
+impl Context {
+    const EMPTY: Context = Context {
+        state: EMPTY,
+        saved_rsp: 0,
+        fs_base: 0,
+    };
+}
+
+/// The context table, every slot of its storage in use (empty slots included).
+static CONTEXTS: OrderedMutex<PageVec<Context>> =
+    OrderedMutex::new(Level::Contexts, PageVec::new());
 pub(crate) static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
 
 /// Why a thread operation was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadError {
-    /// The slot number is out of range.
+    /// The slot number is beyond the table's capacity (see [`grow`]).
     BadSlot,
     /// The slot is in use (creating) or holds no saved context (switching).
     WrongState,
@@ -139,12 +161,39 @@ impl InitialContext {
     }
 }
 
-fn check_slot(slot: usize) -> Result<(), ThreadError> {
-    if slot < MAX_THREADS {
-        Ok(())
-    } else {
-        Err(ThreadError::BadSlot)
+/// How many slots the context table holds.
+pub fn capacity() -> usize {
+    CONTEXTS.lock().len()
+}
+
+/// Bytes of storage (whole pages) for a table of `slots` contexts.
+pub fn bytes_for(slots: usize) -> usize {
+    PageVec::<Context>::bytes_for(slots)
+}
+
+/// Moves the context table into `storage` (read-write RAM, at least as large as the
+/// table) and makes every slot of it usable; returns the old storage for the kernel
+/// to free, or `storage` itself if it is unusable.
+pub fn grow(storage: Region) -> Result<Option<Region>, Region> {
+    let _irq = irq::disable();
+    let mut contexts = CONTEXTS.lock();
+    if storage.len() / size_of::<Context>() <= contexts.len() {
+        return Err(storage);
     }
+    let old = contexts.move_to(storage)?;
+    while contexts.push(Context::EMPTY).is_ok() {}
+    Ok(old)
+}
+
+/// The context of `slot` in the locked table.
+fn slot_of<'a>(
+    contexts: &'a mut OrderedGuard<'_, PageVec<Context>>,
+    slot: usize,
+) -> Result<&'a mut Context, ThreadError> {
+    contexts
+        .as_mut_slice()
+        .get_mut(slot)
+        .ok_or(ThreadError::BadSlot)
 }
 
 /// The running thread's slot.
@@ -155,12 +204,13 @@ pub fn current() -> usize {
 /// Makes `slot` the running thread: the code that calls this (the boot flow, about to
 /// enter the application's main thread) becomes that thread.
 pub fn start_main(slot: usize) -> Result<(), ThreadError> {
-    check_slot(slot)?;
     let _irq = irq::disable();
-    if slot == IDLE || STATE[slot].load(Ordering::Relaxed) != EMPTY {
+    let mut contexts = CONTEXTS.lock();
+    let context = slot_of(&mut contexts, slot)?;
+    if slot == IDLE || context.state != EMPTY {
         return Err(ThreadError::WrongState);
     }
-    STATE[slot].store(RUNNING, Ordering::Relaxed);
+    context.state = RUNNING;
     CURRENT.store(slot, Ordering::Relaxed);
     Ok(())
 }
@@ -175,11 +225,14 @@ extern "C" fn idle_entry() -> ! {
 }
 
 /// Prepares the idle thread to run `entry` on its own stack the first time something
-/// switches to [`IDLE`]. Only the first call has an effect.
-pub fn init_idle(entry: fn() -> !) {
+/// switches to [`IDLE`]. Only the first call has an effect; it needs a table with a
+/// slot for [`IDLE`] ([`grow`]).
+pub fn init_idle(entry: fn() -> !) -> Result<(), ThreadError> {
     let _irq = irq::disable();
+    let mut contexts = CONTEXTS.lock();
+    let idle = slot_of(&mut contexts, IDLE)?;
     if IDLE_ENTRY.get().is_some() {
-        return;
+        return Ok(());
     }
     IDLE_ENTRY.call_once(|| entry);
     let context = crate::stacks::idle_top() - size_of::<InitialContext>();
@@ -191,8 +244,9 @@ pub fn init_idle(entry: fn() -> !) {
         (context as *mut InitialContext)
             .write(InitialContext::new(start, idle_entry as *const () as u64))
     };
-    SAVED_RSP[IDLE].store(context, Ordering::Relaxed);
-    STATE[IDLE].store(READY, Ordering::Relaxed);
+    idle.saved_rsp = context;
+    idle.state = READY;
+    Ok(())
 }
 
 /// Creates the thread `slot` as a `clone` child of the system call in `parent`: it will
@@ -209,7 +263,6 @@ pub fn spawn(
     stack_pointer: usize,
     fs_base: u64,
 ) -> Result<(), ThreadError> {
-    check_slot(slot)?;
     let frame_at = stack_pointer
         .checked_sub(size_of::<SyscallFrame>())
         .ok_or(ThreadError::BadStack)?
@@ -222,7 +275,9 @@ pub fn spawn(
         return Err(ThreadError::BadStack);
     }
     let _irq = irq::disable();
-    if slot == IDLE || STATE[slot].load(Ordering::Relaxed) != EMPTY {
+    let mut contexts = CONTEXTS.lock();
+    let context = slot_of(&mut contexts, slot)?;
+    if slot == IDLE || context.state != EMPTY {
         return Err(ThreadError::WrongState);
     }
     let ret = (&raw const __unikernel_frame_return) as u64;
@@ -233,26 +288,35 @@ pub fn spawn(
         (frame_at as *mut SyscallFrame).write(parent.for_child(stack_pointer));
         (context_at as *mut InitialContext).write(InitialContext::new(ret, 0));
     }
-    SAVED_RSP[slot].store(context_at, Ordering::Relaxed);
-    FS_BASE[slot].store(fs_base, Ordering::Relaxed);
-    STATE[slot].store(READY, Ordering::Relaxed);
+    context.saved_rsp = context_at;
+    context.fs_base = fs_base;
+    context.state = READY;
     Ok(())
 }
 
-/// Checks that `to` can be switched to and marks it running; returns the old slot.
-fn hand_over(to: usize, from_state: u8) -> Result<usize, ThreadError> {
-    check_slot(to)?;
+/// Checks that `to` can be switched to and marks it running; returns where to save
+/// the old thread's stack pointer and the saved stack pointer to load. The pointer
+/// is into the table: it stays valid until the table moves, which needs the lock and
+/// an operation of its own, so not before the switch that uses it (interrupts off).
+fn hand_over(to: usize, from_state: u8) -> Result<(*mut usize, usize), ThreadError> {
+    let mut contexts = CONTEXTS.lock();
     let from = current();
-    if STATE[to].load(Ordering::Relaxed) != READY {
+    slot_of(&mut contexts, from)?;
+    let target = slot_of(&mut contexts, to)?;
+    if target.state != READY {
         return Err(ThreadError::WrongState);
     }
-    STATE[from].store(from_state, Ordering::Relaxed);
-    STATE[to].store(RUNNING, Ordering::Relaxed);
+    target.state = RUNNING;
+    let load = target.saved_rsp;
+    let fs_base = target.fs_base;
+    let old = slot_of(&mut contexts, from)?;
+    old.state = from_state;
+    old.fs_base = cpu::fs_base();
+    let save = &raw mut old.saved_rsp;
     CURRENT.store(to, Ordering::Relaxed);
-    FS_BASE[from].store(cpu::fs_base(), Ordering::Relaxed);
     // The kernel between here and the switch uses no thread-local storage.
-    cpu::set_fs_base(FS_BASE[to].load(Ordering::Relaxed));
-    Ok(from)
+    cpu::set_fs_base(fs_base);
+    Ok((save, load))
 }
 
 /// Suspends the running thread and runs `to`; returns when some thread switches back.
@@ -263,15 +327,16 @@ pub fn switch_to(to: usize) -> Result<(), ThreadError> {
         return Ok(());
     }
     crate::lock_order::assert_none_held("thread switch");
-    let from = hand_over(to, READY)?;
-    let load = SAVED_RSP[to].load(Ordering::Relaxed);
+    let (save, load) = hand_over(to, READY)?;
     // SAFETY: interrupts are off, so nothing runs between the state change above and
-    // the switch. `load` is the saved context of a READY slot: written by a switch
+    // the switch, and nothing moves the context table `save` points into (see
+    // `hand_over`). `load` is the saved context of a READY slot: written by a switch
     // away from that thread, or built by `spawn`/`init_idle`, and its stack still
     // holds it (a thread's stack belongs to it until it exits; its memory is the
-    // application's to keep mapped, as for any system-call buffer). The save slot is
-    // a static; the switch returns when a later switch loads what it saved.
-    unsafe { __unikernel_context_switch(SAVED_RSP[from].as_ptr(), load) };
+    // application's to keep mapped, as for any system-call buffer). The switch
+    // writes `save` before it loads the other context, and returns when a later
+    // switch loads what it saved.
+    unsafe { __unikernel_context_switch(save, load) };
     Ok(())
 }
 
@@ -284,8 +349,7 @@ pub fn exit_to(to: usize) -> Result<Infallible, ThreadError> {
         return Err(ThreadError::WrongState);
     }
     crate::lock_order::assert_none_held("thread exit");
-    hand_over(to, EMPTY)?;
-    let load = SAVED_RSP[to].load(Ordering::Relaxed);
+    let (_, load) = hand_over(to, EMPTY)?;
     // SAFETY: as in `switch_to`, `load` is a valid saved context; the old thread is
     // abandoned (its slot was marked empty above), so not saving it is correct. The
     // interrupt guard is never dropped here: the loaded context restores its own

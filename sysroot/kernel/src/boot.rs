@@ -62,8 +62,15 @@ pub(crate) fn run(boot: BootInfo) -> ! {
 
     // The scheduler keeps the alarm's deadline; sending SIGALRM is the signal module's.
     crate::sched::on_alarm(crate::signal::alarm_expired);
-    if let Err(err) = crate::sched::init_main_thread() {
-        kinfo!("boot failed: cannot make the main thread ({err:?})");
+    let main = match crate::sched::init_main_thread() {
+        Ok(slot) => slot,
+        Err(err) => {
+            kinfo!("boot failed: cannot make the main thread ({err:?})");
+            exit::exit(exit::EXIT_BOOT_FAILURE);
+        }
+    };
+    if let Err(err) = crate::signal::main_thread_started(main) {
+        kinfo!("boot failed: no memory for the main thread's signal state ({err:?})");
         exit::exit(exit::EXIT_BOOT_FAILURE);
     }
 

@@ -10,7 +10,8 @@
 //! two tables.
 //!
 //! Nothing has a fixed capacity: the records of both tables and the page-table frames
-//! come from free RAM on demand (`supply`) and go back to it; running out of RAM is
+//! come from free RAM on demand (`supply`) and go back to it, as does the storage of
+//! the kernel's per-thread tables (`tables`); running out of RAM is
 //! reported as `ENOMEM`, and a protection that cannot be set (no frame for the page
 //! table a split needs) fails the call rather than leaving more access than asked.
 
@@ -25,12 +26,14 @@ pub use mappings::Use;
 pub use owned::{application_owns, register_main_stack};
 pub use remap::remap;
 use supply::feed_tables;
+pub use tables::{grow_table, replace_storage};
 
 mod free;
 mod mappings;
 mod owned;
 mod remap;
 mod supply;
+mod tables;
 
 #[derive(Debug)]
 struct Memory {

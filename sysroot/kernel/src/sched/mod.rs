@@ -25,9 +25,16 @@
 //! futex nothing can wake: the kernel reports the deadlock and stops with
 //! `EXIT_DEADLOCK`.
 //!
+//! Thread count: the thread table and the hal's context table grow in free RAM as
+//! threads are created (doubling), and freed slots are reused; when RAM runs out,
+//! `clone` fails with `EAGAIN`, as Linux's does at `threads-max`, which it derives
+//! from RAM.
+//!
 //! Locking (see the crate README): the table is an [`IrqMutex`]; an operation that
 //! switches threads holds an [`irq::disable`] guard from its decision until the switch,
-//! and drops the lock before switching (the next thread takes it again).
+//! and drops the lock before switching (the next thread takes it again). The tables
+//! grow under it: the memory manager's lock, the only one allocation takes, is never
+//! held while the scheduler's is taken.
 
 mod queue;
 mod table;
@@ -35,14 +42,13 @@ mod table;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use unikernel_hal::irq::{self, IrqMutex};
-use unikernel_hal::lock_order::{Level, OrderedGuard, OrderedMutex};
 use unikernel_hal::thread::{self as hal_thread, IDLE, ThreadError};
 use unikernel_hal::{SyscallFrame, apic, exit, uaccess};
 
 use self::table::{Scheduler, State, Thread, Wait};
 use crate::errno::Errno;
 use crate::log::kinfo;
-use crate::time;
+use crate::{memory, time};
 
 pub use self::table::{Alarm, Tid, Wake};
 
@@ -102,11 +108,27 @@ fn fire_alarm() {
 }
 
 /// Makes the code that calls this (the boot flow, about to enter the application) the
-/// main thread, tid [`crate::process::PID`], and prepares the idle thread.
-pub fn init_main_thread() -> Result<(), ThreadError> {
-    hal_thread::init_idle(idle_loop);
-    let slot = SCHED.lock().add_main(time::monotonic_ns());
-    hal_thread::start_main(slot)
+/// main thread, tid [`crate::process::PID`], and prepares the idle thread; returns the
+/// main thread's slot. [`ThreadError::BadSlot`] if there is no RAM for the tables.
+pub fn init_main_thread() -> Result<usize, ThreadError> {
+    let mut sched = SCHED.lock();
+    let slot = sched
+        .add_main(time::monotonic_ns())
+        .map_err(|_| ThreadError::BadSlot)?;
+    reserve_context(slot).map_err(|_| ThreadError::BadSlot)?;
+    hal_thread::init_idle(idle_loop)?;
+    hal_thread::start_main(slot)?;
+    Ok(slot)
+}
+
+/// Makes the hal's context table hold `slot`: its storage doubles, from free RAM.
+fn reserve_context(slot: usize) -> Result<(), Errno> {
+    let capacity = hal_thread::capacity();
+    if slot < capacity {
+        return Ok(());
+    }
+    let slots = (slot + 1).max(capacity * 2);
+    memory::replace_storage(hal_thread::bytes_for(slots), hal_thread::grow)
 }
 
 /// Programs the timer for thread `next`, which is about to run (or keeps running).
@@ -197,15 +219,24 @@ pub struct NewThread {
 }
 
 /// Creates a runnable thread that resumes from a copy of `parent` (`clone`); returns
-/// its tid. Before the thread can run, and under the scheduler's lock, `publish` gets
-/// its tid and its slot (for the state other modules keep per thread: signals).
+/// its tid. Other modules keep state per thread under the same slot (signals):
+/// `reserve` makes room for the slot first (its failure fails the call), and
+/// `publish`, after the thread exists but before it can run, gets its tid and slot;
+/// both under the scheduler's lock.
+///
+/// `EAGAIN` when RAM for the per-thread tables runs out: Linux's `clone` fails so at
+/// `threads-max`, its limit derived from RAM.
 pub fn spawn(
     parent: &SyscallFrame,
     new: NewThread,
+    reserve: impl FnOnce(usize) -> Result<(), Errno>,
     publish: impl FnOnce(Tid, usize),
 ) -> Result<Tid, Errno> {
     let mut sched = SCHED.lock();
-    let slot = sched.free_slot().ok_or(Errno::EAGAIN)?;
+    let slot = sched.free_slot()?;
+    sched.reserve(slot).map_err(|_| Errno::EAGAIN)?;
+    reserve_context(slot).map_err(|_| Errno::EAGAIN)?;
+    reserve(slot).map_err(|_| Errno::EAGAIN)?;
     hal_thread::spawn(slot, parent, new.stack_pointer, new.fs_base).map_err(|err| match err {
         ThreadError::BadStack => Errno::EFAULT,
         ThreadError::BadSlot | ThreadError::WrongState => Errno::EAGAIN,
@@ -293,17 +324,6 @@ pub fn process_cpu_ns() -> u64 {
 /// The slot of the live thread `tid`.
 pub fn slot_of(tid: Tid) -> Option<usize> {
     SCHED.lock().slot_of(tid)
-}
-
-/// Which slots hold a live thread, in a static table (one flag per slot is 16 KiB:
-/// too much for the stack of a signal handler that calls `kill`); the table stays
-/// locked while the guard lives, so callers drop it before they can wait.
-pub fn live_slots() -> OrderedGuard<'static, [bool; hal_thread::MAX_THREADS]> {
-    static LIVE: OrderedMutex<[bool; hal_thread::MAX_THREADS]> =
-        OrderedMutex::new(Level::LiveSlots, [false; hal_thread::MAX_THREADS]);
-    let mut live = LIVE.lock();
-    SCHED.lock().fill_live_slots(&mut live);
-    live
 }
 
 /// Sleeps until `CLOCK_MONOTONIC` reaches `deadline_ns` ([`Wake::TimedOut`]) or a

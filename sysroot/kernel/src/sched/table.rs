@@ -1,11 +1,22 @@
 //! The thread table: per-thread kernel state and the scheduling decisions on it.
 //! Pure bookkeeping; the switches themselves happen in `sched` after the lock is
 //! dropped.
+//!
+//! The table is indexed by slot and grows on demand in RAM the memory manager gives
+//! (`memory::grow_table`): it is as long as the highest slot ever used, and freed
+//! slots are reused, lowest first.
 
-use unikernel_hal::thread::{self as hal_thread, IDLE, MAX_THREADS};
+use unikernel_hal::page_vec::PageVec;
+use unikernel_hal::thread::{self as hal_thread, IDLE};
 
-use super::queue::RunQueue;
+use super::queue::{END, Linked, RunQueue};
+use crate::errno::Errno;
 use crate::process::PID;
+
+/// Most slots the table may have: Linux's ceiling on `threads-max` (`FUTEX_TID_MASK`,
+/// `kernel/fork.c`), far beyond what RAM holds; below it, memory is the only limit.
+const MAX_SLOTS: usize = 0x3fff_ffff;
+const _: () = assert!(MAX_SLOTS < END as usize);
 
 /// Why a blocked thread runs again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +75,14 @@ pub(super) struct Thread {
     pub interrupted: bool,
     /// Nanoseconds it ran, up to the last scheduling decision ([`Scheduler::account`]).
     cpu_ns: u64,
+    /// The slot after it in the run queue, while queued.
+    next_queued: u32,
+}
+
+impl Linked for Thread {
+    fn next_queued(&mut self) -> &mut u32 {
+        &mut self.next_queued
+    }
 }
 
 impl Thread {
@@ -77,22 +96,23 @@ impl Thread {
         wait_order: 0,
         interrupted: false,
         cpu_ns: 0,
+        next_queued: END,
     };
 }
 
 #[derive(Debug)]
 pub(super) struct Scheduler {
-    threads: [Thread; MAX_THREADS],
+    /// By slot, up to the highest slot ever used: the scans over the table
+    /// (deadlines, futex waiters, tids) cost what the program's thread count costs.
+    threads: PageVec<Thread>,
     run_queue: RunQueue,
+    /// No slot below this one is free (where the search for a free slot starts).
+    first_free: usize,
     next_tid: Tid,
     live: usize,
     waits: u64,
     /// `CLOCK_MONOTONIC` time at which the running thread's time slice ends.
     slice_end: u64,
-    /// One past the highest slot that ever held a thread: the scans over the table
-    /// (deadlines, futex waiters, tids) stop here, so they cost what the program's
-    /// thread count costs, not [`MAX_THREADS`].
-    in_use: usize,
     /// The process's real-time interval timer (`ITIMER_REAL`, `alarm`).
     pub alarm: Alarm,
     /// When the running thread (or the idle thread) started running.
@@ -118,13 +138,13 @@ const MAIN_SLOT: usize = 1;
 impl Scheduler {
     pub(super) const fn new() -> Scheduler {
         Scheduler {
-            threads: [Thread::FREE; MAX_THREADS],
+            threads: PageVec::new(),
             run_queue: RunQueue::new(),
+            first_free: MAIN_SLOT + 1,
             next_tid: PID as Tid + 1,
             live: 0,
             waits: 0,
             slice_end: 0,
-            in_use: 0,
             alarm: Alarm {
                 deadline: None,
                 interval: 0,
@@ -135,17 +155,25 @@ impl Scheduler {
     }
 
     /// Records the main thread (tid = pid, as on Linux); returns its slot.
-    pub(super) fn add_main(&mut self, now: u64) -> usize {
-        self.threads[MAIN_SLOT] = Thread {
+    pub(super) fn add_main(&mut self, now: u64) -> Result<usize, Errno> {
+        self.reserve(MAIN_SLOT)?;
+        self.table_mut()[MAIN_SLOT] = Thread {
             tid: PID as Tid,
             state: State::Running,
             ..Thread::FREE
         };
-        self.in_use = self.in_use.max(MAIN_SLOT + 1);
         self.slice_end = now.saturating_add(TIME_SLICE_NS);
         self.running_since = now;
         self.live += 1;
-        MAIN_SLOT
+        Ok(MAIN_SLOT)
+    }
+
+    fn table(&self) -> &[Thread] {
+        self.threads.as_slice()
+    }
+
+    fn table_mut(&mut self) -> &mut [Thread] {
+        self.threads.as_mut_slice()
     }
 
     /// Charges the running thread (not the idle thread) with the time since it
@@ -155,8 +183,11 @@ impl Scheduler {
         let current = hal_thread::current();
         let ran = now.saturating_sub(self.running_since);
         self.running_since = now;
-        if current != IDLE && !matches!(self.threads[current].state, State::Free) {
-            self.threads[current].cpu_ns += ran;
+        if current != IDLE
+            && let Some(thread) = self.table_mut().get_mut(current)
+            && !matches!(thread.state, State::Free)
+        {
+            thread.cpu_ns += ran;
         }
     }
 
@@ -167,12 +198,12 @@ impl Scheduler {
         } else {
             0
         };
-        self.threads[slot].cpu_ns + running
+        self.table()[slot].cpu_ns + running
     }
 
     /// CPU time of every thread, live or exited (`CLOCK_PROCESS_CPUTIME_ID`).
     pub(super) fn process_cpu_ns(&self, now: u64) -> u64 {
-        let live: u64 = self.threads[..self.in_use].iter().map(|t| t.cpu_ns).sum();
+        let live: u64 = self.table().iter().map(|t| t.cpu_ns).sum();
         let current = hal_thread::current();
         let running = if current == IDLE {
             0
@@ -183,22 +214,39 @@ impl Scheduler {
     }
 
     pub(super) fn current(&self) -> &Thread {
-        &self.threads[hal_thread::current()]
+        &self.table()[hal_thread::current()]
     }
 
     pub(super) fn current_mut(&mut self) -> &mut Thread {
-        &mut self.threads[hal_thread::current()]
+        &mut self.table_mut()[hal_thread::current()]
     }
 
     pub(super) fn threads(&self) -> impl Iterator<Item = &Thread> {
-        self.threads[..self.in_use]
+        self.table()
             .iter()
             .filter(|t| !matches!(t.state, State::Free))
     }
 
-    pub(super) fn free_slot(&self) -> Option<usize> {
-        (0..MAX_THREADS)
-            .find(|&slot| slot != IDLE && matches!(self.threads[slot].state, State::Free))
+    /// The lowest free slot (one past the table's end if none is free), to
+    /// [`reserve`](Self::reserve) and [`add`](Self::add) a thread in; `EAGAIN` at
+    /// [`MAX_SLOTS`].
+    pub(super) fn free_slot(&mut self) -> Result<usize, Errno> {
+        let start = self.first_free.max(MAIN_SLOT + 1);
+        let slot = self.table()[start.min(self.threads.len())..]
+            .iter()
+            .position(|t| matches!(t.state, State::Free))
+            .map_or(self.threads.len().max(start), |i| start + i);
+        self.first_free = slot;
+        if slot >= MAX_SLOTS {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(slot)
+    }
+
+    /// Makes the table long enough to hold `slot`, growing it from free RAM;
+    /// `ENOMEM` when RAM runs out.
+    pub(super) fn reserve(&mut self, slot: usize) -> Result<(), Errno> {
+        crate::memory::grow_table(&mut self.threads, slot + 1, || Thread::FREE)
     }
 
     /// Records a new runnable thread in `slot`; returns its tid.
@@ -208,15 +256,14 @@ impl Scheduler {
         let name = self.current().name;
         // Thread ids are never reused while the program runs (2^31 creations).
         self.next_tid = self.next_tid.wrapping_add(1).max(PID as Tid + 1) & 0x7fff_ffff;
-        self.threads[slot] = Thread {
+        self.table_mut()[slot] = Thread {
             tid,
             state: State::Runnable,
             clear_child_tid,
             name,
             ..Thread::FREE
         };
-        self.in_use = self.in_use.max(slot + 1);
-        self.run_queue.push(slot);
+        self.run_queue.push(self.threads.as_mut_slice(), slot);
         self.live += 1;
         tid
     }
@@ -226,15 +273,16 @@ impl Scheduler {
         self.account(now);
         self.exited_cpu_ns += self.current().cpu_ns;
         *self.current_mut() = Thread::FREE;
+        self.first_free = self.first_free.min(hal_thread::current());
         self.live -= 1;
         self.live
     }
 
     fn make_runnable(&mut self, slot: usize, wake: Wake) {
-        let thread = &mut self.threads[slot];
+        let thread = &mut self.table_mut()[slot];
         thread.state = State::Runnable;
         thread.wake = wake;
-        self.run_queue.push(slot);
+        self.run_queue.push(self.threads.as_mut_slice(), slot);
     }
 
     pub(super) fn block_current(&mut self, wait: Wait) {
@@ -247,11 +295,11 @@ impl Scheduler {
 
     /// Wakes every thread whose deadline is at or before `now`.
     pub(super) fn expire(&mut self, now: u64) {
-        for slot in 0..self.in_use {
+        for slot in 0..self.threads.len() {
             if let State::Blocked(Wait {
                 deadline: Some(deadline),
                 ..
-            }) = self.threads[slot].state
+            }) = self.table()[slot].state
                 && deadline <= now
             {
                 self.make_runnable(slot, Wake::TimedOut);
@@ -261,7 +309,7 @@ impl Scheduler {
 
     /// The earliest sleeper's deadline or the alarm's, whichever comes first.
     pub(super) fn earliest_deadline(&self) -> Option<u64> {
-        self.threads[..self.in_use]
+        self.table()
             .iter()
             .filter_map(|t| match t.state {
                 State::Blocked(Wait { deadline, .. }) => deadline,
@@ -291,8 +339,8 @@ impl Scheduler {
     /// slice starts at `now`.
     pub(super) fn pop_runnable(&mut self, now: u64) -> Option<usize> {
         self.account(now);
-        let slot = self.run_queue.pop()?;
-        self.threads[slot].state = State::Running;
+        let slot = self.run_queue.pop(self.threads.as_mut_slice())?;
+        self.table_mut()[slot].state = State::Running;
         self.slice_end = now.saturating_add(TIME_SLICE_NS);
         Some(slot)
     }
@@ -340,7 +388,7 @@ impl Scheduler {
     /// (`Wake::Interrupted`); any other live one has its next wait end at once. `true`
     /// if a thread was made runnable.
     pub(super) fn interrupt(&mut self, slot: usize) -> bool {
-        let Some(thread) = self.threads.get_mut(slot) else {
+        let Some(thread) = self.table_mut().get_mut(slot) else {
             return false;
         };
         match thread.state {
@@ -358,17 +406,9 @@ impl Scheduler {
 
     /// The slot of the live thread `tid`.
     pub(super) fn slot_of(&self, tid: Tid) -> Option<usize> {
-        (0..self.in_use).find(|&slot| {
-            slot != IDLE
-                && self.threads[slot].tid == tid
-                && !matches!(self.threads[slot].state, State::Free)
+        self.table().iter().enumerate().position(|(slot, thread)| {
+            slot != IDLE && thread.tid == tid && !matches!(thread.state, State::Free)
         })
-    }
-
-    pub(super) fn fill_live_slots(&self, live: &mut [bool; MAX_THREADS]) {
-        for (slot, thread) in self.threads.iter().enumerate() {
-            live[slot] = slot != IDLE && !matches!(thread.state, State::Free);
-        }
     }
 
     /// Wakes up to `count` (at least one, as Linux) waiters on `address` whose bitset
@@ -376,12 +416,15 @@ impl Scheduler {
     pub(super) fn wake_futex(&mut self, address: usize, count: usize, bitset: u32) -> usize {
         let mut woken = 0;
         while woken < count.max(1) {
-            let oldest = (0..self.in_use)
-                .filter_map(|slot| match self.threads[slot].state {
+            let oldest = self
+                .table()
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, thread)| match thread.state {
                     State::Blocked(Wait { futex: Some(f), .. })
                         if f.address == address && f.bitset & bitset != 0 =>
                     {
-                        Some((self.threads[slot].wait_order, slot))
+                        Some((thread.wait_order, slot))
                     }
                     _ => None,
                 })
@@ -398,19 +441,9 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    /// A scheduler of its own for each test: the table is too large for a test
-    /// thread's stack (`MAX_THREADS` slots), so it lives in a static, built at
-    /// compile time.
-    macro_rules! scheduler {
-        () => {{
-            static SCHED: spin::Mutex<Scheduler> = spin::Mutex::new(Scheduler::new());
-            SCHED.lock()
-        }};
-    }
-
     #[test]
     fn one_shot_alarm_fires_once() {
-        let mut sched = scheduler!();
+        let mut sched = Scheduler::new();
         sched.alarm = Alarm {
             deadline: Some(1_000),
             interval: 0,
@@ -425,7 +458,7 @@ mod tests {
 
     #[test]
     fn periodic_alarm_rearms_and_skips_missed_periods() {
-        let mut sched = scheduler!();
+        let mut sched = Scheduler::new();
         sched.alarm = Alarm {
             deadline: Some(1_000),
             interval: 100,

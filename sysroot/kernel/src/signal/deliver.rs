@@ -128,10 +128,11 @@ fn next_step(saved: Option<&SyscallFrame>) -> Step {
     let mut state = STATE.lock();
     let slot = current_slot();
     loop {
-        let t = state.threads[slot];
+        let t = *state.thread(slot);
         let ready = (t.pending | state.shared_pending) & !t.mask;
         if ready == 0 {
-            let any = state.shared_pending != 0 || state.threads.iter().any(|t| t.pending != 0);
+            let any = state.shared_pending != 0
+                || state.threads.as_slice().iter().any(|t| t.pending != 0);
             MAYBE_PENDING.store(any, Ordering::Relaxed);
             return Step::Done;
         }
@@ -145,7 +146,7 @@ fn next_step(saved: Option<&SyscallFrame>) -> Step {
             SI_USER
         };
         if t.pending & b != 0 {
-            state.threads[slot].pending &= !b;
+            state.thread_mut(slot).pending &= !b;
         } else {
             state.shared_pending &= !b;
         }
@@ -168,7 +169,15 @@ fn next_step(saved: Option<&SyscallFrame>) -> Step {
             },
             SyscallFrame::registers,
         );
-        let prepared = frame::prepare(&state, slot, sig, Info::Sent { code }, &regs, sp, FRAME_GAP);
+        let prepared = frame::prepare(
+            action,
+            state.thread(slot),
+            sig,
+            Info::Sent { code },
+            &regs,
+            sp,
+            FRAME_GAP,
+        );
         if uaccess::copy_to(prepared.address as usize, &prepared.bytes).is_err() {
             // Linux's `force_sigsegv`: the frame does not fit (a bad alternate stack).
             kinfo!(
@@ -178,8 +187,9 @@ fn next_step(saved: Option<&SyscallFrame>) -> Step {
             );
             return Step::Terminate(SIGSEGV);
         }
-        frame::commit(&mut state, slot, sig, &prepared);
-        debug_assert!(state.threads[slot].mask & unblockable() == 0);
+        let (installed, thread) = state.action_and_thread(sig, slot);
+        frame::commit(installed, thread, sig, &prepared);
+        debug_assert!(state.thread(slot).mask & unblockable() == 0);
         return Step::Run {
             sig,
             frame: prepared,

@@ -47,7 +47,7 @@ pub fn signal_for(vector: u8, error_code: u64) -> Option<(usize, i32)> {
 pub fn is_caught(sig: usize) -> bool {
     let state = STATE.lock();
     let slot = unikernel_hal::thread::current();
-    state.actions[sig - 1].handler > 1 && state.threads[slot].mask & bit(sig) == 0
+    state.actions[sig - 1].handler > 1 && state.thread(slot).mask & bit(sig) == 0
 }
 
 /// Sets up the handler of `sig` for the fault at `regs`; `None` if it cannot run

@@ -32,7 +32,8 @@ use unikernel_hal::exceptions::Registers;
 use unikernel_hal::{SyscallFrame, uaccess};
 
 use super::{
-    AltStack, SIG_DFL, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, STATE, State, bit, unblockable,
+    Action, AltStack, SIG_DFL, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, STATE, ThreadSignals, bit,
+    unblockable,
 };
 use crate::errno::Errno;
 
@@ -109,20 +110,19 @@ pub(super) struct Prepared {
 pub(super) const INFO_OFFSET: usize = 8 + UCONTEXT_SIZE;
 pub(super) const CONTEXT_OFFSET: usize = 8;
 
-/// Lays out the frame of `sig` for the thread in `slot`, interrupted with `regs` while
-/// on the stack at `sp`: on its alternate stack if the action has `SA_ONSTACK` and the
-/// thread has one it is not already on, else `gap` bytes below `sp`.
+/// Lays out the frame of `sig`, whose action is `action`, for `thread`, interrupted
+/// with `regs` while on the stack at `sp`: on its alternate stack if the action has
+/// `SA_ONSTACK` and the thread has one it is not already on, else `gap` bytes below
+/// `sp`.
 pub(super) fn prepare(
-    state: &State,
-    slot: usize,
+    action: Action,
+    thread: &ThreadSignals,
     sig: usize,
     info: Info,
     regs: &Registers,
     sp: u64,
     gap: u64,
 ) -> Prepared {
-    let action = state.actions[sig - 1];
-    let thread = state.threads[slot];
     let alt = thread.altstack;
     let on_altstack = action.flags & SA_ONSTACK != 0
         && alt.flags & SS_DISABLE == 0
@@ -193,13 +193,12 @@ pub(super) fn prepare(
     }
 }
 
-/// What running the handler of `sig` does to the thread in `slot` (Linux's
-/// `signal_delivered`): the mask adds the action's mask and, unless `SA_NODEFER`, the
-/// signal; `SS_AUTODISARM` disarms the alternate stack the frame went on;
-/// `SA_RESETHAND` restores `SIG_DFL`.
-pub(super) fn commit(state: &mut State, slot: usize, sig: usize, frame: &Prepared) {
+/// What running the handler of `sig` does to thread `t` and to the signal's action
+/// `installed` (Linux's `signal_delivered`): the mask adds the action's mask and,
+/// unless `SA_NODEFER`, the signal; `SS_AUTODISARM` disarms the alternate stack the
+/// frame went on; `SA_RESETHAND` restores `SIG_DFL`.
+pub(super) fn commit(installed: &mut Action, t: &mut ThreadSignals, sig: usize, frame: &Prepared) {
     let action = frame.action;
-    let t = &mut state.threads[slot];
     let deferred = if action.flags & SA_NODEFER != 0 {
         0
     } else {
@@ -210,7 +209,7 @@ pub(super) fn commit(state: &mut State, slot: usize, sig: usize, frame: &Prepare
         t.altstack = AltStack::DISABLED;
     }
     if action.flags & SA_RESETHAND != 0 {
-        state.actions[sig - 1] = super::Action {
+        *installed = Action {
             handler: SIG_DFL,
             flags: action.flags & !SA_RESETHAND,
             ..action
@@ -230,9 +229,10 @@ pub fn setup(sig: usize, info: Info, regs: &Registers) -> Result<Registers, Errn
         return Err(Errno::EINVAL);
     }
     let sp = regs.gpr[Registers::RSP];
-    let frame = prepare(&state, slot, sig, info, regs, sp, RED_ZONE);
+    let frame = prepare(action, state.thread(slot), sig, info, regs, sp, RED_ZONE);
     uaccess::copy_to(frame.address as usize, &frame.bytes)?;
-    commit(&mut state, slot, sig, &frame);
+    let (installed, thread) = state.action_and_thread(sig, slot);
+    commit(installed, thread, sig, &frame);
 
     let mut next = *regs;
     next.rip = action.handler;
@@ -313,38 +313,35 @@ pub fn sigreturn(frame: &mut SyscallFrame) -> isize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Action, NSIG, ThreadSignals};
     use super::*;
-    use unikernel_hal::thread::MAX_THREADS;
 
     const SIGUSR1: usize = 10;
 
-    fn state(flags: u64, altstack: AltStack) -> State {
-        let mut state = State {
-            actions: [Action::default(); NSIG],
-            shared_pending: 0,
-            threads: [ThreadSignals::NEW; MAX_THREADS],
-        };
-        state.actions[SIGUSR1 - 1] = Action {
+    /// The action of SIGUSR1 and a thread with SIGINT blocked.
+    fn state(flags: u64, altstack: AltStack) -> (Action, ThreadSignals) {
+        let action = Action {
             handler: 0x1234,
             flags,
             restorer: 0x5678,
             mask: bit(12),
         };
-        state.threads[1].mask = bit(2);
-        state.threads[1].altstack = altstack;
-        state
+        let thread = ThreadSignals {
+            mask: bit(2),
+            altstack,
+            ..ThreadSignals::NEW
+        };
+        (action, thread)
     }
 
     #[test]
     fn frame_is_placed_aligned_and_reads_back() {
-        let state = state(0, AltStack::DISABLED);
+        let (action, thread) = state(0, AltStack::DISABLED);
         let mut regs = Registers::default();
         regs.gpr[Registers::RSP] = 0x10_0000;
         regs.gpr[0] = 42;
         regs.rip = 0x4000;
         let sent = Info::Sent { code: SI_TKILL };
-        let frame = prepare(&state, 1, SIGUSR1, sent, &regs, 0x10_0000, 2048);
+        let frame = prepare(action, &thread, SIGUSR1, sent, &regs, 0x10_0000, 2048);
         assert_eq!(frame.address % 16, 8);
         assert!(frame.address + FRAME_SIZE as u64 <= 0x10_0000 - 2048);
         assert_eq!(saved_mask(&frame.bytes), bit(2));
@@ -361,17 +358,17 @@ mod tests {
             flags: SS_AUTODISARM,
             size: 0x4000,
         };
-        let mut state = state(SA_ONSTACK | SA_RESETHAND, alt);
+        let (mut action, mut thread) = state(SA_ONSTACK | SA_RESETHAND, alt);
         let regs = Registers::default();
         let sent = Info::Sent { code: SI_USER };
-        let frame = prepare(&state, 1, SIGUSR1, sent, &regs, 0x10_0000, 2048);
+        let frame = prepare(action, &thread, SIGUSR1, sent, &regs, 0x10_0000, 2048);
         assert!(
             frame.address >= alt.sp && frame.address + (FRAME_SIZE as u64) <= alt.sp + alt.size
         );
         assert_eq!(saved_altstack(&frame.bytes).flags, SS_AUTODISARM);
-        commit(&mut state, 1, SIGUSR1, &frame);
-        assert_eq!(state.threads[1].mask, bit(2) | bit(12) | bit(SIGUSR1));
-        assert_eq!(state.threads[1].altstack, AltStack::DISABLED);
-        assert_eq!(state.actions[SIGUSR1 - 1].handler, SIG_DFL);
+        commit(&mut action, &mut thread, SIGUSR1, &frame);
+        assert_eq!(thread.mask, bit(2) | bit(12) | bit(SIGUSR1));
+        assert_eq!(thread.altstack, AltStack::DISABLED);
+        assert_eq!(action.handler, SIG_DFL);
     }
 }

@@ -21,17 +21,25 @@
 //!   wait is woken for it (`sched::interrupt`) and the wait ends with `EINTR` or, for
 //!   the calls Linux restarts, restarts after the handler if it has `SA_RESTART`.
 //!
-//! Lock order: the scheduler's lock before this module's (`thread_started` runs under
-//! the scheduler's); code here never calls into the scheduler while holding its own.
+//! The per-thread state is a table indexed by scheduler slot that grows in free RAM
+//! as threads are created ([`reserve`], called by `sched::spawn`); each entry says
+//! whether its thread lives (from [`thread_started`] to [`thread_exited`]), which is
+//! what a signal for the process picks a thread by.
+//!
+//! Lock order: the scheduler's lock before this module's (`reserve` and
+//! `thread_started` run under the scheduler's), this module's ([`Level::Signals`])
+//! before the memory manager's (the table grows under it); code here never calls
+//! into the scheduler while holding its own.
 
 mod deliver;
 pub mod fault;
 pub mod frame;
 mod names;
 
-use spin::Mutex;
-use unikernel_hal::thread::MAX_THREADS;
+use unikernel_hal::lock_order::{Level, OrderedMutex};
+use unikernel_hal::page_vec::PageVec;
 
+use crate::errno::Errno;
 use crate::log::kinfo;
 pub use deliver::{Delivered, deliver, restarting};
 pub use names::name;
@@ -128,6 +136,8 @@ struct ThreadSignals {
     mask: u64,
     pending: u64,
     altstack: AltStack,
+    /// A thread lives in this slot (signals for the process may go to it).
+    live: bool,
 }
 
 impl ThreadSignals {
@@ -135,6 +145,7 @@ impl ThreadSignals {
         mask: 0,
         pending: 0,
         altstack: AltStack::DISABLED,
+        live: false,
     };
 }
 
@@ -143,20 +154,42 @@ struct State {
     actions: [Action; NSIG],
     /// Pending for the process (`kill`), not for one thread.
     shared_pending: u64,
-    /// By scheduler slot (`unikernel_hal::thread`), like the hal's contexts.
-    threads: [ThreadSignals; MAX_THREADS],
+    /// By scheduler slot (`unikernel_hal::thread`), like the hal's contexts; every
+    /// thread's slot is in it ([`reserve`] before the thread exists).
+    threads: PageVec<ThreadSignals>,
 }
 
-static STATE: Mutex<State> = Mutex::new(State {
-    actions: [Action {
-        handler: SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    }; NSIG],
-    shared_pending: 0,
-    threads: [ThreadSignals::NEW; MAX_THREADS],
-});
+impl State {
+    fn thread(&self, slot: usize) -> &ThreadSignals {
+        &self.threads.as_slice()[slot]
+    }
+
+    fn thread_mut(&mut self, slot: usize) -> &mut ThreadSignals {
+        &mut self.threads.as_mut_slice()[slot]
+    }
+
+    /// The action of `sig` and the thread in `slot`, both to change.
+    fn action_and_thread(&mut self, sig: usize, slot: usize) -> (&mut Action, &mut ThreadSignals) {
+        (
+            &mut self.actions[sig - 1],
+            &mut self.threads.as_mut_slice()[slot],
+        )
+    }
+}
+
+static STATE: OrderedMutex<State> = OrderedMutex::new(
+    Level::Signals,
+    State {
+        actions: [Action {
+            handler: SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        }; NSIG],
+        shared_pending: 0,
+        threads: PageVec::new(),
+    },
+);
 
 pub fn bit(sig: usize) -> u64 {
     1 << (sig - 1)
@@ -171,17 +204,46 @@ fn current_slot() -> usize {
     unikernel_hal::thread::current()
 }
 
-/// A new thread in `child` (`clone`): like Linux, it inherits the mask of `parent`,
-/// has nothing pending and no alternate stack. Called under the scheduler's lock.
+/// Makes room for a thread in `slot` (the table grows in free RAM); `ENOMEM` when RAM
+/// runs out. Called under the scheduler's lock, before the thread exists.
+pub fn reserve(slot: usize) -> Result<(), Errno> {
+    let mut state = STATE.lock();
+    crate::memory::grow_table(&mut state.threads, slot + 1, || ThreadSignals::NEW)
+}
+
+/// A new thread in `child` (`clone`; its slot [`reserve`]d): like Linux, it inherits
+/// the mask of `parent`, has nothing pending and no alternate stack. Called under the
+/// scheduler's lock.
 pub fn thread_started(parent: usize, child: usize) {
     let mut state = STATE.lock();
-    let mask = state.threads.get(parent).map_or(0, |t| t.mask);
-    if let Some(t) = state.threads.get_mut(child) {
+    let mask = state.threads.as_slice().get(parent).map_or(0, |t| t.mask);
+    if let Some(t) = state.threads.as_mut_slice().get_mut(child) {
         *t = ThreadSignals {
             mask,
+            live: true,
             ..ThreadSignals::NEW
         };
     }
+}
+
+/// The main thread runs in `slot` (at boot): nothing blocked, nothing pending.
+pub fn main_thread_started(slot: usize) -> Result<(), Errno> {
+    reserve(slot)?;
+    let mut state = STATE.lock();
+    *state.thread_mut(slot) = ThreadSignals {
+        live: true,
+        ..ThreadSignals::NEW
+    };
+    Ok(())
+}
+
+/// The calling thread is exiting: signals for the process no longer go to it, and
+/// what was pending for it alone is dropped (Linux's `exit_signals`).
+pub fn thread_exited() {
+    let mut state = STATE.lock();
+    let t = state.thread_mut(current_slot());
+    t.live = false;
+    t.pending = 0;
 }
 
 /// The action of `sig`; `replace` installs a new one first (returns the old one).
@@ -194,7 +256,7 @@ pub fn action(sig: usize, replace: Option<Action>) -> Action {
         if is_ignored(&new, sig) {
             let b = bit(sig);
             state.shared_pending &= !b;
-            for t in state.threads.iter_mut() {
+            for t in state.threads.as_mut_slice() {
                 t.pending &= !b;
             }
         }
@@ -211,7 +273,7 @@ fn is_ignored(action: &Action, sig: usize) -> bool {
 /// become unblocked and are pending are delivered when the thread leaves the kernel.
 pub fn update_mask(update: impl FnOnce(u64) -> u64) -> u64 {
     let mut state = STATE.lock();
-    let t = &mut state.threads[current_slot()];
+    let t = state.thread_mut(current_slot());
     let old = t.mask;
     t.mask = update(old) & !unblockable();
     old
@@ -225,7 +287,7 @@ pub fn replace_mask_for_wait(mask: u64) -> u64 {
         let mut state = STATE.lock();
         let slot = current_slot();
         let shared = state.shared_pending;
-        let t = &mut state.threads[slot];
+        let t = state.thread_mut(slot);
         let old = t.mask;
         t.mask = mask & !unblockable();
         (old, (t.pending | shared) & !t.mask != 0)
@@ -239,7 +301,7 @@ pub fn replace_mask_for_wait(mask: u64) -> u64 {
 /// The calling thread's alternate signal stack; `replace` installs a new one first.
 pub fn altstack(replace: Option<AltStack>) -> AltStack {
     let mut state = STATE.lock();
-    let t = &mut state.threads[current_slot()];
+    let t = state.thread_mut(current_slot());
     let old = t.altstack;
     if let Some(new) = replace {
         t.altstack = new;
@@ -266,22 +328,28 @@ enum Outcome {
     },
 }
 
-/// Generates `sig` (1..=64) for `target`. `live` lists the live threads' slots (from
-/// the scheduler, taken before this module's lock). Returns only if the program goes
-/// on.
-pub fn send(sig: usize, target: Target, live: &[bool; MAX_THREADS]) {
+/// Generates `sig` (1..=64) for `target`. Returns only if the program goes on.
+pub fn send(sig: usize, target: Target) {
     let outcome = {
         let mut state = STATE.lock();
         let b = bit(sig);
         let action = state.actions[sig - 1];
+        let takes = |t: &ThreadSignals| t.live && t.mask & b == 0;
+        let threads = state.threads.as_slice();
         let slot = match target {
-            Target::Thread(slot) => (state.threads[slot].mask & b == 0).then_some(slot),
+            Target::Thread(slot) => {
+                if !threads.get(slot).is_some_and(|t| t.live) {
+                    // It exited since its tid was looked up: nobody to signal.
+                    return;
+                }
+                (threads[slot].mask & b == 0).then_some(slot)
+            }
             Target::Process => {
                 let current = current_slot();
-                if live[current] && state.threads[current].mask & b == 0 {
+                if threads.get(current).is_some_and(takes) {
                     Some(current)
                 } else {
-                    (0..MAX_THREADS).find(|&s| live[s] && state.threads[s].mask & b == 0)
+                    threads.iter().position(takes)
                 }
             }
         };
@@ -294,7 +362,7 @@ pub fn send(sig: usize, target: Target, live: &[bool; MAX_THREADS]) {
         };
         if !matches!(outcome, Outcome::Terminate(_)) {
             match target {
-                Target::Thread(slot) => state.threads[slot].pending |= b,
+                Target::Thread(slot) => state.thread_mut(slot).pending |= b,
                 Target::Process => state.shared_pending |= b,
             }
             deliver::note_pending();
@@ -312,16 +380,14 @@ pub fn send(sig: usize, target: Target, live: &[bool; MAX_THREADS]) {
 /// is gone): besides `EPIPE`, Linux sends SIGPIPE to the writing thread
 /// (`pipe_write`, `unix_stream_sendmsg`). Called without the VFS lock.
 pub fn raise_broken_pipe() {
-    let live = crate::sched::live_slots();
-    send(SIGPIPE, Target::Thread(current_slot()), &live);
+    send(SIGPIPE, Target::Thread(current_slot()));
 }
 
 /// The process's alarm (`ITIMER_REAL`) expired: SIGALRM for the process, as Linux's
 /// `it_real_fn`. The scheduler runs this (`sched::on_alarm`, set at boot) without
 /// its lock.
 pub fn alarm_expired() {
-    let live = crate::sched::live_slots();
-    send(SIGALRM, Target::Process, &live);
+    send(SIGALRM, Target::Process);
 }
 
 /// `result` of a write: SIGPIPE if it is `EPIPE` ([`raise_broken_pipe`]).

@@ -116,7 +116,7 @@ pub fn clone(frame: &SyscallFrame) -> SysResult {
             0
         },
     };
-    let tid = sched::spawn(frame, new, |tid, slot| {
+    let tid = sched::spawn(frame, new, signal::reserve, |tid, slot| {
         // The new thread starts with its creator's signal mask (`clone(2)`).
         signal::thread_started(unikernel_hal::thread::current(), slot);
         // Both stores happen before either thread runs on; like Linux, a bad address

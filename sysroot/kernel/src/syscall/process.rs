@@ -10,8 +10,11 @@ use crate::process::{self as proc, PID};
 use crate::sched;
 
 /// `exit(status)`: ends the calling thread (the last one's exit ends the program).
+/// From here on no signal is delivered to it (Linux's `PF_EXITING`).
 pub fn exit(args: SyscallArgs) -> SysResult {
-    sched::exit_thread(args.get(0)?)
+    let status = args.get(0)?;
+    crate::signal::thread_exited();
+    sched::exit_thread(status)
 }
 
 /// `exit_group(status)`.

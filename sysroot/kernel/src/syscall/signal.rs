@@ -130,8 +130,7 @@ pub fn sigaltstack(args: SyscallArgs) -> SysResult {
 /// Sends `sig` (0: only the existence check) to `target`.
 fn send(sig: usize, target: Target) -> SysResult {
     if sig != 0 {
-        let live = sched::live_slots();
-        signal::send(sig, target, &live);
+        signal::send(sig, target);
     }
     Ok(0)
 }
