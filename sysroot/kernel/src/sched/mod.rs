@@ -2,7 +2,7 @@
 //!
 //! Each thread has a slot number shared with the hal's context table
 //! (`unikernel_hal::thread`); slot `IDLE` is the idle thread, which runs
-//! [`idle_loop`] on a stack of its own. A thread runs until it blocks (futex wait,
+//! [`idle::idle_loop`] on a stack of its own. A thread runs until it blocks (futex wait,
 //! sleep), yields or exits, or until the timer preempts it: when other threads are
 //! runnable, the APIC timer is armed for the end of the running thread's time slice
 //! (`TIME_SLICE_NS`) and its interrupt ([`preempt`]) requeues it behind them. The
@@ -36,6 +36,7 @@
 //! grow under it: the memory manager's lock, the only one allocation takes, is never
 //! held while the scheduler's is taken.
 
+mod idle;
 mod queue;
 mod table;
 
@@ -45,33 +46,15 @@ use unikernel_hal::irq::{self, IrqMutex};
 use unikernel_hal::thread::{self as hal_thread, IDLE, ThreadError};
 use unikernel_hal::{SyscallFrame, apic, exit, uaccess};
 
-use self::table::{Scheduler, State, Thread, Wait};
+use self::table::{Scheduler, Wait};
 use crate::errno::Errno;
 use crate::log::kinfo;
 use crate::{memory, time};
 
+pub use self::idle::{PollAgain, set_idle_poll};
 pub use self::table::{Alarm, Tid, Wake};
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler::new());
-
-/// When the idle loop's poll wants to run again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PollAgain {
-    /// At this time (`CLOCK_MONOTONIC` ns), or at an interrupt before.
-    At(u64),
-    /// At the next interrupt (a device's): no deadline, yet not a deadlock.
-    OnInterrupt,
-}
-
-/// A poll the idle loop runs before it looks for work (the network stack's, installed
-/// by its first socket): it gets the time (`CLOCK_MONOTONIC` ns). A hook rather than
-/// a call keeps the network out of programs that open no socket.
-static IDLE_POLL: spin::Once<fn(u64) -> PollAgain> = spin::Once::new();
-
-/// Installs the idle loop's poll (once; later calls are ignored).
-pub fn set_idle_poll(poll: fn(u64) -> PollAgain) {
-    IDLE_POLL.call_once(|| poll);
-}
 
 /// What runs when the alarm expires ([`on_alarm`]): set at boot to the signal
 /// module's SIGALRM, which the scheduler cannot name (that module calls into this
@@ -116,7 +99,7 @@ pub fn init_main_thread() -> Result<usize, ThreadError> {
         .add_main(time::monotonic_ns())
         .map_err(|_| ThreadError::BadSlot)?;
     reserve_context(slot).map_err(|_| ThreadError::BadSlot)?;
-    hal_thread::init_idle(idle_loop)?;
+    hal_thread::init_idle(idle::idle_loop)?;
     hal_thread::start_main(slot)?;
     Ok(slot)
 }
@@ -444,81 +427,6 @@ pub fn exit_thread(status: i32) -> ! {
         Err(err) => {
             kinfo!("scheduler: thread exit cannot switch to slot {next}: {err:?}");
             exit::exit(exit::EXIT_DEADLOCK)
-        }
-    }
-}
-
-/// The idle thread: runs whatever becomes runnable; otherwise sleeps until the next
-/// deadline, or reports a deadlock.
-fn idle_loop() -> ! {
-    loop {
-        let _irq = irq::disable();
-        fire_alarm();
-        // Before the scheduler's lock: the poll may wake threads.
-        let poll_again = IDLE_POLL.get().map(|poll| poll(time::monotonic_ns()));
-        let mut sched = SCHED.lock();
-        let now = time::monotonic_ns();
-        sched.expire(now);
-        if let Some(next) = sched.pop_runnable(now) {
-            arm_timer(&sched, next);
-            drop(sched);
-            switch(next);
-            continue;
-        }
-        let deadline = match (sched.earliest_deadline(), poll_again) {
-            (Some(a), Some(PollAgain::At(b))) => Some(a.min(b)),
-            (None, Some(PollAgain::At(b))) => Some(b),
-            (a, _) => a,
-        };
-        match deadline {
-            None if poll_again == Some(PollAgain::OnInterrupt) => {
-                // Only a device can make work: sleep until it interrupts.
-                drop(sched);
-                apic::disarm();
-                irq::wait_for_interrupt();
-            }
-            Some(deadline) => {
-                drop(sched);
-                if apic::arm_at(time::monotonic_to_tsc(deadline)) {
-                    irq::wait_for_interrupt();
-                    apic::disarm();
-                } else {
-                    core::hint::spin_loop();
-                }
-            }
-            None => {
-                report_deadlock(sched.threads());
-                drop(sched);
-                exit::exit(exit::EXIT_DEADLOCK);
-            }
-        }
-    }
-}
-
-fn report_deadlock<'a>(threads: impl Iterator<Item = &'a Thread>) {
-    kinfo!("deadlock: every thread is blocked and no timeout is pending; nothing can wake them");
-    for thread in threads {
-        if let State::Blocked(Wait {
-            futex: None,
-            deadline: None,
-        }) = thread.state
-        {
-            kinfo!("  thread {} waits for a signal (pause)", thread.tid);
-        }
-        if let State::Blocked(Wait {
-            futex: Some(futex), ..
-        }) = thread.state
-        {
-            let (tid, address, expected) = (thread.tid, futex.address, futex.expected);
-            // The word may be the kernel's own (the VFS's), which `read_u32` refuses.
-            match uaccess::peek_u32(address) {
-                Ok(value) => kinfo!(
-                    "  thread {tid} waits on futex {address:#x} (expected {expected}, holds {value})"
-                ),
-                Err(_) => kinfo!(
-                    "  thread {tid} waits on futex {address:#x} (expected {expected}, unreadable)"
-                ),
-            }
         }
     }
 }
