@@ -6,6 +6,7 @@
 
 use std::ffi::{CString, c_long};
 use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use crate::sys::{O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDWR, syscall};
 
@@ -119,6 +120,14 @@ pub fn sockaddr_in(family: u16, address: [u8; 4], port: u16) -> [u64; 2] {
     ]
 }
 
+/// The port the pool's listener binds (`--listen`; 0: an ephemeral one).
+static LISTEN_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// Sets the port the pool's listener binds, before the pool is opened.
+pub fn listen_on(port: u16) {
+    LISTEN_PORT.store(port, Ordering::Relaxed);
+}
+
 /// A non-blocking TCP socket, or `None` without a network.
 pub fn inet_socket() -> Option<i32> {
     // SAFETY: socket takes no pointers.
@@ -150,10 +159,10 @@ fn inet_sockets() -> Vec<i32> {
         inet_socket().expect("a third socket"),
         inet_socket().expect("a fourth socket"),
     );
-    // The image has no loopback: its own address there (bind to 127.0.0.1 is
-    // EADDRNOTAVAIL) and the wildcard for the listener.
+    // The image has no loopback (its bind to 127.0.0.1 is EADDRNOTAVAIL, leaving it
+    // fresh); the listener takes the wildcard.
     let _ = bind(bound);
-    let wildcard = sockaddr_in(2, [0, 0, 0, 0], 0);
+    let wildcard = sockaddr_in(2, [0, 0, 0, 0], LISTEN_PORT.load(Ordering::Relaxed));
     // SAFETY: `wildcard` is a 16-byte sockaddr_in that bind only reads; listen takes
     // no pointers.
     unsafe {

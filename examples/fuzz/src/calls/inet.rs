@@ -151,7 +151,10 @@ fn socket(g: &mut Gen) -> (usize, After) {
     match g.below(10) {
         0..=2 if !g.world.sockets.is_empty() => {
             let sockets = &g.world.sockets;
-            (sockets[g.below(sockets.len() as u64) as usize] as usize, After::Nothing)
+            (
+                sockets[g.below(sockets.len() as u64) as usize] as usize,
+                After::Nothing,
+            )
         }
         7 => (g.fd(), After::Nothing),
         8 => (g.bad_fd(), After::Nothing),
@@ -206,7 +209,21 @@ fn address_in(g: &mut Gen) -> (usize, usize) {
         _ => sockaddr(g, false),
     };
     let len = match g.below(4) {
-        0 => g.pick(&[0, 1, 2, 8, 15, 17, 28, 110, 128, 129, 4096, 0xffff_ffff, 0x8000_0000]),
+        0 => g.pick(&[
+            0,
+            1,
+            2,
+            8,
+            15,
+            17,
+            28,
+            110,
+            128,
+            129,
+            4096,
+            0xffff_ffff,
+            0x8000_0000,
+        ]),
         _ => 16,
     };
     (addr, len)
