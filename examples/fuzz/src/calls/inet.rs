@@ -43,7 +43,9 @@ const SOCKET: &[i32] = &[
     ENETDOWN,
 ];
 /// bind(2)'s ERRORS (its AF_UNIX path errors included, for the pairs) and ip(7)'s
-/// EAFNOSUPPORT for another family; EOPNOTSUPP from a socket whose family cannot bind.
+/// EAFNOSUPPORT for another family; EOPNOTSUPP is the unikernel's for an AF_UNIX
+/// pair (no socket names: a documented gap, sysroot/README.md), where Linux checks
+/// the address (EINVAL) and binds a name.
 const BIND: &[i32] = &[
     EACCES,
     EADDRINUSE,
@@ -89,9 +91,9 @@ const ACCEPT: &[i32] = &[
     ENETUNREACH,
 ];
 /// connect(2)'s ERRORS; ip(7)'s EINVAL (a short address), ECONNABORTED,
-/// ECONNRESET and EHOSTUNREACH (a connection the network ended); EOPNOTSUPP from a
-/// family that cannot connect (`sock_no_connect`); and, for an AF_UNIX pair given an
-/// AF_UNIX address, unix(7)'s path resolution errors.
+/// ECONNRESET and EHOSTUNREACH (a connection the network ended); for an AF_UNIX pair
+/// given an AF_UNIX address, unix(7)'s path resolution errors on Linux, and
+/// EOPNOTSUPP in the unikernel (no socket names: a documented gap, as for `bind`).
 const CONNECT: &[i32] = &[
     ECONNABORTED,
     EACCES,
