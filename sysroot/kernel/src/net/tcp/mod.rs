@@ -38,6 +38,10 @@ mod socket;
 const BUFFER: usize = 32 * 1024;
 /// The most smoltcp sockets listening for one listening socket.
 const MAX_POOL: usize = 8;
+/// How long a connection attempt nobody answers lasts: Linux's, with its default
+/// `tcp_syn_retries` of 6 (SYNs 1, 2, 4, ... 64 s apart, then the last wait). smoltcp
+/// alone retries a SYN for good, so a blocking `connect` would never return.
+const CONNECT_TIMEOUT_SECS: u64 = 127;
 
 /// An IPv4 address and port.
 pub type Endpoint = (Ipv4Address, u16);
@@ -69,6 +73,8 @@ struct Inner {
     options: Options,
     /// A `connect` whose outcome no one has collected yet (`SO_ERROR`, `poll`).
     connecting: bool,
+    /// When the last `connect` started (monotonic ns).
+    connect_started: u64,
     /// The pending error `SO_ERROR` reports and clears.
     error: Option<Errno>,
     shut_read: bool,
@@ -113,9 +119,14 @@ impl Inner {
             TcpState::SynSent | TcpState::SynReceived => {}
             TcpState::Closed => {
                 self.connecting = false;
-                self.error = Some(Errno::ECONNREFUSED);
+                let waited = crate::time::monotonic_ns().saturating_sub(self.connect_started);
+                self.error = Some(failed_connect(waited));
             }
-            _ => self.connecting = false,
+            _ => {
+                self.connecting = false;
+                // Established: from now on only keep-alive ends a quiet connection.
+                stack.sockets.get_mut::<Socket>(handle).set_timeout(None);
+            }
         }
     }
 
@@ -129,6 +140,17 @@ impl Inner {
     }
 }
 
+/// Why a connection attempt that ended closed failed, after `waited_ns`: it timed out
+/// (`ETIMEDOUT`, smoltcp gave up at [`CONNECT_TIMEOUT_SECS`]) or was refused
+/// (`ECONNREFUSED`, a reset came back).
+fn failed_connect(waited_ns: u64) -> Errno {
+    if waited_ns >= CONNECT_TIMEOUT_SECS * 1_000_000_000 {
+        Errno::ETIMEDOUT
+    } else {
+        Errno::ECONNREFUSED
+    }
+}
+
 impl TcpSocket {
     /// A fresh socket; `ENETDOWN` if there is no network.
     pub fn new() -> Result<TcpSocket, Errno> {
@@ -138,6 +160,7 @@ impl TcpSocket {
             bound: None,
             options: Options::default(),
             connecting: false,
+            connect_started: 0,
             error: None,
             shut_read: false,
             shut_write: false,
@@ -233,6 +256,7 @@ impl TcpSocket {
                 bound: None,
                 options,
                 connecting: false,
+                connect_started: 0,
                 error: None,
                 shut_read: false,
                 shut_write: false,
@@ -261,6 +285,9 @@ impl TcpSocket {
             };
             let mut socket = new_socket();
             inner.apply_options(&mut socket);
+            socket.set_timeout(Some(smoltcp::time::Duration::from_secs(
+                CONNECT_TIMEOUT_SECS,
+            )));
             let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
             socket
                 .connect(stack.iface.context(), remote, local_port)
@@ -270,6 +297,7 @@ impl TcpSocket {
             }
             inner.state = State::Connected(stack.sockets.add(socket));
             inner.connecting = true;
+            inner.connect_started = crate::time::monotonic_ns();
             Ok(())
         })
     }
@@ -429,5 +457,20 @@ impl TcpSocket {
             inner.settle(stack);
             Ok(inner.error.take())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_nobody_answers_times_out_and_a_reset_refuses() {
+        assert_eq!(failed_connect(0), Errno::ECONNREFUSED);
+        assert_eq!(failed_connect(3_000_000_000), Errno::ECONNREFUSED);
+        assert_eq!(
+            failed_connect(CONNECT_TIMEOUT_SECS * 1_000_000_000),
+            Errno::ETIMEDOUT
+        );
     }
 }
