@@ -4,7 +4,9 @@
 //! fault (exit 126), hang (the run's timeout) or return an errno the call's man page
 //! does not list (the program exits 1 and names the call). Linux is the reference:
 //! the same run natively must be clean too, or the errno table is wrong. A third test
-//! keeps the fuzzer's table and the kernel's `syscall/list.rs` in step.
+//! keeps the fuzzer's table and the kernel's `syscall/list.rs` in step. The image runs
+//! without a network device (its TCP `socket` is ENETDOWN) except in the test that
+//! publishes a port, where a host client connects to the fuzzer's listener.
 //!
 //! Seed 1 found, before their fixes: `umask` of a value with high bits set (EINVAL),
 //! a removed working directory freed while in use (`getcwd`/`stat`/`creat` EIO),
