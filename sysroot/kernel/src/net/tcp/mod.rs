@@ -40,8 +40,11 @@ const BUFFER: usize = 32 * 1024;
 const MAX_POOL: usize = 8;
 /// How long a connection attempt nobody answers lasts: Linux's, with its default
 /// `tcp_syn_retries` of 6 (SYNs 1, 2, 4, ... 64 s apart, then the last wait). smoltcp
-/// alone retries a SYN for good, so a blocking `connect` would never return.
+/// alone retries a SYN for good (and never even sends one while the neighbour does
+/// not answer ARP), so [`Inner::settle`] ends the attempt itself, and a blocking
+/// `connect` waits at most this long.
 const CONNECT_TIMEOUT_SECS: u64 = 127;
+pub const CONNECT_TIMEOUT_NS: u64 = CONNECT_TIMEOUT_SECS * 1_000_000_000;
 
 /// An IPv4 address and port.
 pub type Endpoint = (Ipv4Address, u16);
@@ -115,17 +118,23 @@ impl Inner {
         if !self.connecting {
             return;
         }
-        match stack.sockets.get::<Socket>(handle).state() {
+        let waited = crate::time::monotonic_ns().saturating_sub(self.connect_started);
+        let socket = stack.sockets.get_mut::<Socket>(handle);
+        match socket.state() {
+            TcpState::SynSent | TcpState::SynReceived if waited >= CONNECT_TIMEOUT_NS => {
+                socket.abort();
+                self.connecting = false;
+                self.error = Some(Errno::ETIMEDOUT);
+            }
             TcpState::SynSent | TcpState::SynReceived => {}
             TcpState::Closed => {
                 self.connecting = false;
-                let waited = crate::time::monotonic_ns().saturating_sub(self.connect_started);
                 self.error = Some(failed_connect(waited));
             }
             _ => {
                 self.connecting = false;
                 // Established: from now on only keep-alive ends a quiet connection.
-                stack.sockets.get_mut::<Socket>(handle).set_timeout(None);
+                socket.set_timeout(None);
             }
         }
     }
@@ -144,7 +153,7 @@ impl Inner {
 /// (`ETIMEDOUT`, smoltcp gave up at [`CONNECT_TIMEOUT_SECS`]) or was refused
 /// (`ECONNREFUSED`, a reset came back).
 fn failed_connect(waited_ns: u64) -> Errno {
-    if waited_ns >= CONNECT_TIMEOUT_SECS * 1_000_000_000 {
+    if waited_ns >= CONNECT_TIMEOUT_NS {
         Errno::ETIMEDOUT
     } else {
         Errno::ECONNREFUSED
@@ -468,9 +477,6 @@ mod tests {
     fn a_connect_nobody_answers_times_out_and_a_reset_refuses() {
         assert_eq!(failed_connect(0), Errno::ECONNREFUSED);
         assert_eq!(failed_connect(3_000_000_000), Errno::ECONNREFUSED);
-        assert_eq!(
-            failed_connect(CONNECT_TIMEOUT_SECS * 1_000_000_000),
-            Errno::ETIMEDOUT
-        );
+        assert_eq!(failed_connect(CONNECT_TIMEOUT_NS), Errno::ETIMEDOUT);
     }
 }

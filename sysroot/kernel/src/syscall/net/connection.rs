@@ -4,6 +4,7 @@
 
 use super::{address, socket_in, with_socket};
 use crate::errno::Errno;
+use crate::net::tcp::CONNECT_TIMEOUT_NS;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::vfs::socket_kind::{SOCK_CLOEXEC, SOCK_NONBLOCK};
 use crate::vfs::wait::{self, Attempt};
@@ -71,11 +72,17 @@ pub fn connect(args: SyscallArgs) -> SysResult {
     if nonblocking {
         return Err(Errno::EINPROGRESS);
     }
-    // Interrupted, the handshake goes on (Linux: `EINTR`, never restarted).
-    wait::until(None, |vfs| match socket_in(vfs, fd.0)?.connected() {
-        Err(Errno::EAGAIN) => Ok(Attempt::Wait),
-        other => other.map(Attempt::Done),
-    })?;
+    // Interrupted, the handshake goes on (Linux: `EINTR`, never restarted). At the
+    // deadline the last attempt finds the connection timed out (`ETIMEDOUT`): nothing
+    // else would wake a wait for an address that never answers.
+    let deadline = crate::time::monotonic_ns().saturating_add(CONNECT_TIMEOUT_NS);
+    wait::until(Some(deadline), |vfs| {
+        match socket_in(vfs, fd.0)?.connected() {
+            Err(Errno::EAGAIN) => Ok(Attempt::Wait),
+            other => other.map(Attempt::Done),
+        }
+    })?
+    .ok_or(Errno::ETIMEDOUT)?;
     Ok(0)
 }
 
