@@ -1,5 +1,5 @@
 //! A system-call fuzzer: `fuzz [--calls N] [--seed S] [--threads T] [--skip CALL,..]
-//! [--only CALL,..] [--hang-after SECONDS] [kernel=START-END]..`
+//! [--only CALL,..] [--hang-after SECONDS] [--listen PORT] [kernel=START-END]..`
 //! makes N random system calls (split over T threads running at once), drawn from the
 //! calls the unikernel implements (`calls`), with random and edge-case arguments
 //! (`args`), through libc's `syscall` with a number that is not a compile-time constant,
@@ -13,7 +13,8 @@
 //! The same program runs on Linux, the reference for the errno table.
 //!
 //! `kernel=START-END` (hexadecimal) adds kernel addresses to the bad pointers: the test
-//! reads them from the image's symbol table.
+//! reads them from the image's symbol table. `--listen PORT` puts the pool's listening
+//! TCP socket on that port, for a test that connects to it while the run goes on.
 
 mod args;
 mod calls;
@@ -54,6 +55,9 @@ struct Options {
     only: Vec<String>,
     /// Seconds one call may take before the run counts as hung (`--hang-after`).
     hang_after: u64,
+    /// The port of the pool's listening TCP socket (`--listen`; 0: any), so that a
+    /// test can connect to it from outside while the run goes on.
+    listen: u16,
 }
 
 fn parse() -> Result<Options, String> {
@@ -66,6 +70,7 @@ fn parse() -> Result<Options, String> {
         skip: Vec::new(),
         only: Vec::new(),
         hang_after: 20,
+        listen: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -80,6 +85,10 @@ fn parse() -> Result<Options, String> {
             "--threads" => options.threads = value("--threads")?.clamp(1, 64) as usize,
             "--list" => options.list = true,
             "--hang-after" => options.hang_after = value("--hang-after")?,
+            "--listen" => {
+                options.listen = u16::try_from(value("--listen")?)
+                    .map_err(|_| "--listen: not a port".to_owned())?
+            }
             "--skip" | "--only" => {
                 let names = args.next().ok_or(format!("{arg} needs a value"))?;
                 let names = names.split(',').map(str::to_owned).collect();
@@ -154,6 +163,7 @@ fn main() {
     }
     timers::catch();
     let root = std::env::temp_dir().join(format!("fuzz-scratch-{}", std::process::id()));
+    sources::listen_on(options.listen);
     let world = World::new(&root, options.kernel.clone(), options.threads);
     println!(
         "fuzz: seed {}, {} calls on {} threads, {} kinds of call",

@@ -1,11 +1,12 @@
 //! The kinds of descriptor the pool holds, one row each in [`SOURCES`]: how to open
 //! a few, and whether they are sockets (which the socket calls pick first). Every
 //! descriptor is non-blocking, so no call on it can wait (see `calls::io`). A new
-//! kind (the INET sockets to come) is one more row and, for its own calls, one more
-//! module in `calls`.
+//! kind is one more row and, for its own calls, one more module in `calls` (the
+//! INET sockets: `calls::inet`).
 
 use std::ffi::{CString, c_long};
 use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use crate::sys::{O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDWR, syscall};
 
@@ -84,7 +85,96 @@ pub const SOURCES: &[Source] = &[
             fds
         },
     },
+    // TCP sockets in each state: fresh, bound, listening, connecting (to the
+    // listener: on Linux it connects, in the image it stays in SYN-SENT, as smoltcp
+    // does not talk to itself). None if the system has no network (the unikernel
+    // without a NIC: `socket` is ENETDOWN there).
+    Source {
+        name: "inet stream",
+        socket: true,
+        open: |_| inet_sockets(),
+    },
 ];
+
+/// The local addresses the fuzzer binds and connects to: 0.0.0.0, loopback, and,
+/// in the image only, QEMU user networking's 10.0.2.0/24 (the guest, the gateway,
+/// an address nobody has). Never any other: natively a 10.0.2.x address might leave
+/// the machine, so the host gets loopback only.
+pub fn inet_addresses(image: bool) -> Vec<[u8; 4]> {
+    let mut addresses = vec![[0, 0, 0, 0], [127, 0, 0, 1], [127, 1, 2, 3]];
+    if image {
+        addresses.extend([[10, 0, 2, 15], [10, 0, 2, 2], [10, 0, 2, 99]]);
+    }
+    addresses
+}
+
+/// A `struct sockaddr_in` for `address:port`, as two words.
+pub fn sockaddr_in(family: u16, address: [u8; 4], port: u16) -> [u64; 2] {
+    let mut bytes = [0u8; 16];
+    bytes[..2].copy_from_slice(&family.to_ne_bytes());
+    bytes[2..4].copy_from_slice(&port.to_be_bytes());
+    bytes[4..8].copy_from_slice(&address);
+    [
+        u64::from_ne_bytes(bytes[..8].try_into().unwrap()),
+        u64::from_ne_bytes(bytes[8..].try_into().unwrap()),
+    ]
+}
+
+/// The port the pool's listener binds (`--listen`; 0: an ephemeral one).
+static LISTEN_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// Sets the port the pool's listener binds, before the pool is opened.
+pub fn listen_on(port: u16) {
+    LISTEN_PORT.store(port, Ordering::Relaxed);
+}
+
+/// A non-blocking TCP socket, or `None` without a network.
+pub fn inet_socket() -> Option<i32> {
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe { syscall(41, 2 as c_long, 1 | O_NONBLOCK | O_CLOEXEC, 0 as c_long) };
+    (fd >= 0).then_some(fd as i32)
+}
+
+/// The local port `fd` is bound to (0 if none).
+pub fn local_port(fd: i32) -> u16 {
+    let mut name = [0u64; 2];
+    let mut len: u32 = 16;
+    // SAFETY: `name` is 16 writable bytes and `len` says so, as getsockname wants.
+    unsafe { syscall(51, fd as c_long, name.as_mut_ptr(), &mut len as *mut u32) };
+    let bytes = name[0].to_ne_bytes();
+    u16::from_be_bytes([bytes[2], bytes[3]])
+}
+
+fn inet_sockets() -> Vec<i32> {
+    let Some(fresh) = inet_socket() else {
+        return Vec::new();
+    };
+    let bind = |fd: i32| {
+        let name = sockaddr_in(2, [127, 0, 0, 1], 0);
+        // SAFETY: `name` is a 16-byte sockaddr_in that bind only reads.
+        unsafe { syscall(49, fd as c_long, name.as_ptr(), 16 as c_long) }
+    };
+    let (bound, listener, connecting) = (
+        inet_socket().expect("a second socket"),
+        inet_socket().expect("a third socket"),
+        inet_socket().expect("a fourth socket"),
+    );
+    // The image has no loopback (its bind to 127.0.0.1 is EADDRNOTAVAIL, leaving it
+    // fresh); the listener takes the wildcard.
+    let _ = bind(bound);
+    let wildcard = sockaddr_in(2, [0, 0, 0, 0], LISTEN_PORT.load(Ordering::Relaxed));
+    // SAFETY: `wildcard` is a 16-byte sockaddr_in that bind only reads; listen takes
+    // no pointers.
+    unsafe {
+        syscall(49, listener as c_long, wildcard.as_ptr(), 16 as c_long);
+        assert_eq!(syscall(50, listener as c_long, 8 as c_long), 0, "listen");
+    }
+    let to = sockaddr_in(2, [127, 0, 0, 1], local_port(listener));
+    // SAFETY: `to` is a 16-byte sockaddr_in that connect only reads; non-blocking,
+    // so it returns at once (0 or EINPROGRESS on Linux, an error in the image).
+    unsafe { syscall(42, connecting as c_long, to.as_ptr(), 16 as c_long) };
+    vec![fresh, bound, listener, connecting]
+}
 
 /// A non-blocking connected AF_UNIX stream pair.
 pub fn unix_pair() -> Vec<i32> {

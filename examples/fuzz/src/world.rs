@@ -77,6 +77,12 @@ pub struct World {
     pub pool: Vec<i32>,
     /// The pool's sockets.
     pub sockets: Vec<i32>,
+    /// The pool's TCP sockets (fresh, bound, listening, connecting; none without a
+    /// network).
+    pub inet: Vec<i32>,
+    /// The IPv4 addresses the socket calls may bind and connect to
+    /// (`sources::inet_addresses`: whether this runs as the image decides them).
+    pub addresses: Vec<[u8; 4]>,
     /// The regular files of the pool (kept small by the threads, see `main`).
     pub files: Vec<i32>,
     pub dir_fd: i32,
@@ -104,6 +110,17 @@ pub struct World {
 /// Names of entries in the scratch directory: files, a directory with an entry, a
 /// symbolic link, and names that never exist.
 pub const NAMES: [&str; 9] = ["a", "b", "d", "d/a", "d/e", "l", "f0", "f1", "missing/x"];
+
+/// Whether the kernel is the unikernel's: its `uname` release ends in `-unikernel`.
+fn is_image() -> bool {
+    let mut uts = [0u8; 6 * 65];
+    // SAFETY: `uts` is a writable `struct utsname` (six 65-byte fields).
+    let ok = unsafe { syscall(63, uts.as_mut_ptr()) };
+    assert_eq!(ok, 0, "uname");
+    let release = &uts[2 * 65..3 * 65];
+    let end = release.iter().position(|&b| b == 0).unwrap_or(65);
+    release[..end].ends_with(b"-unikernel")
+}
 
 impl World {
     pub fn new(root: &std::path::Path, kernel: Vec<usize>, threads: usize) -> World {
@@ -140,6 +157,9 @@ impl World {
             .flat_map(|(_, fds)| fds.clone())
             .collect();
 
+        let inet = of("inet stream");
+        let image = is_image();
+
         let unterminated = guarded(PAGE, PROT_READ_WRITE);
         // SAFETY: `unterminated` is a fresh private page of PAGE writable bytes.
         unsafe {
@@ -153,6 +173,8 @@ impl World {
             unterminated,
             pool,
             sockets,
+            inet,
+            addresses: crate::sources::inet_addresses(image),
             files,
             dir_fd,
             epoll_fd,

@@ -9,7 +9,7 @@
 //! reused number could come back blocking); lengths past the arena fault at its guard;
 //! truncation sizes stay below 1 MiB or are invalid, so files stay small.
 
-use super::{Call, READ, WRITE};
+use super::{CONNECTION, Call, READ, WRITE};
 use crate::args::{After, Gen, Prepared};
 use crate::errno::*;
 use crate::world::{CLOSED_FD, O_NONBLOCK};
@@ -29,7 +29,8 @@ const TRUNCATE: &[i32] = &[
 ];
 const IOCTL: &[i32] = &[EBADF, EFAULT, EINVAL, ENOTTY];
 /// sendfile(2)'s ERRORS, and EPIPE: Linux's for an output socket that has shut down
-/// writing (the pool's shut pair), as write(2) documents it; the page omits it.
+/// writing (the pool's shut pair), as write(2) documents it; the page omits it; and
+/// a TCP socket's [`CONNECTION`] errors.
 const SENDFILE: &[i32] = &[
     EAGAIN, EBADF, EFAULT, EINVAL, EIO, ENOMEM, EOVERFLOW, ESPIPE, EPIPE,
 ];
@@ -117,13 +118,13 @@ pub const CALLS: &[Call] = &[
     Call {
         name: "read",
         number: 0,
-        errnos: &[READ],
+        errnos: &[READ, CONNECTION],
         make: |g| rw(g, true),
     },
     Call {
         name: "write",
         number: 1,
-        errnos: &[WRITE],
+        errnos: &[WRITE, CONNECTION],
         make: |g| rw(g, false),
     },
     Call {
@@ -165,13 +166,13 @@ pub const CALLS: &[Call] = &[
     Call {
         name: "readv",
         number: 19,
-        errnos: &[READ],
+        errnos: &[READ, CONNECTION],
         make: rwv,
     },
     Call {
         name: "writev",
         number: 20,
-        errnos: &[WRITE],
+        errnos: &[WRITE, CONNECTION],
         make: rwv,
     },
     Call {
@@ -211,7 +212,7 @@ pub const CALLS: &[Call] = &[
     Call {
         name: "sendfile",
         number: 40,
-        errnos: &[SENDFILE],
+        errnos: &[SENDFILE, CONNECTION],
         make: |g| {
             let offset = match g.below(3) {
                 0 => 0,

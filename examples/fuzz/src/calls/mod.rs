@@ -6,11 +6,13 @@
 //!
 //! One module per family, like the kernel's: `io` (descriptors), `fs` (paths), `mm`
 //! (memory), `task` (process, signals, time, futex), `timer` (alarm, interval
-//! timers), `event` (poll, epoll, eventfd), `net` (sockets; a new family of sockets
-//! is one more descriptor source, `crate::sources`, and its own calls here).
+//! timers), `event` (poll, epoll, eventfd), `net` (the calls every socket takes),
+//! `inet` (making and connecting TCP sockets; a new family of sockets is one more
+//! descriptor source, `crate::sources`, and its own calls here).
 
 mod event;
 mod fs;
+mod inet;
 mod io;
 mod mm;
 mod net;
@@ -56,6 +58,7 @@ pub fn all() -> Vec<&'static Call> {
         timer::CALLS,
         event::CALLS,
         net::CALLS,
+        inet::CALLS,
     ]
     .into_iter()
     .flatten()
@@ -96,6 +99,20 @@ pub const WRITE: &[i32] = &[
     EIO,
     ENOSPC,
     EPERM,
+    EPIPE,
+];
+/// What a TCP socket's descriptor adds to the read(2) and write(2) families (and
+/// sendfile): recv(2)'s ENOTCONN for a socket not connected, and the pending error
+/// of a connection the network ended, which the next call on it returns (socket(7)
+/// `SO_ERROR`, tcp(7)).
+pub const CONNECTION: &[i32] = &[
+    ENOTCONN,
+    ECONNREFUSED,
+    ECONNRESET,
+    ECONNABORTED,
+    ETIMEDOUT,
+    EHOSTUNREACH,
+    ENETUNREACH,
     EPIPE,
 ];
 /// Errnos of path resolution (path_resolution(7)) that every path-taking call lists.

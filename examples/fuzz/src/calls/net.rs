@@ -22,8 +22,15 @@ use crate::args::{After, Gen, Prepared};
 use crate::errno::*;
 use crate::world::syscall;
 
-/// send(2)'s ERRORS.
+/// send(2)'s ERRORS, ip(7)'s EAFNOSUPPORT (an address of another family given to a
+/// TCP socket), and a TCP connection's pending errors (`calls::CONNECTION`).
 const SEND: &[i32] = &[
+    EAFNOSUPPORT,
+    ECONNREFUSED,
+    ECONNABORTED,
+    ETIMEDOUT,
+    EHOSTUNREACH,
+    ENETUNREACH,
     EACCES,
     EAGAIN,
     EALREADY,
@@ -46,8 +53,12 @@ const SEND: &[i32] = &[
 /// stream whose peer closed with bytes unread (`unix_release_sock` sets the peer's
 /// `sk_err`; unix(7)), and EMSGSIZE for more than `UIO_MAXIOV` iovecs (recvmsg, as
 /// send(2) documents it for sendmsg); EOPNOTSUPP for MSG_OOB on kernels without
-/// `CONFIG_AF_UNIX_OOB`.
+/// `CONFIG_AF_UNIX_OOB`; a TCP connection's pending errors (`calls::CONNECTION`).
 const RECV: &[i32] = &[
+    ECONNABORTED,
+    ETIMEDOUT,
+    EHOSTUNREACH,
+    ENETUNREACH,
     EAGAIN,
     EBADF,
     ECONNREFUSED,
@@ -81,8 +92,14 @@ const SHUTDOWN: &[i32] = &[EBADF, EINVAL, ENOTCONN, ENOTSOCK];
 /// getsockopt(2)'s ERRORS, and two Linux returns the page omits: EOPNOTSUPP for a
 /// level other than SOL_SOCKET on a socket whose family has no options of its own
 /// (AF_UNIX, `do_sock_setsockopt`), EDOM for SO_RCVTIMEO/SO_SNDTIMEO given a
-/// `timeval` whose microseconds are out of range (`sock_set_timeout`).
+/// `timeval` whose microseconds are out of range (`sock_set_timeout`); and what
+/// the SOL_SOCKET numbers mean at the TCP and IP levels (tcp(7), ip(7)): EPERM
+/// (TCP_REPAIR_QUEUE and TCP_QUEUE_SEQ need CAP_NET_ADMIN), ENOENT (TCP_CONGESTION
+/// naming no algorithm), EMSGSIZE (IP_OPTIONS longer than 40 bytes).
 const SOCKOPT: &[i32] = &[
+    EPERM,
+    ENOENT,
+    EMSGSIZE,
     EBADF,
     EFAULT,
     EINVAL,

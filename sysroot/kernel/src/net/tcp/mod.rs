@@ -37,6 +37,13 @@ mod socket;
 const BUFFER: usize = 32 * 1024;
 /// The most smoltcp sockets listening for one listening socket.
 const MAX_POOL: usize = 8;
+/// How long a connection attempt nobody answers lasts: Linux's, with its default
+/// `tcp_syn_retries` of 6 (SYNs 1, 2, 4, ... 64 s apart, then the last wait). smoltcp
+/// alone retries a SYN for good (and never even sends one while the neighbour does
+/// not answer ARP), so [`Inner::settle`] ends the attempt itself, and a blocking
+/// `connect` waits at most this long.
+const CONNECT_TIMEOUT_SECS: u64 = 127;
+pub const CONNECT_TIMEOUT_NS: u64 = CONNECT_TIMEOUT_SECS * 1_000_000_000;
 
 /// An IPv4 address and port.
 pub type Endpoint = (Ipv4Address, u16);
@@ -69,6 +76,8 @@ struct Inner {
     options: Options,
     /// A `connect` whose outcome no one has collected yet (`SO_ERROR`, `poll`).
     connecting: bool,
+    /// When the last `connect` started (monotonic ns).
+    connect_started: u64,
     /// The pending error `SO_ERROR` reports and clears.
     error: Option<Errno>,
     shut_read: bool,
@@ -112,13 +121,24 @@ impl Inner {
         if !self.connecting {
             return;
         }
-        match stack.tcp(handle).state() {
+        let waited = crate::time::monotonic_ns().saturating_sub(self.connect_started);
+        let socket = stack.tcp_mut(handle);
+        match socket.state() {
+            TcpState::SynSent | TcpState::SynReceived if waited >= CONNECT_TIMEOUT_NS => {
+                socket.abort();
+                self.connecting = false;
+                self.error = Some(Errno::ETIMEDOUT);
+            }
             TcpState::SynSent | TcpState::SynReceived => {}
             TcpState::Closed => {
                 self.connecting = false;
-                self.error = Some(Errno::ECONNREFUSED);
+                self.error = Some(failed_connect(waited));
             }
-            _ => self.connecting = false,
+            _ => {
+                self.connecting = false;
+                // Established: from now on only keep-alive ends a quiet connection.
+                socket.set_timeout(None);
+            }
         }
     }
 
@@ -132,6 +152,17 @@ impl Inner {
     }
 }
 
+/// Why a connection attempt that ended closed failed, after `waited_ns`: it timed out
+/// (`ETIMEDOUT`, smoltcp gave up at [`CONNECT_TIMEOUT_SECS`]) or was refused
+/// (`ECONNREFUSED`, a reset came back).
+fn failed_connect(waited_ns: u64) -> Errno {
+    if waited_ns >= CONNECT_TIMEOUT_NS {
+        Errno::ETIMEDOUT
+    } else {
+        Errno::ECONNREFUSED
+    }
+}
+
 impl TcpSocket {
     /// A fresh socket.
     pub fn new() -> Result<TcpSocket, Errno> {
@@ -142,6 +173,7 @@ impl TcpSocket {
                 bound: None,
                 options: Options::default(),
                 connecting: false,
+                connect_started: 0,
                 error: None,
                 shut_read: false,
                 shut_write: false,
@@ -240,6 +272,7 @@ impl TcpSocket {
                     bound: None,
                     options,
                     connecting: false,
+                    connect_started: 0,
                     error: None,
                     shut_read: false,
                     shut_write: false,
@@ -270,6 +303,9 @@ impl TcpSocket {
             };
             let mut socket = new_socket();
             inner.apply_options(&mut socket);
+            socket.set_timeout(Some(smoltcp::time::Duration::from_secs(
+                CONNECT_TIMEOUT_SECS,
+            )));
             let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
             let (net, context) = stack.route(address)?;
             socket
@@ -280,6 +316,7 @@ impl TcpSocket {
             }
             inner.state = State::Connected(stack.add(net, socket));
             inner.connecting = true;
+            inner.connect_started = crate::time::monotonic_ns();
             Ok(())
         })
     }
@@ -438,5 +475,17 @@ impl TcpSocket {
             inner.settle(stack);
             Ok(inner.error.take())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_nobody_answers_times_out_and_a_reset_refuses() {
+        assert_eq!(failed_connect(0), Errno::ECONNREFUSED);
+        assert_eq!(failed_connect(3_000_000_000), Errno::ECONNREFUSED);
+        assert_eq!(failed_connect(CONNECT_TIMEOUT_NS), Errno::ETIMEDOUT);
     }
 }

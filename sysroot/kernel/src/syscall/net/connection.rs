@@ -4,6 +4,7 @@
 
 use super::{address, deadline, restarting_unless_timed, socket_in, with_socket};
 use crate::errno::Errno;
+use crate::net::tcp::CONNECT_TIMEOUT_NS;
 use crate::syscall::{Fd, SysResult, SyscallArgs, UserAddr};
 use crate::vfs::socket_kind::{SOCK_CLOEXEC, SOCK_NONBLOCK};
 use crate::vfs::wait::{self, Attempt};
@@ -79,14 +80,20 @@ pub fn connect(args: SyscallArgs) -> SysResult {
     if nonblocking {
         return Err(Errno::EINPROGRESS);
     }
-    // Interrupted, the handshake goes on (Linux: `EINTR`, never restarted); past
-    // `SO_SNDTIMEO` too, reported as `EINPROGRESS` (`inet_stream_connect`).
-    let deadline = deadline(fd.0, true)?;
-    wait::until(deadline, |vfs| match socket_in(vfs, fd.0)?.connected() {
+    // Interrupted, the handshake goes on (Linux: `EINTR`, never restarted). Past
+    // `SO_SNDTIMEO` it is reported as `EINPROGRESS` (`inet_stream_connect`); at the
+    // connection timeout the last attempt finds it timed out (`ETIMEDOUT`): nothing
+    // else would wake a wait for an address that never answers.
+    let timed_out = crate::time::monotonic_ns().saturating_add(CONNECT_TIMEOUT_NS);
+    let (until, expired) = match deadline(fd.0, true)? {
+        Some(user) if user < timed_out => (user, Errno::EINPROGRESS),
+        _ => (timed_out, Errno::ETIMEDOUT),
+    };
+    wait::until(Some(until), |vfs| match socket_in(vfs, fd.0)?.connected() {
         Err(Errno::EAGAIN) => Ok(Attempt::Wait),
         other => other.map(Attempt::Done),
     })?
-    .ok_or(Errno::EINPROGRESS)?;
+    .ok_or(expired)?;
     Ok(0)
 }
 
