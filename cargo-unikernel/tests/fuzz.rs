@@ -32,17 +32,7 @@ const THREADS: &str = "4";
 
 /// The kernel's data range in the image, as `kernel=START-END` for the fuzzer.
 fn kernel_range() -> String {
-    let output = tool()
-        .args(["build", "--release", "--manifest-path"])
-        .arg(example_dir("fuzz").join("Cargo.toml"))
-        .output()
-        .expect("run cargo-unikernel");
-    assert!(
-        output.status.success(),
-        "image build failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let image = example_dir("fuzz").join("target/unikernel/release/fuzz");
+    let image = common::image("fuzz");
     let bytes = std::fs::read(image).expect("read the image");
     let elf = object::File::parse(&*bytes).expect("an ELF image");
     let address = |name: &str| {

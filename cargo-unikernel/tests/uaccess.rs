@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::{boot, example_dir, native, run_merged, tool};
+use common::{boot, native, run_merged};
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SymbolKind};
 use unikernel_pass::reach::demangle;
 
@@ -31,17 +31,7 @@ const KERNEL_TARGETS: [(&str, &str, u64); 7] = [
 ];
 
 fn image() -> PathBuf {
-    let output = tool()
-        .args(["build", "--release", "--manifest-path"])
-        .arg(example_dir("efault").join("Cargo.toml"))
-        .output()
-        .expect("run cargo-unikernel");
-    assert!(
-        output.status.success(),
-        "image build failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    example_dir("efault").join("target/unikernel/release/efault")
+    common::image("efault")
 }
 
 /// The image's symbols by demangled name, without the hash (`h0123...`), with their

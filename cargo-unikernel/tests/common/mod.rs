@@ -132,6 +132,25 @@ pub fn hosted(example: &str) -> PathBuf {
     })
 }
 
+/// The example's image, built once per test binary by `cargo unikernel build --release`
+/// (tests that read its symbols and boot it then see the same build).
+pub fn image(example: &str) -> PathBuf {
+    once(format!("image/{example}"), || {
+        let dir = example_dir(example);
+        let output = tool()
+            .args(["build", "--release", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .output()
+            .expect("run cargo-unikernel");
+        assert!(
+            output.status.success(),
+            "image build of {example} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        dir.join("target/unikernel/release").join(example)
+    })
+}
+
 /// Assert that two runs of the same program agree, showing both if not.
 #[track_caller]
 pub fn assert_same(what: &str, expected: &Run, actual: &Run) {
