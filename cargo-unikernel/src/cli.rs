@@ -12,6 +12,7 @@ use unikernel_pass::Stage;
 use crate::build::{self, BuildOptions};
 use crate::cargo_build::Features;
 use crate::error::{self, Failure};
+use crate::gdb;
 use crate::host;
 use crate::ir;
 use crate::plan::{Profile, Request};
@@ -21,6 +22,7 @@ use crate::qemu::{self, Accel, Boot, Console};
 use crate::report::BuildReport;
 use crate::report_text;
 use crate::status::{relative, status};
+use crate::strace;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", version)]
@@ -94,6 +96,14 @@ pub struct RunArgs {
     /// a virtio-net device on QEMU's user network, isolated from everything else.
     #[arg(long, short = 'P', value_name = "[HOST:]GUEST[/tcp]")]
     pub publish: Vec<Publish>,
+    /// Trace the app's system calls, strace-style, on the console: all of them, or
+    /// only the NAMES given (`--strace=openat,read,write`).
+    #[arg(long, value_name = "NAMES", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub strace: Option<String>,
+    /// Start the guest halted with QEMU's gdb stub on 127.0.0.1:PORT (default 1234)
+    /// and print the command that attaches gdb.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true, default_missing_value = "1234")]
+    pub gdb: Option<u16>,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -272,8 +282,16 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     qemu::check_app_words(&env, &args.args).map_err(usage)?;
+    let mut kernel_options = Vec::new();
+    if let Some(filter) = &args.strace {
+        kernel_options.push(strace::kernel_option(filter).map_err(usage)?);
+    }
     qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
     publish::check_host_ports(&args.publish).map_err(usage)?;
+    if let Some(port) = args.gdb {
+        gdb::find_gdb().map_err(usage)?;
+        gdb::check_port(port).map_err(usage)?;
+    }
     let accel = match args.accel {
         Some(accel) => {
             accel.check_host()?;
@@ -301,6 +319,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         args: args.args.clone(),
         env,
         verbose,
+        kernel_options,
+        gdb_port: args.gdb,
         timeout: std::time::Duration::from_secs(args.timeout),
         icount: args.icount,
         console: Console::Forward,
@@ -318,6 +338,15 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 relative(&built.output),
                 size.file_bytes / 1024,
                 size.loaded_bytes / 1024
+            ),
+        );
+    }
+    if let Some(port) = args.gdb {
+        status(
+            "Waiting",
+            &format!(
+                "for gdb, halted: {}",
+                gdb::attach_command(&built.output, port)
             ),
         );
     }

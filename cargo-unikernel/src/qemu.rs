@@ -88,6 +88,10 @@ pub struct Boot<'a> {
     pub env: Vec<(String, String)>,
     /// `unikernel.verbose`: the kernel reports its boot.
     pub verbose: bool,
+    /// More kernel options (`unikernel.strace=...`), from the debugging flags.
+    pub kernel_options: Vec<String>,
+    /// Start halted with QEMU's gdb stub on this port of 127.0.0.1 (`run --gdb`).
+    pub gdb_port: Option<u16>,
     /// Stop the guest after this long.
     pub timeout: Duration,
     /// `-icount shift=0`: guest time counts guest instructions (TCG only: with KVM
@@ -130,6 +134,7 @@ impl Boot<'_> {
         if self.verbose {
             words.push("unikernel.verbose".into());
         }
+        words.extend(self.kernel_options.iter().cloned());
         words.extend(app_words(&self.env, &self.args)?);
         Ok(words.join(" "))
     }
@@ -174,6 +179,9 @@ impl Boot<'_> {
                 bail!("-icount needs software emulation (TCG)");
             }
             push(&["-icount", "shift=0"]);
+        }
+        if let Some(port) = self.gdb_port {
+            args.extend(crate::gdb::qemu_args(port).map(OsString::from));
         }
         // The image file again as the first PVH boot module: the kernel symbolizes crash
         // reports with its symbol table and serves it as /proc/self/exe (std's
@@ -234,6 +242,8 @@ mod tests {
             args: Vec::new(),
             env: Vec::new(),
             verbose: false,
+            kernel_options: Vec::new(),
+            gdb_port: None,
             timeout: Duration::from_secs(120),
             icount: false,
             console: Console::Forward,

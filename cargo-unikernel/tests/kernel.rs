@@ -78,6 +78,8 @@ fn boot_and_check(image: Image, scenario: &str, want_exit: i32, want_line: &str)
         args: vec![scenario.into()],
         env: vec![("GREETING".into(), "hi".into())],
         verbose: true,
+        kernel_options: Vec::new(),
+        gdb_port: None,
         timeout: TIMEOUT,
         icount: false,
         console: Console::Capture,

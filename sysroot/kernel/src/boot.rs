@@ -43,6 +43,9 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     let free = memory::init(free_ram);
     // From here on, system calls accept only memory the application owns.
     unikernel_hal::uaccess::set_application_memory(memory::application_owns);
+    if let Some(set) = cmdline.options.strace {
+        crate::syscall::trace::enable(set);
+    }
     let rng = random::init();
 
     let stack_size = cmdline

@@ -20,6 +20,8 @@
 //! whole token (`"two words"`) or around a value (`KEY="two words"`). There are no
 //! escapes. Like Linux's, the parser never fails: what it cannot use it reports.
 
+use crate::syscall::trace::SyscallSet;
+
 /// Most arguments (including `argv[0]`) and environment variables kept.
 pub const MAX_ARGS: usize = 64;
 pub const MAX_ENV: usize = 64;
@@ -38,6 +40,8 @@ pub struct Options {
     pub ip: Option<([u8; 4], u8)>,
     /// `unikernel.gateway=A.B.C.D`: the default route (default: 10.0.2.2).
     pub gateway: Option<[u8; 4]>,
+    /// `unikernel.strace[=NAME,...]`: trace these system calls (all without names).
+    pub strace: Option<SyscallSet>,
 }
 
 /// Most virtio-mmio devices kept.
@@ -253,6 +257,11 @@ impl<'a> Cmdline<'a> {
                 Some(cidr) => self.options.ip = Some(cidr),
                 None => return false,
             },
+            ("strace", None) => self.options.strace = Some(SyscallSet::ALL),
+            ("strace", Some(v)) => match SyscallSet::parse(v) {
+                Some(set) => self.options.strace = Some(set),
+                None => return false,
+            },
             ("gateway", Some(v)) => match parse_ipv4(v) {
                 Some(gateway) => self.options.gateway = Some(gateway),
                 None => return false,
@@ -280,6 +289,7 @@ mod tests {
                 stack_kib: None,
                 ip: None,
                 gateway: None,
+                strace: None,
             }
         );
         assert_eq!(
@@ -293,6 +303,22 @@ mod tests {
         assert_eq!(cmdline.env.as_slice(), [("HOME", "/root")]);
         assert_eq!(cmdline.args.as_slice(), ["server", "one", "two words"]);
         assert!(cmdline.ignored.as_slice().is_empty());
+    }
+
+    #[test]
+    fn strace_option_with_and_without_names() {
+        assert_eq!(
+            Cmdline::parse("unikernel.strace").options.strace,
+            Some(SyscallSet::ALL)
+        );
+        let set = Cmdline::parse("unikernel.strace=read,openat")
+            .options
+            .strace
+            .unwrap();
+        assert!(set.contains(0) && set.contains(257) && !set.contains(1));
+        let bad = Cmdline::parse("unikernel.strace=read,nosuchcall");
+        assert_eq!(bad.options.strace, None);
+        assert_eq!(bad.ignored.as_slice(), ["unikernel.strace=read,nosuchcall"]);
     }
 
     #[test]

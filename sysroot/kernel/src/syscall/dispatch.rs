@@ -3,7 +3,8 @@
 //! `__unikernel_syscall_stub`, with the caller's registers) and `__unikernel_syscall`
 //! (a number the build pass could not make constant). Both look the number up in the
 //! `dispatch` match that `list.rs` generates. Both run the calling thread's pending
-//! signal handlers before returning (`signal::deliver`).
+//! signal handlers before returning (`signal::deliver`), and both trace the call when
+//! the tracer is on (`trace`).
 // Exporting unmangled C symbols needs `#[unsafe(no_mangle)]`, which the crate-wide
 // `deny(unsafe_code)` flags; these attributes are the whole of it here.
 #![allow(unsafe_code)]
@@ -13,7 +14,7 @@ use unikernel_hal::SyscallFrame;
 
 use super::list::dispatch;
 use super::table::{Entry, abi_return};
-use super::{SyscallArgs, clone};
+use super::{SyscallArgs, clone, trace};
 
 /// The frame dispatcher: the `syscall`-instruction trap path and
 /// `__unikernel_syscall_stub` (hal `syscall_entry`) land here with the caller's
@@ -21,12 +22,20 @@ use super::{SyscallArgs, clone};
 #[unsafe(no_mangle)]
 pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
     let nr = frame.number();
-    let result = if nr == Sysno::clone.number() {
-        abi_return(clone::clone(frame))
-    } else if nr == Sysno::rt_sigreturn.number() {
-        crate::signal::frame::sigreturn(frame)
+    let args = SyscallArgs(frame.args());
+    let mut call = || {
+        if nr == Sysno::clone.number() {
+            abi_return(clone::clone(frame))
+        } else if nr == Sysno::rt_sigreturn.number() {
+            crate::signal::frame::sigreturn(frame)
+        } else {
+            dispatch(nr, args, Entry::Frame)
+        }
+    };
+    let result = if trace::active() {
+        trace::traced(nr, args, &mut call)
     } else {
-        dispatch(nr, SyscallArgs(frame.args()), Entry::Frame)
+        call()
     };
     frame.set_return(result);
     crate::signal::deliver(Some(frame));
@@ -45,7 +54,13 @@ pub extern "C" fn __unikernel_syscall(
     a5: usize,
 ) -> isize {
     let _irq = unikernel_hal::irq::disable();
-    let result = dispatch(nr, SyscallArgs([a0, a1, a2, a3, a4, a5]), Entry::Direct);
+    let args = SyscallArgs([a0, a1, a2, a3, a4, a5]);
+    let mut call = || dispatch(nr, args, Entry::Direct);
+    let result = if trace::active() {
+        trace::traced(nr, args, &mut call)
+    } else {
+        call()
+    };
     crate::signal::deliver(None);
     result
 }

@@ -28,6 +28,7 @@ mod sched;
 mod signal;
 mod table;
 mod time;
+pub mod trace;
 
 pub use list::IMPLEMENTED;
 

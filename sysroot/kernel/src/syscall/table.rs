@@ -18,6 +18,9 @@
 //! `list.rs` into a local macro, `kernel_handler!`, with one rule per implemented name
 //! and a fallback rule for the others; [`syscall_entries!`] asks it about each call.
 //!
+//! Every entry, and both dispatchers, run the call through the tracer when it is on
+//! (`trace.rs`: one branch when it is off).
+//!
 //! Every entry disables interrupts for its duration (the application runs with them
 //! enabled so the timer can preempt it; kernel code is never preempted, see the
 //! README's locking discipline). The register-frame entries arrive with IF clear.
@@ -74,7 +77,13 @@ macro_rules! syscall_table {
                     #[unsafe(export_name = concat!("__unikernel_sys_", stringify!($name)))]
                     pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
                         let _irq = unikernel_hal::irq::disable();
-                        let result = $crate::syscall::table::abi_return(super::super::$module::$handler($crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5])));
+                        let args = $crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5]);
+                        let mut call = || $crate::syscall::table::abi_return(super::super::$module::$handler(args));
+                        let result = if $crate::syscall::trace::active() {
+                            $crate::syscall::trace::traced($d nr, args, &mut call)
+                        } else {
+                            call()
+                        };
                         $crate::signal::deliver(None);
                         result
                     }
@@ -91,9 +100,14 @@ macro_rules! syscall_table {
             )*
             (@entry $d name:ident $d nr:literal) => {
                 #[unsafe(export_name = concat!("__unikernel_enosys_", stringify!($d name)))]
-                pub extern "C" fn $d name(_: usize, _: usize, _: usize, _: usize, _: usize, _: usize) -> isize {
+                pub extern "C" fn $d name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
                     let _irq = unikernel_hal::irq::disable();
-                    $crate::syscall::table::unimplemented($d nr)
+                    let mut call = || $crate::syscall::table::unimplemented($d nr);
+                    if $crate::syscall::trace::active() {
+                        $crate::syscall::trace::traced($d nr, $crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5]), &mut call)
+                    } else {
+                        call()
+                    }
                 }
             };
             (@dispatch $d name:ident $d nr:ident $d args:ident) => {
