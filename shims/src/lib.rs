@@ -42,6 +42,7 @@ pub mod net;
 pub mod process;
 pub mod pthread;
 pub mod signal;
+pub mod spawn;
 pub mod start;
 pub mod strerror;
 pub mod string;
