@@ -45,40 +45,74 @@ pub struct BuildOptions {
 /// Build what `request` asks for, keeping what `options` asks for.
 pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> {
     let project = Project::resolve(&request.selection, request.target_dir.as_deref())?;
-    let dir = project.unikernel_dir();
-    let name = &project.target_name;
-    let plan = Plan::new(request, &dir, name, options.ir)?;
     let toolchain = Toolchain::for_project(project.package_dir())?;
-
-    status(
-        "Runtime",
-        if request.hosted {
-            "libc shim (bitcode)"
-        } else {
-            "libc shim and kernel (bitcode)"
-        },
-    );
-    let runtime_dir = dir.join("runtime");
-    let shim = runtime::shim(&toolchain, &runtime_dir)?;
-    let kernel = if request.hosted {
-        None
-    } else {
-        Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?)
-    };
-
+    let runtime = Runtime::build(request, &project, &toolchain)?;
+    let name = &project.target_name;
     let profile = &request.profile.name;
     status("Compiling", &format!("{name} ({profile}, bitcode)"));
     let manifest = cargo_build::build_app(&project, &toolchain, profile, &request.features)?;
+    link(
+        request, &project, &toolchain, &runtime, &manifest, name, options,
+    )
+}
 
-    let (kind, rlibs) = match &kernel {
+/// The runtime crates' bitcode one build links against: the shim, and for images the
+/// kernel.
+#[derive(Debug)]
+pub struct Runtime {
+    shim: runtime::RuntimeLibs,
+    kernel: Option<runtime::RuntimeLibs>,
+}
+
+impl Runtime {
+    /// Builds (or finds current) the runtime `request` needs.
+    pub fn build(
+        request: &Request,
+        project: &Project,
+        toolchain: &Toolchain,
+    ) -> anyhow::Result<Runtime> {
+        status(
+            "Runtime",
+            if request.hosted {
+                "libc shim (bitcode)"
+            } else {
+                "libc shim and kernel (bitcode)"
+            },
+        );
+        let runtime_dir = project.unikernel_dir().join("runtime");
+        let shim = runtime::shim(toolchain, &runtime_dir)?;
+        let kernel = if request.hosted {
+            None
+        } else {
+            Some(runtime::kernel(toolchain, &runtime_dir.join("kernel"))?)
+        };
+        Ok(Runtime { shim, kernel })
+    }
+}
+
+/// The whole-program link of the program rustc asked to link in `manifest` (a link
+/// manifest), named `name`, into an image or hosted executable, and the build's checks.
+pub fn link(
+    request: &Request,
+    project: &Project,
+    toolchain: &Toolchain,
+    runtime: &Runtime,
+    manifest: &Path,
+    name: &str,
+    options: BuildOptions,
+) -> anyhow::Result<Built> {
+    let dir = project.unikernel_dir();
+    let plan = Plan::new(request, &dir, name, options.ir)?;
+    let Runtime { shim, kernel } = runtime;
+    let (kind, rlibs) = match kernel {
         None => (LinkKind::Hosted, shim.rlibs.clone()),
         Some(kernel) => (
             LinkKind::Image {
                 script: runtime::image_linker_script(),
                 entry: KERNEL_ENTRY.into(),
-                initfs: initial_files(request, &project, &dir.join("initfs"))?,
+                initfs: initial_files(request, project, &dir.join("initfs"))?,
             },
-            runtime::union(&[&shim, kernel]),
+            runtime::union(&[shim, kernel]),
         ),
     };
     let Plan {
@@ -91,8 +125,8 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     let pipeline_text = pipeline.level().pipeline();
     let job = Job {
         pipeline,
-        toolchain: &toolchain,
-        manifest: &manifest,
+        toolchain,
+        manifest,
         runtime_rlibs: &rlibs,
         kind,
         work_dir,
@@ -107,7 +141,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     if fingerprint.is_current(&output) && ir_current && report_path.is_file() {
         status("Fresh", &relative(&output));
         let reachability = BuildReport::read(&report_path)?.reachability;
-        check(request, &project, options, reachability.as_ref(), &output)?;
+        check(request, project, options, reachability.as_ref(), &output)?;
         return Ok(Built {
             size: ImageSize::of(&output)?,
             output,
@@ -150,7 +184,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     status("Finished", &relative(&output));
     check(
         request,
-        &project,
+        project,
         options,
         report.reachability.as_ref(),
         &output,

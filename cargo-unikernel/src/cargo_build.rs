@@ -26,6 +26,10 @@ pub struct Artifact {
     pub kind: Vec<TargetKind>,
     pub filenames: Vec<PathBuf>,
     pub executable: Option<PathBuf>,
+    /// Built as a test harness (`--test`).
+    pub test: bool,
+    /// The target's root source file.
+    pub src_path: PathBuf,
 }
 
 /// Run `command` (a `cargo build ... --message-format=json-render-diagnostics`) and
@@ -45,6 +49,8 @@ pub fn run_json(mut command: Command, what: &str) -> anyhow::Result<Vec<Artifact
                 kind: a.target.kind.clone(),
                 filenames: a.filenames.iter().map(|f| f.clone().into()).collect(),
                 executable: a.executable.map(Into::into),
+                test: a.profile.test,
+                src_path: a.target.src_path.clone().into(),
             });
         }
     }
@@ -99,12 +105,36 @@ pub fn build_app(
     profile: &str,
     features: &Features,
 ) -> anyhow::Result<PathBuf> {
+    let mut command = app_command(project, toolchain, profile, features, &["build"])?;
+    if project.is_example {
+        command.args(["--example", &project.target_name]);
+    } else {
+        command.args(["--bin", &project.target_name]);
+    }
+    let artifacts = run_json(command, &format!("`{}`", project.target_name))?;
+    artifacts
+        .iter()
+        .filter(|a| a.target_name == project.target_name)
+        .find_map(|a| a.executable.clone())
+        .with_context(|| format!("cargo built no executable for `{}`", project.target_name))
+}
+
+/// `cargo SUBCOMMAND` (`build`, `test --no-run`) of the project's package with the
+/// `profile` as bitcode, through the wrapper and link-capture roles: the executables
+/// cargo then reports are link manifests.
+pub fn app_command(
+    project: &Project,
+    toolchain: &Toolchain,
+    profile: &str,
+    features: &Features,
+    subcommand: &[&str],
+) -> anyhow::Result<Command> {
     let dir = project.unikernel_dir();
     let links = RoleLinks::create(&dir.join("bin"))?;
     let mut command = cargo();
     command
+        .args(subcommand)
         .args([
-            "build",
             "--message-format=json-render-diagnostics",
             "--target",
             TARGET,
@@ -115,11 +145,6 @@ pub fn build_app(
         .arg("--target-dir")
         .arg(dir.join("cargo"))
         .args(["-p", &project.package]);
-    if project.is_example {
-        command.args(["--example", &project.target_name]);
-    } else {
-        command.args(["--bin", &project.target_name]);
-    }
     for list in &features.features {
         command.args(["--features", list]);
     }
@@ -136,10 +161,5 @@ pub fn build_app(
         .env("RUSTC", &toolchain.rustc)
         .env("RUSTC_WRAPPER", &links.wrapper)
         .env(roles::LINKER_ENV, &links.linker);
-    let artifacts = run_json(command, &format!("`{}`", project.target_name))?;
-    artifacts
-        .iter()
-        .filter(|a| a.target_name == project.target_name)
-        .find_map(|a| a.executable.clone())
-        .with_context(|| format!("cargo built no executable for `{}`", project.target_name))
+    Ok(command)
 }

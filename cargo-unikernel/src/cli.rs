@@ -13,6 +13,7 @@ use crate::build::{self, BuildOptions};
 use crate::cargo_build::Features;
 use crate::error::{self, Failure};
 use crate::gdb;
+use crate::harness;
 use crate::host;
 use crate::ir;
 use crate::plan::{Profile, Request};
@@ -43,6 +44,9 @@ enum Command {
     /// Build and print the build report: syscall sites, reachable syscalls, image size
     /// by component, inputs left out of LTO.
     Report(ReportArgs),
+    /// Build the package's test harnesses as images (or --hosted executables) and run
+    /// each, as `cargo test` does; arguments after `--` go to libtest.
+    Test(harness::TestArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -164,7 +168,7 @@ pub struct BuildArgs {
 
 impl BuildArgs {
     /// The build these flags ask for.
-    fn request(&self) -> Request {
+    pub(crate) fn request(&self) -> Request {
         let profile = match (&self.profile, self.release) {
             (Some(name), _) => name.as_str(),
             (None, true) => "release",
@@ -208,6 +212,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Ir(args) => print_ir(&args),
         Command::Report(args) => report(&args),
+        Command::Test(args) => harness::test(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));

@@ -11,6 +11,7 @@ pub mod composition;
 pub mod error;
 pub mod fresh;
 pub mod gdb;
+pub mod harness;
 pub mod host;
 pub mod initfs;
 pub mod ir;

@@ -52,6 +52,33 @@ impl Project {
         })
     }
 
+    /// The selected package alone, for commands that build several of its targets
+    /// (`cargo unikernel test`): `target_name` is the package's name.
+    pub fn resolve_package(
+        selection: &Selection,
+        target_dir: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let metadata = metadata(selection).map_err(|e| e.context(Failure::Project))?;
+        let package = match selection.package.as_deref() {
+            Some(name) => select_package(&metadata, Some(name)),
+            None => metadata
+                .root_package()
+                .context("a virtual workspace: choose a package with -p"),
+        }
+        .map_err(|e| e.context(Failure::Project))?;
+        Ok(Self {
+            manifest_path: package.manifest_path.clone().into(),
+            package: package.name.to_string(),
+            target_name: package.name.to_string(),
+            is_example: false,
+            target_dir: target_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| metadata.target_directory.clone().into()),
+            workspace_root: metadata.workspace_root.clone().into(),
+            metadata: package.metadata.clone(),
+        })
+    }
+
     /// The directory everything cargo-unikernel writes goes under.
     pub fn unikernel_dir(&self) -> PathBuf {
         self.target_dir.join("unikernel")
