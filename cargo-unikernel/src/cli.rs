@@ -46,7 +46,7 @@ enum Command {
     Report(ReportArgs),
     /// Build the package's test harnesses as images (or --hosted executables) and run
     /// each, as `cargo test` does; arguments after `--` go to libtest.
-    Test(harness::TestArgs),
+    Test(TestArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -113,6 +113,40 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Test only the library's unit tests.
+    #[arg(long)]
+    pub lib: bool,
+    /// Test the unit tests of every bin.
+    #[arg(long)]
+    pub bins: bool,
+    /// Test only the named integration test (repeatable).
+    #[arg(long = "test", value_name = "NAME")]
+    pub tests: Vec<String>,
+    /// Test every integration test.
+    #[arg(long = "tests")]
+    pub all_tests: bool,
+    /// Build the harnesses, do not run them.
+    #[arg(long)]
+    pub no_run: bool,
+    /// Run every harness even after one failed.
+    #[arg(long)]
+    pub no_fail_fast: bool,
+    /// Stop a harness that runs longer than this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub memory: u32,
+    /// Arguments for libtest (filters, `--exact`, `--nocapture`, `--test-threads N`,
+    /// `--list`, `--format terse`, `--ignored`, ...).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
 /// Flags shared by every command that builds.
 #[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
@@ -168,7 +202,7 @@ pub struct BuildArgs {
 
 impl BuildArgs {
     /// The build these flags ask for.
-    pub(crate) fn request(&self) -> Request {
+    fn request(&self) -> Request {
         let profile = match (&self.profile, self.release) {
             (Some(name), _) => name.as_str(),
             (None, true) => "release",
@@ -197,6 +231,23 @@ impl BuildArgs {
     }
 }
 
+impl TestArgs {
+    fn options(&self) -> harness::TestOptions {
+        harness::TestOptions {
+            request: self.build.request(),
+            lib: self.lib,
+            bins: self.bins,
+            tests: self.tests.clone(),
+            all_tests: self.all_tests,
+            no_run: self.no_run,
+            no_fail_fast: self.no_fail_fast,
+            timeout: std::time::Duration::from_secs(self.timeout),
+            memory_mib: self.memory,
+            args: self.args.clone(),
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let Cargo::Unikernel(command) = match Cargo::try_parse() {
         Ok(c) => c,
@@ -212,7 +263,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Ir(args) => print_ir(&args),
         Command::Report(args) => report(&args),
-        Command::Test(args) => harness::test(&args),
+        Command::Test(args) => harness::test(&args.options()),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));

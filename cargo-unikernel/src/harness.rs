@@ -14,12 +14,11 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use clap::Args;
 
 use crate::build::{self, BuildOptions};
 use crate::cargo_build::{self, Artifact};
-use crate::cli::BuildArgs;
 use crate::error::Failure;
+use crate::plan::Request;
 use crate::qemu::{Accel, Boot, Console};
 use crate::status::{relative, status};
 use crate::toolchain::Toolchain;
@@ -27,37 +26,23 @@ use crate::toolchain::Toolchain;
 /// The exit status of `cargo test` when a test failed.
 pub const TEST_FAILED: u8 = 101;
 
-#[derive(Debug, Clone, Args)]
-pub struct TestArgs {
-    #[command(flatten)]
-    pub build: BuildArgs,
-    /// Test only the library's unit tests.
-    #[arg(long)]
+/// What `cargo unikernel test` was asked for (cli.rs's `TestArgs`, resolved).
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    pub request: Request,
+    /// `--lib`, `--bins`, `--test NAME`..., `--tests`: cargo's target selection.
     pub lib: bool,
-    /// Test the unit tests of every bin.
-    #[arg(long)]
     pub bins: bool,
-    /// Test only the named integration test (repeatable).
-    #[arg(long = "test", value_name = "NAME")]
     pub tests: Vec<String>,
-    /// Test every integration test.
-    #[arg(long = "tests")]
     pub all_tests: bool,
     /// Build the harnesses, do not run them.
-    #[arg(long)]
     pub no_run: bool,
     /// Run every harness even after one failed.
-    #[arg(long)]
     pub no_fail_fast: bool,
-    /// Stop a harness that runs longer than this many seconds.
-    #[arg(long, default_value_t = 300)]
-    pub timeout: u64,
-    /// Guest memory in MiB.
-    #[arg(long, default_value_t = 256)]
-    pub memory: u32,
-    /// Arguments for libtest (filters, `--exact`, `--nocapture`, `--test-threads N`,
-    /// `--list`, `--format terse`, `--ignored`, ...).
-    #[arg(last = true)]
+    /// Stop a harness after this long.
+    pub timeout: Duration,
+    pub memory_mib: u32,
+    /// Arguments for libtest.
     pub args: Vec<String>,
 }
 
@@ -118,8 +103,8 @@ impl Harness {
 }
 
 /// `cargo unikernel test`.
-pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
-    let mut request = args.build.request();
+pub fn test(args: &TestOptions) -> anyhow::Result<ExitCode> {
+    let mut request = args.request.clone();
     // libtest reaches `Command::spawn` (fork, exec, wait, the id setters) for its
     // `panic=abort` subprocess mode, which a harness built with unwinding never takes:
     // those system calls are warnings here, not a failed build.
@@ -128,7 +113,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let accel = if request.hosted {
         None
     } else {
-        crate::qemu::check_memory(args.memory, crate::host::memory_mib()).map_err(usage)?;
+        crate::qemu::check_memory(args.memory_mib, crate::host::memory_mib()).map_err(usage)?;
         Some(Accel::detect())
     };
     let project = crate::project::Project::resolve_package(
@@ -198,7 +183,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let timeout = Duration::from_secs(args.timeout);
+    let timeout = args.timeout;
     let mut failed = Vec::new();
     for (harness, output) in &linked {
         status(
@@ -207,7 +192,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         );
         let code = match accel {
             None => run_hosted(output, &args.args, timeout),
-            Some(accel) => boot(output, accel, args.memory, &args.args, timeout),
+            Some(accel) => boot(output, accel, args.memory_mib, &args.args, timeout),
         }
         .with_context(|| format!("test harness {} ({})", harness.label, harness.name()))?;
         if code != 0 {

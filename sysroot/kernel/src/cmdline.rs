@@ -20,8 +20,6 @@
 //! whole token (`"two words"`) or around a value (`KEY="two words"`). There are no
 //! escapes. Like Linux's, the parser never fails: what it cannot use it reports.
 
-use crate::syscall::trace::SyscallSet;
-
 /// Most arguments (including `argv[0]`) and environment variables kept.
 pub const MAX_ARGS: usize = 64;
 pub const MAX_ENV: usize = 64;
@@ -42,6 +40,39 @@ pub struct Options {
     pub gateway: Option<[u8; 4]>,
     /// `unikernel.strace[=NAME,...]`: trace these system calls (all without names).
     pub strace: Option<SyscallSet>,
+}
+
+/// A set of system call numbers (0..512; x86-64 has none above 511): the
+/// `unikernel.strace` filter (`syscall::trace`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallSet([u64; 8]);
+
+impl SyscallSet {
+    /// Every system call.
+    pub const ALL: SyscallSet = SyscallSet([u64::MAX; 8]);
+
+    /// `NAME,NAME,...` (names as strace and the ABI list spell them); `None` if a name
+    /// is not a system call or the list is empty.
+    pub fn parse(names: &str) -> Option<SyscallSet> {
+        let mut set = SyscallSet([0; 8]);
+        for name in names.split(',') {
+            let nr = unikernel_abi::Sysno::from_name(name)?.number();
+            set.0[nr / 64] |= 1 << (nr % 64);
+        }
+        Some(set)
+    }
+
+    /// The set as 64-bit words, number `nr` at bit `nr % 64` of word `nr / 64`.
+    pub fn words(&self) -> [u64; 8] {
+        self.0
+    }
+
+    /// Whether `nr` is in the set.
+    pub fn contains(&self, nr: usize) -> bool {
+        self.0
+            .get(nr / 64)
+            .is_some_and(|word| word & (1 << (nr % 64)) != 0)
+    }
 }
 
 /// Most virtio-mmio devices kept.

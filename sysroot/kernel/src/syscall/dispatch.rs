@@ -55,11 +55,10 @@ pub extern "C" fn __unikernel_syscall(
 ) -> isize {
     let _irq = unikernel_hal::irq::disable();
     let args = SyscallArgs([a0, a1, a2, a3, a4, a5]);
-    let mut call = || dispatch(nr, args, Entry::Direct);
     let result = if trace::active() {
-        trace::traced(nr, args, &mut call)
+        trace::traced(nr, args, &mut || dispatch(nr, args, Entry::Direct))
     } else {
-        call()
+        dispatch(nr, args, Entry::Direct)
     };
     crate::signal::deliver(None);
     result

@@ -78,11 +78,14 @@ macro_rules! syscall_table {
                     pub extern "C" fn $name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
                         let _irq = unikernel_hal::irq::disable();
                         let args = $crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5]);
-                        let mut call = || $crate::syscall::table::abi_return(super::super::$module::$handler(args));
+                        // The closure only on the traced path: off, nothing is spilled
+                        // for it and the check is one load and one branch.
                         let result = if $crate::syscall::trace::active() {
-                            $crate::syscall::trace::traced($d nr, args, &mut call)
+                            $crate::syscall::trace::traced($d nr, args, &mut || {
+                                $crate::syscall::table::abi_return(super::super::$module::$handler(args))
+                            })
                         } else {
-                            call()
+                            $crate::syscall::table::abi_return(super::super::$module::$handler(args))
                         };
                         $crate::signal::deliver(None);
                         result
@@ -102,11 +105,11 @@ macro_rules! syscall_table {
                 #[unsafe(export_name = concat!("__unikernel_enosys_", stringify!($d name)))]
                 pub extern "C" fn $d name(a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
                     let _irq = unikernel_hal::irq::disable();
-                    let mut call = || $crate::syscall::table::unimplemented($d nr);
                     if $crate::syscall::trace::active() {
-                        $crate::syscall::trace::traced($d nr, $crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5]), &mut call)
+                        let args = $crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5]);
+                        $crate::syscall::trace::traced($d nr, args, &mut || $crate::syscall::table::unimplemented($d nr))
                     } else {
-                        call()
+                        $crate::syscall::table::unimplemented($d nr)
                     }
                 }
             };

@@ -25,33 +25,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use unikernel_abi::Sysno;
 
 use super::SyscallArgs;
-
-/// A set of system call numbers (0..512; x86-64 has none above 511).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SyscallSet([u64; 8]);
-
-impl SyscallSet {
-    /// Every system call.
-    pub const ALL: SyscallSet = SyscallSet([u64::MAX; 8]);
-
-    /// `NAME,NAME,...` (names as strace and the ABI list spell them); `None` if a name
-    /// is not a system call or the list is empty.
-    pub fn parse(names: &str) -> Option<SyscallSet> {
-        let mut set = SyscallSet([0; 8]);
-        for name in names.split(',') {
-            let nr = Sysno::from_name(name)?.number();
-            set.0[nr / 64] |= 1 << (nr % 64);
-        }
-        Some(set)
-    }
-
-    /// Whether `nr` is in the set.
-    pub fn contains(&self, nr: usize) -> bool {
-        self.0
-            .get(nr / 64)
-            .is_some_and(|word| word & (1 << (nr % 64)) != 0)
-    }
-}
+pub use crate::cmdline::SyscallSet;
 
 /// Whether any call is traced: the one flag every entry reads.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -60,7 +34,7 @@ static FILTER: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
 /// Starts tracing the calls in `set` (at boot, from the command line).
 pub fn enable(set: SyscallSet) {
-    for (word, bits) in FILTER.iter().zip(set.0) {
+    for (word, bits) in FILTER.iter().zip(set.words()) {
         word.store(bits, Ordering::Relaxed);
     }
     ACTIVE.store(true, Ordering::Relaxed);
