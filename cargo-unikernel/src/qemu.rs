@@ -147,6 +147,11 @@ impl Boot<'_> {
     /// then `--` and the arguments. Double quotes group words; there are no escapes.
     pub fn command_line(&self) -> anyhow::Result<String> {
         let mut words = vec![format!("unikernel.argv0={}", quote(&self.argv0)?)];
+        if self.icount {
+            // The TSC then counts instructions at 1 GHz: no calibration, and the boot
+            // report in instructions.
+            words.push("unikernel.icount".into());
+        }
         if self.verbose {
             words.push("unikernel.verbose".into());
         }

@@ -47,7 +47,7 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     process::set_boot_tsc(boot_tsc);
 
     let calibration_start = tsc::read();
-    time::init(boot_tsc, cmdline.options.tsc_khz);
+    time::init(boot_tsc, cmdline.options.stated_tsc_khz());
     let calibration_ticks = tsc::read() - calibration_start;
 
     let free = memory::init(free_ram);
@@ -187,6 +187,15 @@ fn report(
         total.saturating_sub(calibration_ns) / 1000,
         time::ticks_to_ns(boot.handover_tsc - boot.boot_tsc) / 1000
     );
+    if cmdline.options.icount {
+        // Under `-icount shift=0` a TSC tick is a guest instruction (cmdline.rs).
+        kdebug!(
+            "boot: {} guest instructions from the first kernel instruction to __unikernel_libc_start ({} in TSC calibration; hardware bring-up {})",
+            boot.ready_tsc - boot.boot_tsc,
+            boot.calibration_ticks,
+            boot.handover_tsc - boot.boot_tsc
+        );
+    }
 }
 
 #[cfg(test)]
