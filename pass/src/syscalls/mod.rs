@@ -72,6 +72,13 @@ pub const ENOSYS_PREFIX: &str = "__unikernel_enosys_";
 /// and reached by `call`, with the instruction's register convention.
 pub const SYSCALL_STUB: &str = "__unikernel_syscall_stub";
 
+/// For each system call in `module`'s module-level asm (a `syscall` instruction or a
+/// stub call), its number when an immediate set it just before (see
+/// [`crate::trap_numbers`]).
+pub fn module_asm_entry_numbers(module: &inkwell::module::Module<'_>) -> Vec<Option<u64>> {
+    asm::entry_numbers(&sites::module_asm(module))
+}
+
 /// Whether syscall `number` must keep its register frame (see
 /// [`REGISTER_FRAME_SYSCALLS`]: clone, fork, vfork, execve, rt_sigreturn, clone3).
 pub fn needs_register_frame(number: u64) -> bool {
