@@ -146,6 +146,10 @@ pub(crate) enum EntryInstruction {
     StubCall,
 }
 
+mod numbers;
+
+pub(crate) use numbers::entry_numbers;
+
 /// The replacement text of a `syscall` instruction.
 pub(crate) fn stub_call() -> String {
     format!("call {}", super::SYSCALL_STUB)
@@ -178,65 +182,6 @@ fn count(text: &str, what: EntryInstruction) -> usize {
     statements(text)
         .filter(|s| entry_instruction(s.code) == Some(what))
         .count()
-}
-
-/// For each kernel entry in `text` (module-level asm: a `syscall` instruction or a stub
-/// call), the number in `eax` there when straight-line code before it in the same
-/// block set it from an immediate (`mov eax, 15`, `movl $15, %eax`); `None` when a
-/// label (a jump may arrive with another value) or any other mention of the register
-/// comes between.
-pub(crate) fn entry_numbers(text: &str) -> Vec<Option<u64>> {
-    let mut numbers = Vec::new();
-    let mut eax = None;
-    for statement in statements(text) {
-        let (labels, code) = split_labels(statement.code);
-        if !labels.is_empty() {
-            eax = None;
-        }
-        if entry_instruction(statement.code).is_some() {
-            numbers.push(eax);
-            // The result comes back in rax.
-            eax = None;
-        } else if mentions_rax(code) {
-            eax = immediate_into_eax(code);
-        }
-    }
-    numbers
-}
-
-fn mentions_rax(code: &str) -> bool {
-    code.split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| {
-            matches!(
-                word.to_ascii_lowercase().as_str(),
-                "rax" | "eax" | "ax" | "al" | "ah"
-            )
-        })
-}
-
-/// The immediate of `mov eax, N` (Intel) or `mov $N, %eax` (AT&T; `rax` and the
-/// `l`/`q` suffixes too), decimal or `0x` hex.
-fn immediate_into_eax(code: &str) -> Option<u64> {
-    let (mnemonic, operands) = code.trim().split_once(char::is_whitespace)?;
-    if !matches!(
-        mnemonic.to_ascii_lowercase().as_str(),
-        "mov" | "movl" | "movq"
-    ) {
-        return None;
-    }
-    let (first, second) = operands.split_once(',')?;
-    let (first, second) = (first.trim(), second.trim());
-    let (register, value) = match first.strip_prefix('$') {
-        Some(value) => (second.strip_prefix('%')?, value),
-        None => (first, second),
-    };
-    if !matches!(register.to_ascii_lowercase().as_str(), "eax" | "rax") {
-        return None;
-    }
-    match value.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => value.parse().ok(),
-    }
 }
 
 /// `text` with every `syscall` instruction replaced by a call of the stub, and how many
@@ -338,14 +283,6 @@ fn entry_instruction(statement: &str) -> Option<EntryInstruction> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entry_numbers_from_the_mov_before_each_entry() {
-        let text = "clone_raw:\n mov r10, rcx\n mov eax, 56\n call __unikernel_syscall_stub\n\
-                    test rax, rax\nrestorer:\n movl $0xf, %eax\n syscall\n\
-                    other:\n mov eax, edi\n syscall\n mov eax, 1\n2:\n syscall\n";
-        assert_eq!(entry_numbers(text), [Some(56), Some(15), None, None]);
-    }
 
     #[test]
     fn rustc_layout_with_scratch_outputs() {
