@@ -46,3 +46,26 @@ fn icount_boot_report_counts_instructions_without_calibrating() {
     // costs a few hundred instructions, not the PIT's 2 ms (2 million).
     assert!(number_before(" in TSC calibration") < 10_000, "{line}");
 }
+
+/// Only `rt_sigreturn` and `clone` can reach hello's kernel dispatchers, so the build
+/// leaves the other handlers out: the report says which, and the image holds no code
+/// of the network stack, which only the dispatch table kept alive.
+#[test]
+fn hello_keeps_only_the_handlers_its_sites_reach() {
+    let image = common::image("hello");
+    let report = std::fs::read_to_string(image.with_extension("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        report["stats"]["trap_numbers"],
+        serde_json::json!({ "Only": [15, 56] }),
+        "{:#}",
+        report["stats"]["trap_numbers"]
+    );
+    let image = std::fs::read(&image).unwrap();
+    let has = |needle: &str| image.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("unikernel_kernel"), "the image has no kernel symbols");
+    assert!(
+        !has("smoltcp"),
+        "the network stack is still in hello's image"
+    );
+}

@@ -20,10 +20,12 @@
 use std::collections::BTreeSet;
 
 use inkwell::module::{Linkage, Module};
-use inkwell::values::GlobalValue;
+use inkwell::values::{AsValueRef, GlobalValue};
+use llvm_sys::core as c;
+use llvm_sys::prelude::LLVMValueRef;
 use serde::{Deserialize, Serialize};
 
-use crate::syscalls::{self, find_syscall_sites};
+use crate::syscalls::{self, DISPATCHER as DISPATCHER_NAME, find_syscall_sites};
 use crate::{PassError, codegen};
 
 /// The kernel's bitset of the numbers that may reach a dispatcher.
@@ -42,9 +44,19 @@ pub enum TrapNumbers {
 
 /// The numbers the sites left in `module` can carry to a dispatcher. `native_may_trap`:
 /// native code outside the module is linked in, which may issue any system call.
+///
+/// A site is a call of the dispatcher; but the optimizer may have inlined the
+/// dispatcher (or a specialized copy of it) into a caller, whose number is then
+/// nowhere to be read. So the table's uses must all lie in the dispatchers or in
+/// functions only they call; otherwise every number stays.
 pub fn trap_numbers(module: &Module<'_>, native_may_trap: bool) -> TrapNumbers {
     if native_may_trap {
         return TrapNumbers::All("native objects outside LTO are linked in".into());
+    }
+    if let Some(function) = table_outside_the_dispatchers(module) {
+        return TrapNumbers::All(format!(
+            "the dispatch table was inlined or copied into {function}"
+        ));
     }
     let mut numbers = BTreeSet::new();
     for site in find_syscall_sites(module) {
@@ -73,6 +85,120 @@ pub fn trap_numbers(module: &Module<'_>, native_may_trap: bool) -> TrapNumbers {
         }
     }
     TrapNumbers::Only(numbers)
+}
+
+/// The frame dispatcher (`LSTAR` and the stub), called from module-level asm only.
+const FRAME_DISPATCHER: &str = "__unikernel_syscall_frame";
+
+/// A function that reads the table but is neither a dispatcher nor reached only
+/// through direct calls from one; `None` when there is none.
+fn table_outside_the_dispatchers(module: &Module<'_>) -> Option<String> {
+    let table = module.get_global(TRAP_NUMBERS)?;
+    // The dispatchers, and the functions module-level asm calls by name: the hal's
+    // trap handler, which the `LSTAR` entry and the stub call with the register frame
+    // and into which the optimizer inlines the frame dispatcher (the numbers reaching
+    // it are the stub and `syscall` sites counted), and the kernel's other asm-entered
+    // code (boot, exceptions), which never dispatches a system call.
+    let asm = syscalls::module_asm(module);
+    let asm_called = asm
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.')))
+        .filter(|word| !word.is_empty());
+    let mut inside: BTreeSet<LLVMValueRef> = [DISPATCHER_NAME, FRAME_DISPATCHER]
+        .into_iter()
+        .chain(asm_called)
+        .filter_map(|name| module.get_function(name))
+        .map(|function| function.as_value_ref())
+        .collect();
+    loop {
+        let before = inside.len();
+        for function in module.get_functions() {
+            let raw = function.as_value_ref();
+            // SAFETY: a live function of `module`, which nothing changes meanwhile.
+            let only_from_inside = unsafe { called_only_from(raw, &inside) };
+            if !inside.contains(&raw) && only_from_inside {
+                inside.insert(raw);
+            }
+        }
+        if inside.len() == before {
+            break;
+        }
+    }
+    // SAFETY: a live global of `module`, which nothing changes meanwhile.
+    let readers = unsafe { functions_using(table.as_value_ref()) };
+    let outsider = readers
+        .into_iter()
+        .find(|reader| !inside.contains(reader))?;
+    // SAFETY: a function of `module` found just above.
+    Some(unsafe { value_name(outsider) })
+}
+
+/// Whether `function` has uses and each is a direct call (or invoke) from a function
+/// in `callers`.
+///
+/// # Safety
+/// `function` must be a live function of a module whose other values stay unchanged.
+unsafe fn called_only_from(function: LLVMValueRef, callers: &BTreeSet<LLVMValueRef>) -> bool {
+    let mut any = false;
+    // SAFETY: per the contract; every user is a live value of the same module.
+    unsafe {
+        let mut use_ = c::LLVMGetFirstUse(function);
+        while !use_.is_null() {
+            let user = c::LLVMGetUser(use_);
+            let is_call =
+                !c::LLVMIsACallInst(user).is_null() || !c::LLVMIsAInvokeInst(user).is_null();
+            let is_call_from_caller = is_call
+                && c::LLVMGetCalledValue(user) == function
+                && callers.contains(&c::LLVMGetBasicBlockParent(c::LLVMGetInstructionParent(
+                    user,
+                )));
+            if !is_call_from_caller {
+                return false;
+            }
+            any = true;
+            use_ = c::LLVMGetNextUse(use_);
+        }
+    }
+    any
+}
+
+/// The functions whose instructions use `value`, directly or through constant
+/// expressions (a global's user that is neither is ignored: a global's initializer).
+///
+/// # Safety
+/// `value` must be a live value of a module that stays unchanged during the call.
+unsafe fn functions_using(value: LLVMValueRef) -> BTreeSet<LLVMValueRef> {
+    let mut functions = BTreeSet::new();
+    let mut pending = vec![value];
+    // SAFETY: per the contract; users are live values of the same module.
+    unsafe {
+        while let Some(value) = pending.pop() {
+            let mut use_ = c::LLVMGetFirstUse(value);
+            while !use_.is_null() {
+                let user = c::LLVMGetUser(use_);
+                if !c::LLVMIsAInstruction(user).is_null() {
+                    functions.insert(c::LLVMGetBasicBlockParent(c::LLVMGetInstructionParent(
+                        user,
+                    )));
+                } else if !c::LLVMIsAConstantExpr(user).is_null() {
+                    pending.push(user);
+                }
+                use_ = c::LLVMGetNextUse(use_);
+            }
+        }
+    }
+    functions
+}
+
+/// # Safety
+/// `value` must be a live value.
+unsafe fn value_name(value: LLVMValueRef) -> String {
+    let mut len = 0usize;
+    // SAFETY: per the contract; LLVM returns a pointer to the name and its length,
+    // copied at once.
+    unsafe {
+        let ptr = c::LLVMGetValueName2(value, &mut len);
+        String::from_utf8_lossy(std::slice::from_raw_parts(ptr.cast::<u8>(), len)).into_owned()
+    }
 }
 
 /// The bitset's words for `numbers` (all ones for [`TrapNumbers::All`]).

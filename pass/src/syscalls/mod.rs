@@ -55,8 +55,8 @@ use serde::{Deserialize, Serialize};
 
 pub use names::SyscallName;
 pub use rewrite::{LIBC_ERRNO_ADAPTER, rewrite_syscalls};
-pub(crate) use sites::inline_asm;
 pub use sites::{SyscallSite, defines_syscall_stub, find_syscall_sites, kernel_entry_points};
+pub(crate) use sites::{inline_asm, module_asm};
 pub use unikernel_abi::syscall::REGISTER_FRAME as REGISTER_FRAME_SYSCALLS;
 
 /// Prefix of the kernel's per-syscall entries: `__unikernel_sys_NAME`.
