@@ -82,8 +82,8 @@ pub struct RunArgs {
     /// Accelerator (default: KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG).
     #[arg(long, value_enum)]
     pub accel: Option<Accel>,
-    /// Guest memory in MiB: at least 12 (what the kernel needs for a small image), at
-    /// most the host's memory.
+    /// Guest memory in MiB: at least 2 (`examples/hello` needs 4; with too little the
+    /// kernel stops with 123), at most the host's memory.
     #[arg(long, default_value_t = 256)]
     pub memory: u32,
     /// Stop the guest after this many seconds.
@@ -361,6 +361,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         )));
     }
     let built = build::build(&args.build.request(), BuildOptions::default())?;
+    qemu::check_image_fits(args.memory, &built.size).map_err(usage)?;
     let verbose = args.build.verbose;
     let boot = Boot {
         image: &built.output,

@@ -127,6 +127,18 @@ impl Inputs {
         Ok(())
     }
 
+    /// Whether native code that could issue system calls is linked in: anything but
+    /// `compiler_builtins` (arithmetic and memory routines, no system calls). The pass
+    /// then keeps every kernel handler the dispatchers could reach.
+    pub fn native_may_issue_syscalls(&self) -> bool {
+        self.native.iter().any(|input| match input {
+            NativeInput::Archive(path) => !path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("libcompiler_builtins-")),
+            _ => true,
+        })
+    }
+
     fn add_archive(&mut self, path: &Path) -> anyhow::Result<()> {
         let name = path
             .file_name()

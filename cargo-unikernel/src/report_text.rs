@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use unikernel_pass::reach::properties::AnnotationCheck;
 use unikernel_pass::reach::{Reachability, Support, Via, demangle};
-use unikernel_pass::syscalls::{Outcome, SyscallRewriteStats};
+use unikernel_pass::syscalls::{Outcome, SyscallRewriteStats, syscall_name};
+use unikernel_pass::trap_numbers::TrapNumbers;
 
 use crate::checks::path_text;
 use crate::composition::Composition;
@@ -35,6 +36,9 @@ pub fn render(report: &BuildReport) -> String {
         report.stats.codegen_ms,
     );
     sites(&mut out, &report.stats.syscall_rewrites);
+    if let Some(numbers) = &report.stats.trap_numbers {
+        trap_numbers(&mut out, numbers);
+    }
     if let Some(reachability) = &report.reachability {
         reachable(&mut out, reachability);
     }
@@ -131,6 +135,32 @@ fn outcome_name(outcome: Outcome) -> &'static str {
         Outcome::StubCall => "stub_call",
         Outcome::TrapPath => "trap_path",
     }
+}
+
+/// Which numbers the kernel's dispatchers keep handlers for (pass `trap_numbers`).
+fn trap_numbers(out: &mut String, numbers: &TrapNumbers) {
+    let _ = match numbers {
+        TrapNumbers::All(why) => writeln!(out, "\nKernel dispatchers: every handler kept ({why})"),
+        TrapNumbers::Only(set) => {
+            let names: Vec<String> = set
+                .iter()
+                .map(|&nr| match syscall_name(nr) {
+                    Some(name) => format!("{name} ({nr})"),
+                    None => nr.to_string(),
+                })
+                .collect();
+            writeln!(
+                out,
+                "\nKernel dispatchers: {} system call numbers can reach them, the other handlers are left out: {}",
+                set.len(),
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )
+        }
+    };
 }
 
 fn reachable(out: &mut String, reachability: &Reachability) {

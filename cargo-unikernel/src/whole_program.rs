@@ -42,6 +42,8 @@ impl Job<'_> {
 
         let module = self
             .pipeline
+            .clone()
+            .native_code_may_trap(inputs.native_may_issue_syscalls())
             .run(
                 &inputs.bitcode,
                 &inputs.native_undefined,

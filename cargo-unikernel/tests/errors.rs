@@ -4,6 +4,8 @@ mod common;
 
 use std::process::Output;
 
+use cargo_unikernel::qemu::{Accel, Boot, Console};
+
 use common::{example_dir, repo, tool};
 
 /// The single `error:` line of a failed run, and its exit code.
@@ -143,19 +145,68 @@ fn built_nothing(output: &Output) {
 }
 
 #[test]
-fn run_memory_below_the_kernels_minimum_is_a_usage_error() {
-    for memory in ["1", "11"] {
-        let output = run_hello(&["--memory", memory], &[]);
-        built_nothing(&output);
-        let (code, error) = failure(output);
+fn run_memory_below_what_qemu_can_load_is_a_usage_error() {
+    let output = run_hello(&["--memory", "1"], &[]);
+    built_nothing(&output);
+    let (code, error) = failure(output);
+    assert_eq!(code, 2, "{error}");
+    assert!(
+        error.contains("--memory 1: an image needs at least 2 MiB"),
+        "{error}"
+    );
+}
+
+/// hello boots in 4 MiB: the main thread's stack is sized by the RAM there is.
+#[test]
+fn run_hello_in_4_mib_of_memory() {
+    let output = run_hello(&["--memory", "4"], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("hello from stdout"), "{stdout}");
+}
+
+/// With less memory than the image and its file need, `run` says how much it needs
+/// (QEMU would put the boot module over the image).
+#[test]
+fn run_hello_below_its_minimum_memory_is_a_usage_error() {
+    for memory in ["2", "3"] {
+        let (code, error) = failure(run_hello(&["--memory", memory], &[]));
         assert_eq!(code, 2, "{error}");
         assert!(
             error.contains(&format!(
-                "--memory {memory}: the kernel needs at least 12 MiB"
+                "--memory {memory}: this image needs at least 4 MiB"
             )),
             "{error}"
         );
     }
+}
+
+/// A VMM that puts the boot module over the image (QEMU does with 3 MiB for hello):
+/// the PVH entry says so and stops with 123, never a hang or a triple fault.
+#[test]
+fn boot_module_over_the_image_stops_with_the_out_of_memory_status() {
+    let image = common::image("hello");
+    let outcome = Boot {
+        image: &image,
+        accel: Accel::Tcg,
+        memory_mib: 3,
+        argv0: "hello".into(),
+        args: Vec::new(),
+        env: Vec::new(),
+        verbose: false,
+        timeout: std::time::Duration::from_secs(60),
+        icount: false,
+        console: Console::Capture,
+        publish: Vec::new(),
+    }
+    .run()
+    .unwrap();
+    let console = String::from_utf8_lossy(&outcome.console);
+    assert_eq!(outcome.exit_code, 123, "{console}");
+    assert!(
+        console.contains("unikernel: boot failed: too little memory"),
+        "{console}"
+    );
 }
 
 #[test]

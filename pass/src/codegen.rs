@@ -91,6 +91,18 @@ pub fn optimize(module: &Module<'_>, level: OptLevel) -> Result<(), PassError> {
         })
 }
 
+/// Run the new-pass-manager pipeline `text` (e.g. `function(instsimplify),globaldce`)
+/// on `module`, for a step that needs a few passes of its own rather than a level.
+pub fn run_pipeline(module: &Module<'_>, text: &str) -> Result<(), PassError> {
+    let machine = target_machine(OptLevel::Quick)?;
+    module
+        .run_passes(text, &machine, PassBuilderOptions::create())
+        .map_err(|e| PassError::Pipeline {
+            pipeline: text.into(),
+            message: e.to_string(),
+        })
+}
+
 /// Generate a native ELF object at `path`.
 pub fn emit_object(module: &Module<'_>, level: OptLevel, path: &Path) -> Result<(), PassError> {
     let machine = target_machine(level)?;

@@ -20,6 +20,8 @@
 //! 8. images with the rewrite, again: [`syscalls`] for the numbers that only inlining
 //!    made constant, [`internalize`] without the kernel entries, and a quick
 //!    [`codegen`] optimization that drops the entries no longer called;
+//!    Then [`trap_numbers`]: the numbers still able to reach the kernel's dispatchers
+//!    become a constant, and the handlers no site can reach go;
 //! 9. [`reach`]: analyze the final module: the system calls still reachable, the call
 //!    paths to them, and the properties of the `#[unikernel::...]` annotations;
 //! 10. [`reach::annotations`]: strip the annotations' statics;
@@ -40,6 +42,7 @@ pub mod noredzone;
 pub mod pipeline;
 pub mod reach;
 pub mod syscalls;
+pub mod trap_numbers;
 pub mod varargs;
 
 use std::collections::HashMap;
@@ -110,6 +113,10 @@ pub struct Stats {
     /// One entry per run of the syscall rewrite, in order (the first before any
     /// optimization, later ones after it); empty for hosted builds.
     pub syscall_rewrites: Vec<syscalls::SyscallRewriteStats>,
+    /// Images: the system call numbers that may still reach the kernel's dispatchers
+    /// (see [`trap_numbers`]); `None` for hosted builds.
+    #[serde(default)]
+    pub trap_numbers: Option<trap_numbers::TrapNumbers>,
     /// Wall-clock time of each stage, in milliseconds.
     pub merge_ms: u128,
     /// All runs of the syscall rewrite together.
@@ -264,6 +271,18 @@ impl<'ctx> WholeProgram<'ctx> {
     /// For kernel-mode code: see [`noredzone`].
     pub fn disable_red_zone(&mut self) -> usize {
         noredzone::disable_red_zone(&self.module)
+    }
+
+    /// Images: see [`trap_numbers`]; after the last rewrite.
+    pub fn define_trap_numbers(&mut self, native_may_trap: bool) -> Result<(), PassError> {
+        let started = std::time::Instant::now();
+        let numbers = trap_numbers::trap_numbers(&self.module, native_may_trap);
+        if trap_numbers::define_trap_numbers(&self.module, &numbers)? {
+            self.stats.trap_numbers = Some(numbers);
+        }
+        self.stats.optimize_ms += started.elapsed().as_millis();
+        self.stats.functions_optimized = count_definitions(&self.module);
+        self.verify("the trap-number table")
     }
 
     /// Images: see [`kernel_data`]; after the last optimization.

@@ -113,6 +113,8 @@ pub enum Step {
     StripAnnotationMarks,
     /// See [`crate::kernel_data`].
     PlaceKernelData,
+    /// See [`crate::trap_numbers`]: after the last rewrite and dead-code removal.
+    DefineTrapNumbers,
     /// Native code generation, at the pipeline's level; with `max_stack` annotations
     /// it measures every frame and checks them ([`crate::reach::stack`]).
     EmitObject,
@@ -127,6 +129,8 @@ pub struct Pipeline {
     entry_points: Vec<String>,
     steps: Vec<Step>,
     capture: Option<(Stage, PathBuf)>,
+    /// Native code outside the module is linked in and may issue system calls.
+    native_may_trap: bool,
 }
 
 /// What a run produces.
@@ -196,6 +200,8 @@ impl Pipeline {
                 Optimize(OptLevel::Quick),
             ]);
         }
+        // After the dead code is gone, so that only live sites count.
+        steps.push(DefineTrapNumbers);
         steps.extend([
             Reachability,
             StripAnnotationMarks,
@@ -225,7 +231,15 @@ impl Pipeline {
             entry_points,
             steps,
             capture: None,
+            native_may_trap: true,
         }
+    }
+
+    /// Whether native code outside the module (objects left out of LTO) is linked in
+    /// and could issue any system call; until the driver says otherwise, it could.
+    pub fn native_code_may_trap(mut self, may_trap: bool) -> Self {
+        self.native_may_trap = may_trap;
+        self
     }
 
     /// Also write the module's textual IR at `stage` to `path`; an error if this
@@ -326,6 +340,7 @@ impl Pipeline {
                 Step::StripAnnotationMarks => {
                     program.strip_annotation_marks()?;
                 }
+                Step::DefineTrapNumbers => program.define_trap_numbers(self.native_may_trap)?,
                 Step::PlaceKernelData => {
                     program.place_kernel_data();
                 }

@@ -146,6 +146,10 @@ pub(crate) enum EntryInstruction {
     StubCall,
 }
 
+mod numbers;
+
+pub(crate) use numbers::entry_numbers;
+
 /// The replacement text of a `syscall` instruction.
 pub(crate) fn stub_call() -> String {
     format!("call {}", super::SYSCALL_STUB)

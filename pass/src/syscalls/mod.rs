@@ -55,8 +55,8 @@ use serde::{Deserialize, Serialize};
 
 pub use names::SyscallName;
 pub use rewrite::{LIBC_ERRNO_ADAPTER, rewrite_syscalls};
-pub(crate) use sites::inline_asm;
 pub use sites::{SyscallSite, defines_syscall_stub, find_syscall_sites, kernel_entry_points};
+pub(crate) use sites::{inline_asm, module_asm};
 pub use unikernel_abi::syscall::REGISTER_FRAME as REGISTER_FRAME_SYSCALLS;
 
 /// Prefix of the kernel's per-syscall entries: `__unikernel_sys_NAME`.
@@ -71,6 +71,13 @@ pub const ENOSYS_PREFIX: &str = "__unikernel_enosys_";
 /// The kernel's replacement for the `syscall` instruction, defined in module-level asm
 /// and reached by `call`, with the instruction's register convention.
 pub const SYSCALL_STUB: &str = "__unikernel_syscall_stub";
+
+/// For each system call in `module`'s module-level asm (a `syscall` instruction or a
+/// stub call), its number when an immediate set it just before (see
+/// [`crate::trap_numbers`]).
+pub fn module_asm_entry_numbers(module: &inkwell::module::Module<'_>) -> Vec<Option<u64>> {
+    asm::entry_numbers(&sites::module_asm(module))
+}
 
 /// Whether syscall `number` must keep its register frame (see
 /// [`REGISTER_FRAME_SYSCALLS`]: clone, fork, vfork, execve, rt_sigreturn, clone3).

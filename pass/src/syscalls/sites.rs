@@ -413,7 +413,7 @@ fn constant_operand(inst: InstructionValue<'_>, index: u32) -> Option<u64> {
 }
 
 /// The module-level asm (naked functions and `global_asm!` live there).
-pub(super) fn module_asm(module: &Module<'_>) -> String {
+pub(crate) fn module_asm(module: &Module<'_>) -> String {
     let mut len = 0usize;
     // SAFETY: `module` is live; LLVM returns a pointer to its module asm string and the
     // length, which is copied before the module is touched again. inkwell exposes only

@@ -41,6 +41,9 @@ static mut BOOT_TABLES: BootTables = BootTables {
     pd: [[0; 512]; 4],
 };
 
+// The PVH entry's out-of-memory stop writes this status as text.
+const _: () = assert!(exit::EXIT_OUT_OF_MEMORY == 123);
+
 /// TSC at the first instruction of the PVH entry.
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 
@@ -82,6 +85,55 @@ global_asm!(
     "movl %eax, {boot_tsc}",
     "movl %edx, {boot_tsc}+4",
     "movl %ebx, %esi",                  // start_info, kept in esi until rust_entry
+
+    // A loader short of RAM puts the first boot module (the image file, `-initrd`) at
+    // the top of RAM over the image's own memory (QEMU does with 2 or 3 MiB for a
+    // 1 MiB image): the image's data is then garbage and the first write to its
+    // .bss would corrupt the module. Stop here, before anything else is touched, with
+    // a console line and the out-of-memory status, instead of running into a triple
+    // fault. hvm_start_info: nr_modules at +12, modlist_paddr at +16; a modlist entry
+    // starts with paddr, size (u64 each; the low 4 GiB is all a 32-bit entry sees).
+    "cmpl $0, 12(%ebx)",
+    "je 4f",
+    "movl 16(%ebx), %edi",
+    "movl (%edi), %eax",
+    "cmpl $__unikernel_image_end, %eax",
+    "jae 4f",
+    "addl 8(%edi), %eax",
+    "cmpl $__unikernel_image_start, %eax",
+    "jbe 4f",
+    // There is no stack yet: the two writes are inline loops, not calls.
+    "movl $__unikernel_boot_overlap_message, %esi",
+    "movw $0x3f8, %dx",                 // COM1 data register: QEMU's UART needs no setup
+    "5:",
+    "movb (%esi), %al",
+    "testb %al, %al",
+    "jz 6f",
+    "outb %al, %dx",
+    "incl %esi",
+    "jmp 5b",
+    "6:",
+    "movl $__unikernel_boot_overlap_status, %esi",
+    "movw $0xe9, %dx",                  // the debug console's exit-status line (exit.rs)
+    "7:",
+    "movb (%esi), %al",
+    "testb %al, %al",
+    "jz 8f",
+    "outb %al, %dx",
+    "incl %esi",
+    "jmp 7b",
+    "8:",
+    "movw $0xf4, %dx",                  // isa-debug-exit
+    "movl ${out_of_memory}, %eax",
+    "outl %eax, %dx",
+    "3:",
+    "hlt",
+    "jmp 3b",
+    "__unikernel_boot_overlap_message:",
+    ".asciz \"unikernel: boot failed: too little memory: the loader put the boot module (the image file) over the image; give the machine more memory\\n\"",
+    "__unikernel_boot_overlap_status:",
+    ".asciz \"unikernel-exit-status 123\\n\"",
+    "4:",
 
     // Zero the PML4 and PDPT, then link PML4[0] -> PDPT -> 4 PDs (present|writable).
     "movl ${tables}, %edi",
@@ -148,6 +200,7 @@ global_asm!(
     stacks = sym stacks::STACKS,
     boot_stack_top = const stacks::BOOT_STACK_TOP_OFFSET,
     rust_entry = sym rust_entry,
+    out_of_memory = const exit::EXIT_OUT_OF_MEMORY,
     options(att_syntax),
 );
 

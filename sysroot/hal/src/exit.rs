@@ -22,6 +22,9 @@ pub const EXIT_CPU_EXCEPTION: u8 = 126;
 pub const EXIT_DEADLOCK: u8 = 125;
 /// The hardware bring-up or the kernel's boot flow failed.
 pub const EXIT_BOOT_FAILURE: u8 = 124;
+/// Too little RAM to boot: the VMM put the boot module over the image, or what is left
+/// after the image cannot hold the main thread's stack.
+pub const EXIT_OUT_OF_MEMORY: u8 = 123;
 
 const DEBUG_EXIT_PORT: u16 = 0xf4;
 const DEBUGCON_PORT: u16 = 0xe9;

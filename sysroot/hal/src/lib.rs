@@ -73,6 +73,7 @@ pub mod rtc;
 mod stacks;
 mod syscall_entry;
 pub mod thread;
+pub mod trap_path;
 pub mod tsc;
 pub mod uaccess;
 pub mod upcall;

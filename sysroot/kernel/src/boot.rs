@@ -13,8 +13,18 @@ use crate::log::{self, kdebug, kinfo};
 use crate::{memory, process, random, time};
 
 /// Main-thread stack size unless `unikernel.stack_kib` says otherwise (Linux's default
-/// `RLIMIT_STACK`). The memory is taken up front but not touched.
+/// `RLIMIT_STACK`), when RAM allows it. The memory is taken up front but not touched.
 const DEFAULT_STACK_KIB: usize = 8 * 1024;
+/// The least main-thread stack the default gives on a small machine.
+const MIN_DEFAULT_STACK_KIB: usize = 64;
+
+/// The main stack's default size given `free` bytes of RAM after the kernel's own
+/// needs: Linux's 8 MiB, but at most a quarter of free RAM (the stack is taken up front,
+/// unlike Linux's on-demand stack, so on a 4 MiB machine 8 MiB could never fit), and no
+/// less than 64 KiB.
+fn default_stack_size(free: usize) -> usize {
+    (free / 4).clamp(MIN_DEFAULT_STACK_KIB * 1024, DEFAULT_STACK_KIB * 1024)
+}
 
 fn fail(what: &str) -> ! {
     kinfo!("boot failed: {what}");
@@ -37,7 +47,7 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     process::set_boot_tsc(boot_tsc);
 
     let calibration_start = tsc::read();
-    time::init(boot_tsc, cmdline.options.tsc_khz);
+    time::init(boot_tsc, cmdline.options.stated_tsc_khz());
     let calibration_ticks = tsc::read() - calibration_start;
 
     let free = memory::init(free_ram);
@@ -51,11 +61,17 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     let stack_size = cmdline
         .options
         .stack_kib
-        .unwrap_or(DEFAULT_STACK_KIB)
-        .saturating_mul(1024);
+        .map_or(default_stack_size(free), |kib| kib.saturating_mul(1024));
     let mut stack = match memory::alloc_stack(stack_size, "main thread's stack") {
         Ok(stack) => stack,
-        Err(_) => fail("no memory for the main thread's stack"),
+        Err(_) => {
+            kinfo!(
+                "boot failed: no memory for the main thread's stack ({} KiB; {} KiB of RAM free)",
+                stack_size / 1024,
+                free / 1024
+            );
+            exit::exit(exit::EXIT_OUT_OF_MEMORY)
+        }
     };
     memory::register_main_stack(&stack);
     let sp = match process::build_initial_stack(&mut stack, &cmdline) {
@@ -174,4 +190,26 @@ fn report(
         total.saturating_sub(calibration_ns) / 1000,
         time::ticks_to_ns(boot.handover_tsc - boot.boot_tsc) / 1000
     );
+    if cmdline.options.icount {
+        // Under `-icount shift=0` a TSC tick is a guest instruction (cmdline.rs).
+        kdebug!(
+            "boot: {} guest instructions from the first kernel instruction to __unikernel_libc_start ({} in TSC calibration; hardware bring-up {})",
+            boot.ready_tsc - boot.boot_tsc,
+            boot.calibration_ticks,
+            boot.handover_tsc - boot.boot_tsc
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_stack_is_linuxs_8_mib_when_ram_allows_a_quarter_of_free_ram_otherwise() {
+        assert_eq!(default_stack_size(1 << 30), 8 << 20);
+        assert_eq!(default_stack_size(32 << 20), 8 << 20);
+        assert_eq!(default_stack_size(2 << 20), 512 << 10);
+        assert_eq!(default_stack_size(100 << 10), 64 << 10);
+    }
 }

@@ -31,6 +31,10 @@ pub struct Options {
     pub verbose: bool,
     /// `unikernel.tsc_khz=N`: TSC frequency, skipping calibration.
     pub tsc_khz: Option<u64>,
+    /// `unikernel.icount`: the VMM counts guest instructions as time (QEMU `-icount
+    /// shift=0`: one nanosecond, and one TSC tick, per instruction), so the TSC runs at
+    /// 1 GHz and the boot report can state instructions.
+    pub icount: bool,
     /// `unikernel.stack_kib=N`: main-thread stack size.
     pub stack_kib: Option<usize>,
     /// `unikernel.ip=A.B.C.D/PREFIX`: eth0's IPv4 address (default: QEMU user
@@ -72,6 +76,17 @@ impl SyscallSet {
         self.0
             .get(nr / 64)
             .is_some_and(|word| word & (1 << (nr % 64)) != 0)
+    }
+}
+
+/// The TSC frequency under `unikernel.icount`: one tick per nanosecond.
+const ICOUNT_TSC_KHZ: u64 = 1_000_000;
+
+impl Options {
+    /// The TSC frequency the command line states: `unikernel.tsc_khz`, else 1 GHz under
+    /// `unikernel.icount` (QEMU's TSC then reads its instruction-counted virtual clock).
+    pub fn stated_tsc_khz(&self) -> Option<u64> {
+        self.tsc_khz.or(self.icount.then_some(ICOUNT_TSC_KHZ))
     }
 }
 
@@ -275,6 +290,7 @@ impl<'a> Cmdline<'a> {
         match (option, value) {
             ("verbose", None | Some("1" | "on" | "yes")) => self.options.verbose = true,
             ("verbose", Some("0" | "off" | "no")) => self.options.verbose = false,
+            ("icount", None) => self.options.icount = true,
             ("tsc_khz", Some(v)) => match v.parse() {
                 Ok(khz) if khz > 0 => self.options.tsc_khz = Some(khz),
                 _ => return false,
@@ -308,6 +324,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn icount_states_a_1_ghz_tsc_unless_tsc_khz_says_otherwise() {
+        assert_eq!(Cmdline::parse("").options.stated_tsc_khz(), None);
+        let icount = Cmdline::parse("unikernel.icount").options;
+        assert!(icount.icount);
+        assert_eq!(icount.stated_tsc_khz(), Some(1_000_000));
+        let both = Cmdline::parse("unikernel.icount unikernel.tsc_khz=5").options;
+        assert_eq!(both.stated_tsc_khz(), Some(5));
+    }
+
+    #[test]
     fn options_environment_and_arguments() {
         let line = "unikernel.verbose unikernel.tsc_khz=2000000 unikernel.argv0=server \
                     HOME=/root virtio_mmio.device=512@0xfeb00e00:12 -- one \"two words\"";
@@ -317,6 +343,7 @@ mod tests {
             Options {
                 verbose: true,
                 tsc_khz: Some(2_000_000),
+                icount: false,
                 stack_kib: None,
                 ip: None,
                 gateway: None,
