@@ -194,6 +194,8 @@ fn boot_module_over_the_image_stops_with_the_out_of_memory_status() {
         args: Vec::new(),
         env: Vec::new(),
         verbose: false,
+        kernel_options: Vec::new(),
+        gdb_port: None,
         timeout: std::time::Duration::from_secs(60),
         icount: false,
         console: Console::Capture,
