@@ -80,13 +80,22 @@ fn target_machine(level: OptLevel) -> Result<TargetMachine, PassError> {
 
 /// Run the pipeline for `level` over the module.
 pub fn optimize(module: &Module<'_>, level: OptLevel) -> Result<(), PassError> {
+    run_passes(module, level, level.pipeline())
+}
+
+/// Run the new-pass-manager pipeline `text` over the module (the PGO stages).
+pub(crate) fn run_pipeline(module: &Module<'_>, text: &str) -> Result<(), PassError> {
+    run_passes(module, OptLevel::Full, text)
+}
+
+fn run_passes(module: &Module<'_>, level: OptLevel, text: &str) -> Result<(), PassError> {
     let machine = target_machine(level)?;
     module.set_triple(&machine.get_triple());
     module.set_data_layout(&machine.get_target_data().get_data_layout());
     module
-        .run_passes(level.pipeline(), &machine, PassBuilderOptions::create())
+        .run_passes(text, &machine, PassBuilderOptions::create())
         .map_err(|e| PassError::Pipeline {
-            pipeline: level.pipeline().into(),
+            pipeline: text.into(),
             message: e.to_string(),
         })
 }
