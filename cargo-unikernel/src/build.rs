@@ -14,6 +14,7 @@ use crate::error::{self, Failure};
 use crate::fresh::Fingerprint;
 use crate::initfs;
 use crate::lld::LinkKind;
+use crate::pgo;
 use crate::plan::{KERNEL_ENTRY, Plan, Request};
 use crate::project::Project;
 use crate::report::{BuildReport, ImageSize};
@@ -31,6 +32,8 @@ pub struct Built {
     pub report: PathBuf,
     /// The IR file the build was asked for ([`BuildOptions::ir`]).
     pub ir: Option<PathBuf>,
+    /// Where training runs collect profiles (`--profile-generate` builds).
+    pub profile_dir: Option<PathBuf>,
 }
 
 /// What a command needs from a build besides the output.
@@ -47,8 +50,10 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     let project = Project::resolve(&request.selection, request.target_dir.as_deref())?;
     let dir = project.unikernel_dir();
     let name = &project.target_name;
+    request.pgo.check()?;
     let plan = Plan::new(request, &dir, name, options.ir)?;
     let toolchain = Toolchain::for_project(project.package_dir())?;
+    let profile_dir = request.pgo.collect_dir(&dir);
 
     status(
         "Runtime",
@@ -59,11 +64,18 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         },
     );
     let runtime_dir = dir.join("runtime");
-    let shim = runtime::shim(&toolchain, &runtime_dir)?;
+    let features = request.pgo.runtime_features();
+    // An image's profile is the kernel's to write; the shim writes a hosted one.
+    let shim_features = if request.hosted { features } else { &[] };
+    let shim = runtime::shim_with(&toolchain, &runtime_dir, shim_features)?;
     let kernel = if request.hosted {
         None
     } else {
-        Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?)
+        Some(runtime::kernel_with(
+            &toolchain,
+            &runtime_dir.join("kernel"),
+            features,
+        )?)
     };
 
     let profile = &request.profile.name;
@@ -81,6 +93,10 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
             runtime::union(&[&shim, kernel]),
         ),
     };
+    let mut rlibs = rlibs;
+    if profile_dir.is_some() {
+        rlibs.push(pgo::profiler_runtime(&toolchain)?);
+    }
     let Plan {
         pipeline,
         output,
@@ -97,6 +113,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         kind,
         work_dir,
         output: output.clone(),
+        profile_dir: profile_dir.clone(),
     };
     let fingerprint = Fingerprint::of(&job)?;
     let report_path = BuildReport::path_for(&output);
@@ -113,6 +130,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
             output,
             report: report_path,
             ir: ir.map(|ir| ir.file),
+            profile_dir,
         });
     }
     if let Some(ir) = &ir {
@@ -129,6 +147,9 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     );
     let report = job.run()?;
     let report_path = report.write()?;
+    if let Some(warning) = report.pgo.as_ref().and_then(|p| p.stale_warning()) {
+        status("Warning", &warning);
+    }
     fingerprint.record(&output)?;
     if let Some(ir) = &ir {
         fingerprint.record_in(&ir.stamp)?;
@@ -160,6 +181,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         size: report.size,
         report: report_path,
         ir: ir.map(|ir| ir.file),
+        profile_dir,
     })
 }
 

@@ -14,6 +14,7 @@ use crate::cargo_build::Features;
 use crate::error::{self, Failure};
 use crate::host;
 use crate::ir;
+use crate::pgo::Pgo;
 use crate::plan::{Profile, Request};
 use crate::project::Selection;
 use crate::publish::{self, Publish};
@@ -150,6 +151,19 @@ pub struct BuildArgs {
     /// (they return ENOSYS at run time); they are listed as warnings.
     #[arg(long)]
     pub allow_unsupported_syscalls: bool,
+    /// Instrument the whole program (app, std, shim, kernel) for PGO training; each
+    /// `run` leaves a `.profraw` in DIR (default target/unikernel/pgo-profiles).
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        conflicts_with = "profile_use"
+    )]
+    pub profile_generate: Option<Option<PathBuf>>,
+    /// Optimize with this merged profile (`llvm-profdata merge` output).
+    #[arg(long, value_name = "FILE.profdata")]
+    pub profile_use: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -179,6 +193,11 @@ impl BuildArgs {
             verbose: self.verbose,
             files: self.files.clone(),
             allow_unsupported_syscalls: self.allow_unsupported_syscalls,
+            pgo: match (&self.profile_generate, &self.profile_use) {
+                (Some(dir), _) => Pgo::Generate { dir: dir.clone() },
+                (None, Some(file)) => Pgo::Use(file.clone()),
+                (None, None) => Pgo::Off,
+            },
         }
     }
 }
@@ -322,6 +341,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let outcome = boot.run()?;
+    if let Some(dir) = &built.profile_dir {
+        for profile in crate::pgo::collect(&outcome.exports, dir)? {
+            status("Profile", &relative(&profile));
+        }
+    }
     if verbose {
         for line in outcome.qemu_stderr.lines() {
             status("QEMU", line);

@@ -51,6 +51,10 @@ impl Fingerprint {
             pipeline.entry_points()
         )
         .hash(&mut hasher);
+        format!("{:?}", pipeline.profile_mode()).hash(&mut hasher);
+        if let unikernel_pass::Profile::Use(profile) = pipeline.profile_mode() {
+            files.push(profile.clone());
+        }
         for file in &files {
             stamp(file).hash(&mut hasher);
         }

@@ -18,6 +18,7 @@ pub mod launch;
 pub mod link_capture;
 pub mod link_inputs;
 pub mod lld;
+pub mod pgo;
 pub mod plan;
 pub mod project;
 pub mod publish;

@@ -13,6 +13,7 @@ use crate::error::Failure;
 use crate::link_capture::LinkManifest;
 use crate::link_inputs::Inputs;
 use crate::lld::{self, LinkKind};
+use crate::pgo::PgoReport;
 use crate::report::{BuildReport, ImageSize};
 use crate::toolchain::Toolchain;
 
@@ -29,6 +30,8 @@ pub struct Job<'a> {
     /// Intermediate files go here.
     pub work_dir: PathBuf,
     pub output: PathBuf,
+    /// Where training runs of an instrumented build collect profiles.
+    pub profile_dir: Option<PathBuf>,
 }
 
 impl Job<'_> {
@@ -70,6 +73,13 @@ impl Job<'_> {
             &self.toolchain.sysroot,
         );
         let composition = Composition::of(&self.output, &origins)?;
+        let pgo = match (&module.profile_use, self.pipeline.profile_mode()) {
+            (Some(used), _) => Some(PgoReport::used(used, &origins)),
+            (None, unikernel_pass::Profile::Generate) => {
+                self.profile_dir.clone().map(PgoReport::generate)
+            }
+            _ => None,
+        };
         let level = self.pipeline.level();
         Ok(BuildReport {
             output: self.output.clone(),
@@ -83,6 +93,7 @@ impl Job<'_> {
             composition: Some(composition),
             size,
             total_ms: started.elapsed().as_millis(),
+            pgo,
         })
     }
 }

@@ -7,7 +7,10 @@
 //! profile runtime (compiler-rt, linked by the driver) turns them into a `.profraw`.
 //! Value profiling (indirect-call targets, memop sizes) is off: it calls into the
 //! runtime from every indirect call, and in the image that would run native code with
-//! a red zone inside interrupt-time kernel code.
+//! a red zone inside interrupt-time kernel code. Without it nothing reads the function
+//! address a record (`__profd_*`) keeps for indirect-call promotion, so it is cleared
+//! ([`drop_function_addresses`]): the address would keep every address-taken function
+//! alive, and with it code (and libc symbols) the optimizer would otherwise drop.
 //!
 //! [`use_profile`] runs `pgo-instr-use` at the same place in the pipeline, so the
 //! control-flow hashes of the instrumented build match, and before `lto<O3>`, whose
@@ -16,6 +19,11 @@
 //! (caught here, never LLVM's default handler, which exits the process), and each
 //! function whose CFG changed since training a "hash mismatch" warning (counted: a
 //! stale profile is a warning, as with rustc).
+//!
+//! A profile names an internal function `<module source file>;<name>`; the merged
+//! module's source file name is that of whichever input came first, a codegen-unit
+//! hash that changes with the app's code. Both stages set it to [`MODULE_NAME`] so a
+//! profile keeps matching the functions that did not change.
 //!
 //! `pgo-instr-use` takes its file only from LLVM's `-pgo-test-profile-file` option,
 //! which can be parsed once per process; it is set once to a path private to this
@@ -79,12 +87,17 @@ fn llvm_options() -> &'static Path {
     })
 }
 
+/// The merged module's source file name during the PGO stages (see the module docs).
+pub const MODULE_NAME: &str = "unikernel-whole-program";
+
 /// Instrument the module for training (see the module docs).
 pub fn instrument(module: &Module<'_>) -> Result<(), PassError> {
     llvm_options();
+    module.set_source_file_name(MODULE_NAME);
     let diagnostics = with_diagnostics(module, || {
         codegen::run_pipeline(module, "pgo-instr-gen,instrprof")
     })?;
+    drop_function_addresses(module);
     match diagnostics.errors.is_empty() {
         true => Ok(()),
         false => Err(PassError::Pipeline {
@@ -92,6 +105,40 @@ pub fn instrument(module: &Module<'_>) -> Result<(), PassError> {
             message: diagnostics.errors.join("; "),
         }),
     }
+}
+
+/// The field of a profile record (`__profd_*`, `INSTR_PROF_DATA` in LLVM's
+/// `InstrProfData.inc`) that holds the function's address.
+const RECORD_FUNCTION_POINTER: u32 = 4;
+
+/// Clear the function address of every profile record (see the module docs).
+/// Returns how many records changed.
+pub fn drop_function_addresses(module: &Module<'_>) -> usize {
+    use inkwell::values::BasicValueEnum;
+    let mut cleared = 0;
+    for global in module.get_globals() {
+        let in_data = global
+            .get_section()
+            .is_some_and(|s| s.to_bytes() == b"__llvm_prf_data");
+        let Some(BasicValueEnum::StructValue(record)) = global.get_initializer() else {
+            continue;
+        };
+        let Some(BasicValueEnum::PointerValue(pointer)) =
+            record.get_field_at_index(RECORD_FUNCTION_POINTER)
+        else {
+            continue;
+        };
+        if !in_data || pointer.is_null() {
+            continue;
+        }
+        let mut fields: Vec<BasicValueEnum<'_>> = (0..record.count_fields())
+            .filter_map(|i| record.get_field_at_index(i))
+            .collect();
+        fields[RECORD_FUNCTION_POINTER as usize] = pointer.get_type().const_null().into();
+        global.set_initializer(&record.get_type().const_named_struct(&fields));
+        cleared += 1;
+    }
+    cleared
 }
 
 /// Annotate the module with the profile in `profdata` (see the module docs).
@@ -102,6 +149,7 @@ pub fn use_profile(module: &Module<'_>, profdata: &Path) -> Result<ProfileUse, P
         message,
     };
     let fixed = llvm_options();
+    module.set_source_file_name(MODULE_NAME);
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::copy(profdata, fixed).map_err(|e| bad(e.to_string()))?;
     let diagnostics = with_diagnostics(module, || codegen::run_pipeline(module, "pgo-instr-use"));

@@ -37,7 +37,7 @@ fn profdata(dir: &Path, hash: u64, counts: &[u64]) -> PathBuf {
     std::fs::write(
         &text,
         format!(
-            ":ir\npgo.ll;hot\n{hash}\n{}\n{}\n\n_start\n{}\n1\n12\n",
+            ":ir\nunikernel-whole-program;hot\n{hash}\n{}\n{}\n\n_start\n{}\n1\n12\n",
             counts.len(),
             counts.join("\n"),
             START_HASH
@@ -84,6 +84,9 @@ fn instrumentation_adds_counters_and_records() {
     assert!(ir.contains("@__llvm_profile_raw_version"), "{ir}");
     // No value profiling: nothing calls into the runtime from the code.
     assert!(!ir.contains("__llvm_profile_instrument"), "{ir}");
+    // The records keep no function address (nothing reads it without value profiling).
+    let record = ir.lines().find(|l| l.starts_with("@__profd_")).unwrap();
+    assert!(record.contains("ptr null, ptr null"), "{record}");
     let (plain, plain_ir) = run(Profile::None, dir.path());
     plain.unwrap();
     assert!(!plain_ir.contains("__profc_"));

@@ -24,7 +24,8 @@
 //!   [`ioapic`]: a device's interrupt line;
 //! - [`process`]: the jump onto the application's initial stack;
 //! - [`upcall`]: calling the application's signal handlers from the kernel;
-//! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`).
+//! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`);
+//! - `profile` (feature `profile`, `--profile-generate` builds): LLVM's raw profile.
 //!
 //! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
 //! in the same LLVM module as the application; it defines no panic handler, allocator
@@ -70,6 +71,8 @@ pub mod memory;
 pub mod page_vec;
 pub mod paging;
 pub mod process;
+#[cfg(feature = "profile")]
+pub mod profile;
 mod pvh;
 pub mod rtc;
 mod stacks;

@@ -30,6 +30,8 @@ mod log;
 pub mod memory;
 pub mod net;
 pub mod process;
+#[cfg(feature = "profile")]
+pub mod profile;
 pub mod random;
 pub mod sched;
 pub mod signal;
