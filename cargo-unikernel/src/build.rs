@@ -94,7 +94,7 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         ),
     };
     let mut rlibs = rlibs;
-    if profile_dir.is_some() {
+    if request.pgo.links_runtime() {
         rlibs.push(pgo::profiler_runtime(&toolchain)?);
     }
     let Plan {

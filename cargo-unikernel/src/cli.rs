@@ -42,6 +42,9 @@ enum Command {
     /// Build and print the build report: syscall sites, reachable syscalls, image size
     /// by component, inputs left out of LTO.
     Report(ReportArgs),
+    /// Profile-guided optimization in one command: build instrumented, run the
+    /// workload (`--runs`, `--train-cmd`), merge the profiles, build optimized.
+    Pgo(crate::train::PgoArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -168,7 +171,7 @@ pub struct BuildArgs {
 
 impl BuildArgs {
     /// The build these flags ask for.
-    fn request(&self) -> Request {
+    pub(crate) fn request(&self) -> Request {
         let profile = match (&self.profile, self.release) {
             (Some(name), _) => name.as_str(),
             (None, true) => "release",
@@ -217,6 +220,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Ir(args) => print_ir(&args),
         Command::Report(args) => report(&args),
+        Command::Pgo(args) => crate::train::pgo(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));
@@ -274,67 +278,26 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// `cargo unikernel run`.
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    // What the command line or the host rules out fails here, before a build.
-    let usage = |e: anyhow::Error| e.context(Failure::Usage);
     if args.build.hosted {
-        return Err(usage(anyhow!(
-            "`run` boots an image; run a --hosted build directly"
-        )));
+        return Err(
+            anyhow!("`run` boots an image; run a --hosted build directly").context(Failure::Usage),
+        );
     }
-    let env = args
-        .env
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| usage(anyhow!("--env `{kv}`: expected KEY=VALUE")))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    qemu::check_app_words(&env, &args.args).map_err(usage)?;
-    qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
-    publish::check_host_ports(&args.publish).map_err(usage)?;
-    let accel = match args.accel {
-        Some(accel) => {
-            accel.check_host()?;
-            accel
-        }
-        None => Accel::detect(),
-    };
-    if args.icount && accel != Accel::Tcg {
-        return Err(usage(anyhow!(
-            "--icount needs software emulation (--accel tcg)"
-        )));
-    }
+    let checked = check_run(args)?;
     let built = build::build(&args.build.request(), BuildOptions::default())?;
-    let verbose = args.build.verbose;
-    let boot = Boot {
-        image: &built.output,
-        accel,
-        memory_mib: args.memory,
-        argv0: built
-            .output
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
-        args: args.args.clone(),
-        env,
-        verbose,
-        timeout: std::time::Duration::from_secs(args.timeout),
-        icount: args.icount,
-        console: Console::Forward,
-        publish: args.publish.clone(),
-    };
+    let boot = boot(args, &checked, &built, Console::Forward);
     for forward in &boot.publish {
         status("Publishing", &forward.to_string());
     }
+    let verbose = args.build.verbose;
     if verbose {
         let size = &built.size;
         status(
             "Booting",
             &format!(
-                "{} ({accel:?}, {} KiB image, {} KiB loaded)",
+                "{} ({:?}, {} KiB image, {} KiB loaded)",
                 relative(&built.output),
+                checked.accel,
                 size.file_bytes / 1024,
                 size.loaded_bytes / 1024
             ),
@@ -360,4 +323,68 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
+}
+
+/// What `run`'s flags and the host allow, checked before a build.
+pub(crate) struct CheckedRun {
+    pub env: Vec<(String, String)>,
+    pub accel: Accel,
+}
+
+/// Check `run`'s flags against the host: what the command line or the host rules out
+/// fails here, before a build.
+pub(crate) fn check_run(args: &RunArgs) -> anyhow::Result<CheckedRun> {
+    let usage = |e: anyhow::Error| e.context(Failure::Usage);
+    let env = args
+        .env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| usage(anyhow!("--env `{kv}`: expected KEY=VALUE")))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    qemu::check_app_words(&env, &args.args).map_err(usage)?;
+    qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
+    publish::check_host_ports(&args.publish).map_err(usage)?;
+    let accel = match args.accel {
+        Some(accel) => {
+            accel.check_host()?;
+            accel
+        }
+        None => Accel::detect(),
+    };
+    if args.icount && accel != Accel::Tcg {
+        return Err(usage(anyhow!(
+            "--icount needs software emulation (--accel tcg)"
+        )));
+    }
+    Ok(CheckedRun { env, accel })
+}
+
+/// The boot `run` makes of `built`.
+pub(crate) fn boot<'a>(
+    args: &RunArgs,
+    checked: &CheckedRun,
+    built: &'a build::Built,
+    console: Console,
+) -> Boot<'a> {
+    Boot {
+        image: &built.output,
+        accel: checked.accel,
+        memory_mib: args.memory,
+        argv0: built
+            .output
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        args: args.args.clone(),
+        env: checked.env.clone(),
+        verbose: args.build.verbose,
+        timeout: std::time::Duration::from_secs(args.timeout),
+        icount: args.icount,
+        console,
+        publish: args.publish.clone(),
+    }
 }

@@ -31,4 +31,5 @@ pub mod runtime;
 pub mod rustc_wrapper;
 pub mod status;
 pub mod toolchain;
+pub mod train;
 pub mod whole_program;

@@ -51,12 +51,20 @@ impl Pgo {
         }
     }
 
-    /// The runtime crates' features for this build.
+    /// The runtime crates' features for this build. A profile names functions by
+    /// their symbols, whose hashes cargo features change: training and use build the
+    /// runtime crates alike (and link LLVM's profile runtime, [`Pgo::links_runtime`]);
+    /// a use build has no counters and writes nothing.
     pub fn runtime_features(&self) -> &'static [&'static str] {
         match self {
-            Pgo::Generate { .. } => &[RUNTIME_FEATURE],
-            _ => &[],
+            Pgo::Off => &[],
+            _ => &[RUNTIME_FEATURE],
         }
+    }
+
+    /// Whether the link needs LLVM's profile runtime (see [`Pgo::runtime_features`]).
+    pub fn links_runtime(&self) -> bool {
+        *self != Pgo::Off
     }
 
     /// The directory training runs of this build collect into, if it instruments.
@@ -223,4 +231,38 @@ impl PgoReport {
             )
         })
     }
+}
+
+/// The `pgo` section as text, for `cargo unikernel report`.
+pub fn render(report: &PgoReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if report.mode == "generate" {
+        let _ = writeln!(
+            out,
+            "\nPGO: instrumented for training; runs collect profiles in {}",
+            report.file.display()
+        );
+        return out;
+    }
+    let _ = writeln!(out, "\nPGO: profile {}", report.file.display());
+    let _ = writeln!(
+        out,
+        "  functions with profile data / functions, by component:"
+    );
+    for (component, counts) in &report.components {
+        let _ = writeln!(
+            out,
+            "    {:<18} {:>6} / {:<6}",
+            component.label(),
+            counts.with_profile,
+            counts.total
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  functions whose profile did not match (stale): {}",
+        report.mismatched
+    );
+    out
 }

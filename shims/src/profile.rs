@@ -29,6 +29,8 @@ struct Writer {
 }
 
 unsafe extern "C" {
+    fn __llvm_profile_begin_data() -> *const u8;
+    fn __llvm_profile_end_data() -> *const u8;
     fn lprofWriteData(writer: *mut Writer, value_data: *mut c_void, skip_names: c_int) -> c_int;
 }
 
@@ -79,7 +81,11 @@ static WRITTEN: AtomicBool = AtomicBool::new(false);
 
 /// Writes the profile file, once per process.
 pub fn write_at_exit() {
-    if WRITTEN.swap(true, Ordering::Relaxed) {
+    // `--profile-use` builds have this feature too (the same crate, so the same
+    // symbol names as in training) but no counters: they write nothing.
+    // SAFETY: both read the bounds of the records section the linker defined.
+    let instrumented = unsafe { __llvm_profile_begin_data() != __llvm_profile_end_data() };
+    if WRITTEN.swap(true, Ordering::Relaxed) || !instrumented {
         return;
     }
     let mut path = [0u8; 4096];

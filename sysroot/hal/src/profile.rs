@@ -29,8 +29,19 @@ struct Writer {
 }
 
 unsafe extern "C" {
+    fn __llvm_profile_begin_data() -> *const u8;
+    fn __llvm_profile_end_data() -> *const u8;
     fn __llvm_profile_get_size_for_buffer() -> u64;
     fn lprofWriteData(writer: *mut Writer, value_data: *mut c_void, skip_names: c_int) -> c_int;
+}
+
+/// Whether the program was instrumented: a `--profile-use` build links the runtime
+/// too (so the runtime crates are the same crates, with the same symbol names, in
+/// the training and the optimized build), but has no counters to write.
+pub fn instrumented() -> bool {
+    // SAFETY: both read the bounds of the records section the linker defined (equal,
+    // or null, when there is none).
+    unsafe { __llvm_profile_begin_data() != __llvm_profile_end_data() }
 }
 
 /// The size in bytes of the raw profile [`write_raw_profile`] writes now.
