@@ -113,7 +113,6 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         kind,
         work_dir,
         output: output.clone(),
-        profile_dir: profile_dir.clone(),
     };
     let fingerprint = Fingerprint::of(&job)?;
     let report_path = BuildReport::path_for(&output);
@@ -145,7 +144,10 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
         "Linking",
         &format!("{name} ({label}, whole program, {pipeline_text})"),
     );
-    let report = job.run()?;
+    let mut report = job.run()?;
+    if let Some(dir) = &profile_dir {
+        report.pgo = Some(pgo::PgoReport::generate(dir.clone()));
+    }
     let report_path = report.write()?;
     if let Some(warning) = report.pgo.as_ref().and_then(|p| p.stale_warning()) {
         status("Warning", &warning);

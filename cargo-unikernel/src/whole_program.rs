@@ -30,8 +30,6 @@ pub struct Job<'a> {
     /// Intermediate files go here.
     pub work_dir: PathBuf,
     pub output: PathBuf,
-    /// Where training runs of an instrumented build collect profiles.
-    pub profile_dir: Option<PathBuf>,
 }
 
 impl Job<'_> {
@@ -73,13 +71,12 @@ impl Job<'_> {
             &self.toolchain.sysroot,
         );
         let composition = Composition::of(&self.output, &origins)?;
-        let pgo = match (&module.profile_use, self.pipeline.profile_mode()) {
-            (Some(used), _) => Some(PgoReport::used(used, &origins)),
-            (None, unikernel_pass::Profile::Generate) => {
-                self.profile_dir.clone().map(PgoReport::generate)
-            }
-            _ => None,
-        };
+        // An instrumented build's section names its collection directory: the
+        // caller's to fill in.
+        let pgo = module
+            .profile_use
+            .as_ref()
+            .map(|used| PgoReport::used(used, &origins));
         let level = self.pipeline.level();
         Ok(BuildReport {
             output: self.output.clone(),
