@@ -44,7 +44,15 @@ enum Command {
     Report(ReportArgs),
     /// Profile-guided optimization in one command: build instrumented, run the
     /// workload (`--runs`, `--train-cmd`), merge the profiles, build optimized.
-    Pgo(crate::train::PgoArgs),
+    Pgo(PgoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PgoArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub training: crate::train::TrainingArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -220,7 +228,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Ir(args) => print_ir(&args),
         Command::Report(args) => report(&args),
-        Command::Pgo(args) => crate::train::pgo(&args),
+        Command::Pgo(args) => pgo(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));
@@ -323,6 +331,29 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
+}
+
+/// `cargo unikernel pgo` (`crate::train`).
+fn pgo(args: &PgoArgs) -> anyhow::Result<ExitCode> {
+    let hosted = args.run.build.hosted;
+    let checked = check_run(&args.run)?;
+    let boot = boots(&args.run, &checked);
+    crate::train::pgo(&crate::train::Training {
+        request: args.run.build.request(),
+        flags: &args.training,
+        boot: if hosted { None } else { Some(&boot) },
+        args: &args.run.args,
+        env: &checked.env,
+        timeout: std::time::Duration::from_secs(args.run.timeout),
+    })
+}
+
+/// The boots `run` would make of builds, for the training runs of `pgo`.
+fn boots<'a>(
+    args: &'a RunArgs,
+    checked: &'a CheckedRun,
+) -> impl for<'b> Fn(&'b build::Built) -> Boot<'b> + 'a {
+    move |built| boot(args, checked, built, Console::Forward)
 }
 
 /// What `run`'s flags and the host allow, checked before a build.

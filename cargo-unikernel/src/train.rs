@@ -18,18 +18,17 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 
 use crate::build::{self, BuildOptions, Built};
-use crate::cli::{self, RunArgs};
 use crate::error::Failure;
 use crate::pgo::{self, Pgo};
+use crate::plan::Request;
 use crate::project::Project;
-use crate::qemu::Console;
+use crate::qemu::Boot;
 use crate::status::{relative, status};
 use crate::toolchain::Toolchain;
 
+/// The flow's flags beside those of `run` (`cli::PgoArgs`).
 #[derive(Debug, Clone, Args)]
-pub struct PgoArgs {
-    #[command(flatten)]
-    pub run: RunArgs,
+pub struct TrainingArgs {
     /// Training runs of the workload (each a boot, or a process with --hosted).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: u32,
@@ -40,22 +39,40 @@ pub struct PgoArgs {
     pub train_cmd: Option<String>,
 }
 
+/// What the flow needs from the command line.
+pub struct Training<'a> {
+    /// The build without PGO; the flow sets `pgo`.
+    pub request: Request,
+    pub flags: &'a TrainingArgs,
+    /// The boot of an instrumented image (`None`: hosted, run as a process).
+    pub boot: Option<&'a dyn for<'b> Fn(&'b Built) -> Boot<'b>>,
+    /// The app's arguments and `KEY=VALUE` environment, for hosted runs.
+    pub args: &'a [String],
+    pub env: &'a [(String, String)],
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Training<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Training")
+            .field("request", &self.request)
+            .field("flags", self.flags)
+            .field("image", &self.boot.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Run the flow; the optimized build's path is printed.
-pub fn pgo(args: &PgoArgs) -> anyhow::Result<ExitCode> {
-    let build_args = &args.run.build;
-    if build_args.profile_generate.is_some() || build_args.profile_use.is_some() {
+pub fn pgo(training: &Training<'_>) -> anyhow::Result<ExitCode> {
+    let base = training.request.clone();
+    if base.pgo != Pgo::Off {
         return Err(anyhow!(
             "`pgo` chooses --profile-generate and --profile-use itself; give neither"
         )
         .context(Failure::Usage));
     }
-    let hosted = build_args.hosted;
-    let checked = if hosted {
-        None
-    } else {
-        Some(cli::check_run(&args.run)?)
-    };
-    let base = build_args.request();
+    let hosted = base.hosted;
+    let flags = training.flags;
     let project = Project::resolve(&base.selection, base.target_dir.as_deref())?;
     let toolchain = Toolchain::for_project(project.package_dir())?;
     let llvm_profdata = pgo::llvm_profdata(&toolchain)?;
@@ -72,14 +89,14 @@ pub fn pgo(args: &PgoArgs) -> anyhow::Result<ExitCode> {
         dir: Some(runs_dir.clone()),
     };
     let built = build::build(&instrumented, BuildOptions::default())?;
-    for run in 1..=args.runs {
+    for run in 1..=flags.runs {
         status(
             "Training",
-            &format!("run {run} of {} ({})", args.runs, relative(&built.output)),
+            &format!("run {run} of {} ({})", flags.runs, relative(&built.output)),
         );
-        let code = match &checked {
-            Some(checked) => train_image(args, checked, &built, &runs_dir)?,
-            None => train_hosted(args, &built, &runs_dir)?,
+        let code = match training.boot {
+            Some(boot) => train_image(&boot(&built), flags, &runs_dir)?,
+            None => train_hosted(training, &built, &runs_dir)?,
         };
         status("Trained", &format!("run {run} exited with {code}"));
     }
@@ -104,15 +121,13 @@ pub fn pgo(args: &PgoArgs) -> anyhow::Result<ExitCode> {
 
 /// One boot of the instrumented image, the training command beside it; the exit code.
 fn train_image(
-    args: &PgoArgs,
-    checked: &cli::CheckedRun,
-    built: &Built,
+    boot: &Boot<'_>,
+    flags: &TrainingArgs,
     runs_dir: &std::path::Path,
 ) -> anyhow::Result<i32> {
-    let boot = cli::boot(&args.run, checked, built, Console::Forward);
     let outcome = std::thread::scope(|scope| {
         let guest = scope.spawn(|| boot.run());
-        let trained = args.train_cmd.as_deref().map(train_command);
+        let trained = flags.train_cmd.as_deref().map(train_command);
         let outcome = guest
             .join()
             .map_err(|_| anyhow!("the boot thread panicked"))?;
@@ -133,26 +148,25 @@ fn train_image(
 }
 
 /// One run of the instrumented executable as a Linux process; the exit code.
-fn train_hosted(args: &PgoArgs, built: &Built, runs_dir: &std::path::Path) -> anyhow::Result<i32> {
+fn train_hosted(
+    training: &Training<'_>,
+    built: &Built,
+    runs_dir: &std::path::Path,
+) -> anyhow::Result<i32> {
     let mut command = Command::new(&built.output);
     command
-        .args(&args.run.args)
+        .args(training.args)
+        .envs(training.env.iter().map(|(k, v)| (k, v)))
         .env("LLVM_PROFILE_FILE", runs_dir.join("default-%p.profraw"))
         .stdin(Stdio::null());
-    for kv in &args.run.env {
-        let (key, value) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--env `{kv}`: expected KEY=VALUE").context(Failure::Usage))?;
-        command.env(key, value);
-    }
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {}", built.output.display()))?;
-    if let Some(cmd) = &args.train_cmd {
+    if let Some(cmd) = &training.flags.train_cmd {
         train_command(cmd)?;
     }
     let started = Instant::now();
-    let timeout = Duration::from_secs(args.run.timeout);
+    let timeout = training.timeout;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
