@@ -283,3 +283,31 @@ fn a_corrupt_profile_is_exit_6_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn image_training_writes_the_profile_when_a_signal_ends_the_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles");
+    let trained = ok(
+        tool()
+            .arg("run")
+            .arg(format!("--profile-generate={}", profiles.display()))
+            .arg("--manifest-path")
+            .arg(manifest("signals"))
+            .args(["--", "abort"])
+            .output()
+            .unwrap(),
+        "the instrumented image",
+    );
+    assert_eq!(trained.status.code(), Some(134), "SIGABRT's default action");
+    let raw = profraws(&profiles);
+    assert_eq!(raw.len(), 1, "{raw:?}");
+    let counts = entry_counts(&raw[0]);
+    let kernel_signal_code_ran = counts
+        .iter()
+        .any(|(f, c)| f.contains("16unikernel_kernel") && f.contains("6signal") && *c > 0);
+    assert!(
+        kernel_signal_code_ran,
+        "the kernel's signal code is counted"
+    );
+}
