@@ -311,3 +311,67 @@ fn image_training_writes_the_profile_when_a_signal_ends_the_program() {
         "the kernel's signal code is counted"
     );
 }
+
+#[test]
+fn a_stale_profile_is_a_warning_with_the_mismatch_count_and_the_build_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("hello");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    for file in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
+        let from = example_dir("hello").join(file);
+        if from.exists() {
+            std::fs::copy(&from, project.join(file)).unwrap();
+        }
+    }
+    let manifest = project.join("Cargo.toml");
+    let built = ok(
+        tool()
+            .args(["build", "--hosted", "--profile-generate", "--manifest-path"])
+            .arg(&manifest)
+            .output()
+            .unwrap(),
+        "the instrumented build",
+    );
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let raw = dir.path().join("hello.profraw");
+    Command::new(project.join("target/unikernel/hosted/debug-pgo-generate/hello"))
+        .env("LLVM_PROFILE_FILE", &raw)
+        .output()
+        .unwrap();
+    let profdata = dir.path().join("hello.profdata");
+    merge(&[raw], &profdata);
+
+    // The code changes: main gains a branch, so its control flow no longer matches.
+    let source = project.join("src/main.rs");
+    let text = std::fs::read_to_string(&source).unwrap().replacen(
+        "fn main() {\n",
+        "fn main() {\n    if env::args().count() > 7 {\n        println!(\"many\");\n    }\n",
+        1,
+    );
+    std::fs::write(&source, text).unwrap();
+    let used = ok(
+        tool()
+            .args(["build", "--hosted", "--profile-use"])
+            .arg(&profdata)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .unwrap(),
+        "the build with a stale profile",
+    );
+    let stderr = String::from_utf8_lossy(&used.stderr);
+    assert!(used.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("Warning") && l.contains("functions changed since the profile"))
+        .unwrap_or_else(|| panic!("no stale-profile warning:\n{stderr}"));
+    let count: usize = warning
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("a count");
+    assert!(count >= 1, "{warning}");
+}
