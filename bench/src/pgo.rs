@@ -53,10 +53,14 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
     let tool = tool()?;
     let mut rows = Vec::new();
     for program in PROGRAMS {
+        // Canonical, like the paths the tool itself derives (the profile's path is part
+        // of a build's fingerprint).
         let manifest = repo()
             .join("examples")
             .join(program.example)
-            .join("Cargo.toml");
+            .join("Cargo.toml")
+            .canonicalize()
+            .context("the example's manifest")?;
         let hosted = manifest.with_file_name("target/unikernel/hosted/release");
         let hosted = hosted.join(program.example);
         eprintln!("== {}: LTO builds", program.example);
