@@ -82,7 +82,10 @@ pub fn run(runs: usize) -> anyhow::Result<()> {
             Some(&image_profile),
         );
         for (i, &(op, _, _)) in program.ops.iter().enumerate() {
-            rows.push((program.example, op, row(&lto, &pgo_figures, i)));
+            let cells = row(&lto, &pgo_figures, i);
+            // As each program finishes, so a long run shows its progress.
+            eprintln!("   {op}: {}", cells.join(" "));
+            rows.push((program.example, op, cells));
         }
         // Leave the example's hosted build as plain LTO again.
         build(&tool, &manifest, &["--hosted"])?;
