@@ -7,11 +7,15 @@
 //! - `unikernel`: per-operation cost of system-call-bound loops (`examples/microbench`)
 //!   in the unikernel with direct calls and on the trap path, in time and guest
 //!   instructions, and as a Linux process (glibc and hosted).
+//! - `pgo`: LTO alone against LTO + PGO (trained on another input) for the microbench
+//!   operations and CPU-bound workloads (serde_json, regex-lite): guest instructions
+//!   and time in the image, time as a Linux process.
 //! - `fuzz`: N random system calls in the image (`examples/fuzz`): calls made, time,
 //!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
 
 mod fuzz;
 mod hosted;
+mod pgo;
 mod unikernel;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +50,12 @@ enum Suite {
         /// Only these operations (default: all).
         ops: Vec<String>,
     },
+    /// LTO against LTO + PGO: image instructions and time, hosted time, per operation.
+    Pgo {
+        /// Measurements per operation and configuration; the median is reported.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
     /// Random system calls in the image: no kernel fault, hang or undocumented errno.
     Fuzz {
         /// System calls to make, over all threads.
@@ -67,6 +77,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Hosted { runs } => hosted::run(runs),
         Suite::Unikernel { runs, scale, ops } => unikernel::run(runs, scale, &ops),
+        Suite::Pgo { runs } => pgo::run(runs),
         Suite::Fuzz {
             calls,
             seed,

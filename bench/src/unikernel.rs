@@ -229,7 +229,7 @@ fn boot(
 }
 
 /// The loop's nanoseconds from `op NAME iterations N ns T checksum C`.
-fn parse(op: &str, output: &std::process::Output) -> anyhow::Result<u64> {
+pub(crate) fn parse(op: &str, output: &std::process::Output) -> anyhow::Result<u64> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().find(|l| l.starts_with(&format!("op {op} ")));
     let ns = line.and_then(|l| {

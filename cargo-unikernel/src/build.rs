@@ -14,6 +14,7 @@ use crate::error::{self, Failure};
 use crate::fresh::Fingerprint;
 use crate::initfs;
 use crate::lld::LinkKind;
+use crate::pgo;
 use crate::plan::{KERNEL_ENTRY, Plan, Request};
 use crate::project::Project;
 use crate::report::{BuildReport, ImageSize};
@@ -31,6 +32,8 @@ pub struct Built {
     pub report: PathBuf,
     /// The IR file the build was asked for ([`BuildOptions::ir`]).
     pub ir: Option<PathBuf>,
+    /// Where training runs collect profiles (`--profile-generate` builds).
+    pub profile_dir: Option<PathBuf>,
 }
 
 /// What a command needs from a build besides the output.
@@ -45,6 +48,7 @@ pub struct BuildOptions {
 /// Build what `request` asks for, keeping what `options` asks for.
 pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> {
     let project = Project::resolve(&request.selection, request.target_dir.as_deref())?;
+    request.pgo.check()?;
     let toolchain = Toolchain::for_project(project.package_dir())?;
     let runtime = Runtime::build(request, &project, &toolchain)?;
     let name = &project.target_name;
@@ -80,11 +84,18 @@ impl Runtime {
             },
         );
         let runtime_dir = project.unikernel_dir().join("runtime");
-        let shim = runtime::shim(toolchain, &runtime_dir)?;
+        let features = request.pgo.runtime_features();
+        // An image's profile is the kernel's to write; the shim writes a hosted one.
+        let shim_features = if request.hosted { features } else { &[] };
+        let shim = runtime::shim_with(toolchain, &runtime_dir, shim_features)?;
         let kernel = if request.hosted {
             None
         } else {
-            Some(runtime::kernel(toolchain, &runtime_dir.join("kernel"))?)
+            Some(runtime::kernel_with(
+                toolchain,
+                &runtime_dir.join("kernel"),
+                features,
+            )?)
         };
         Ok(Runtime { shim, kernel })
     }
@@ -103,6 +114,7 @@ pub fn link(
 ) -> anyhow::Result<Built> {
     let dir = project.unikernel_dir();
     let plan = Plan::new(request, &dir, name, options.ir)?;
+    let profile_dir = request.pgo.collect_dir(&dir);
     let Runtime { shim, kernel } = runtime;
     let (kind, rlibs) = match kernel {
         None => (LinkKind::Hosted, shim.rlibs.clone()),
@@ -115,6 +127,10 @@ pub fn link(
             runtime::union(&[shim, kernel]),
         ),
     };
+    let mut rlibs = rlibs;
+    if request.pgo.links_runtime() {
+        rlibs.push(pgo::profiler_runtime(toolchain)?);
+    }
     let Plan {
         pipeline,
         output,
@@ -147,6 +163,7 @@ pub fn link(
             output,
             report: report_path,
             ir: ir.map(|ir| ir.file),
+            profile_dir,
         });
     }
     if let Some(ir) = &ir {
@@ -161,8 +178,14 @@ pub fn link(
         "Linking",
         &format!("{name} ({label}, whole program, {pipeline_text})"),
     );
-    let report = job.run()?;
+    let mut report = job.run()?;
+    if let Some(dir) = &profile_dir {
+        report.pgo = Some(pgo::PgoReport::generate(dir.clone()));
+    }
     let report_path = report.write()?;
+    if let Some(warning) = report.pgo.as_ref().and_then(|p| p.stale_warning()) {
+        status("Warning", &warning);
+    }
     fingerprint.record(&output)?;
     if let Some(ir) = &ir {
         fingerprint.record_in(&ir.stamp)?;
@@ -194,6 +217,7 @@ pub fn link(
         size: report.size,
         report: report_path,
         ir: ir.map(|ir| ir.file),
+        profile_dir,
     })
 }
 

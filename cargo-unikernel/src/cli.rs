@@ -5,25 +5,24 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use unikernel_pass::Stage;
 
 use crate::build::{self, BuildOptions};
 use crate::cargo_build::Features;
 use crate::error::{self, Failure};
-use crate::gdb;
 use crate::harness;
-use crate::host;
 use crate::ir;
+use crate::pgo::Pgo;
 use crate::plan::{Profile, Request};
 use crate::project::Selection;
-use crate::publish::{self, Publish};
-use crate::qemu::{self, Accel, Boot, Console};
+use crate::publish::Publish;
+use crate::qemu::Accel;
 use crate::report::BuildReport;
 use crate::report_text;
-use crate::status::{relative, status};
-use crate::strace;
+
+mod run;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", version)]
@@ -47,6 +46,17 @@ enum Command {
     /// Build the package's test harnesses as images (or --hosted executables) and run
     /// each, as `cargo test` does; arguments after `--` go to libtest.
     Test(TestArgs),
+    /// Profile-guided optimization in one command: build instrumented, run the
+    /// workload (`--runs`, `--train-cmd`), merge the profiles, build optimized.
+    Pgo(PgoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PgoArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub training: crate::train::TrainingArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -198,11 +208,24 @@ pub struct BuildArgs {
     /// (they return ENOSYS at run time); they are listed as warnings.
     #[arg(long)]
     pub allow_unsupported_syscalls: bool,
+    /// Instrument the whole program (app, std, shim, kernel) for PGO training; each
+    /// `run` leaves a `.profraw` in DIR (default target/unikernel/pgo-profiles).
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        conflicts_with = "profile_use"
+    )]
+    pub profile_generate: Option<Option<PathBuf>>,
+    /// Optimize with this merged profile (`llvm-profdata merge` output).
+    #[arg(long, value_name = "FILE.profdata")]
+    pub profile_use: Option<PathBuf>,
 }
 
 impl BuildArgs {
     /// The build these flags ask for.
-    fn request(&self) -> Request {
+    pub(crate) fn request(&self) -> Request {
         let profile = match (&self.profile, self.release) {
             (Some(name), _) => name.as_str(),
             (None, true) => "release",
@@ -227,6 +250,11 @@ impl BuildArgs {
             verbose: self.verbose,
             files: self.files.clone(),
             allow_unsupported_syscalls: self.allow_unsupported_syscalls,
+            pgo: match (&self.profile_generate, &self.profile_use) {
+                (Some(dir), _) => Pgo::Generate { dir: dir.clone() },
+                (None, Some(file)) => Pgo::Use(file.clone()),
+                (None, None) => Pgo::Off,
+            },
         }
     }
 }
@@ -260,10 +288,11 @@ pub fn main() -> ExitCode {
         Command::Build(args) => {
             build::build(&args.request(), BuildOptions::default()).map(|_| ExitCode::SUCCESS)
         }
-        Command::Run(args) => run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Ir(args) => print_ir(&args),
         Command::Report(args) => report(&args),
         Command::Test(args) => harness::test(&args.options()),
+        Command::Pgo(args) => run::pgo(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {}", error::message(&e));
@@ -317,109 +346,4 @@ fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(ExitCode::SUCCESS)
-}
-
-/// `cargo unikernel run`.
-fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    // What the command line or the host rules out fails here, before a build.
-    let usage = |e: anyhow::Error| e.context(Failure::Usage);
-    if args.build.hosted {
-        return Err(usage(anyhow!(
-            "`run` boots an image; run a --hosted build directly"
-        )));
-    }
-    let env = args
-        .env
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| usage(anyhow!("--env `{kv}`: expected KEY=VALUE")))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    qemu::check_app_words(&env, &args.args).map_err(usage)?;
-    let mut kernel_options = Vec::new();
-    if let Some(filter) = &args.strace {
-        kernel_options.push(strace::kernel_option(filter).map_err(usage)?);
-    }
-    qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
-    publish::check_host_ports(&args.publish).map_err(usage)?;
-    if let Some(port) = args.gdb {
-        gdb::find_gdb().map_err(usage)?;
-        gdb::check_port(port).map_err(usage)?;
-    }
-    let accel = match args.accel {
-        Some(accel) => {
-            accel.check_host()?;
-            accel
-        }
-        None => Accel::detect(),
-    };
-    if args.icount && accel != Accel::Tcg {
-        return Err(usage(anyhow!(
-            "--icount needs software emulation (--accel tcg)"
-        )));
-    }
-    let built = build::build(&args.build.request(), BuildOptions::default())?;
-    qemu::check_image_fits(args.memory, &built.size).map_err(usage)?;
-    let verbose = args.build.verbose;
-    let boot = Boot {
-        image: &built.output,
-        accel,
-        memory_mib: args.memory,
-        argv0: built
-            .output
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
-        args: args.args.clone(),
-        env,
-        verbose,
-        kernel_options,
-        gdb_port: args.gdb,
-        timeout: std::time::Duration::from_secs(args.timeout),
-        icount: args.icount,
-        console: Console::Forward,
-        publish: args.publish.clone(),
-    };
-    for forward in &boot.publish {
-        status("Publishing", &forward.to_string());
-    }
-    if verbose {
-        let size = &built.size;
-        status(
-            "Booting",
-            &format!(
-                "{} ({accel:?}, {} KiB image, {} KiB loaded)",
-                relative(&built.output),
-                size.file_bytes / 1024,
-                size.loaded_bytes / 1024
-            ),
-        );
-    }
-    if let Some(port) = args.gdb {
-        status(
-            "Waiting",
-            &format!(
-                "for gdb, halted: {}",
-                gdb::attach_command(&built.output, port)
-            ),
-        );
-    }
-    let outcome = boot.run()?;
-    if verbose {
-        for line in outcome.qemu_stderr.lines() {
-            status("QEMU", line);
-        }
-        status(
-            "Exited",
-            &format!(
-                "code {} after {:.0} ms (whole QEMU process)",
-                outcome.exit_code,
-                outcome.wall.as_secs_f64() * 1e3
-            ),
-        );
-    }
-    Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
 }

@@ -185,6 +185,11 @@ impl Origins {
         }
     }
 
+    /// The component of `symbol` (a name in the module or the final ELF).
+    pub fn component_of(&self, symbol: &str) -> Component {
+        self.of(symbol).0
+    }
+
     /// The component and crate of `symbol` (a name in the final ELF).
     fn of(&self, symbol: &str) -> (Component, String) {
         let base = symbol.split_once('.').map_or(symbol, |(base, _)| base);

@@ -9,10 +9,10 @@
 /// |------|-------|
 /// | 1 | anything unexpected |
 /// | 2 | command-line usage: clap's errors, flag values `run` checks (`--memory`, `--env`) |
-/// | 3 | the project: not a cargo project, unknown package, bin or example |
+/// | 3 | the project: not a cargo project, unknown package, bin or example, a missing `--profile-use` file |
 /// | 4 | the toolchain: wrong LLVM, missing rust-lld |
 /// | 5 | cargo failed to compile the app |
-/// | 6 | the whole-program build: bad bitcode, LLVM failure |
+/// | 6 | the whole-program build: bad bitcode, LLVM failure, a `--profile-use` file that is not a profile |
 /// | 7 | the final link: undefined symbols, unsupported libraries |
 /// | 8 | running the image: QEMU missing or failing, `--accel kvm` on a host without KVM, a guest that times out |
 /// | 9 | a checked property: a reachable unimplemented syscall, a `#[unikernel::...]` annotation that does not hold (no_syscalls, no_alloc, no_panic, syscalls, max_stack), a syscall outside `[package.metadata.unikernel] syscalls` |

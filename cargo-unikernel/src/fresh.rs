@@ -51,6 +51,16 @@ impl Fingerprint {
             pipeline.entry_points()
         )
         .hash(&mut hasher);
+        // The profile by its canonical path (the same file named two ways is the
+        // same input) and, through its stamp below, its version.
+        match pipeline.profile_mode() {
+            unikernel_pass::Profile::Use(profile) => {
+                let profile = profile.canonicalize().unwrap_or_else(|_| profile.clone());
+                format!("use {}", profile.display()).hash(&mut hasher);
+                files.push(profile);
+            }
+            mode => format!("{mode:?}").hash(&mut hasher),
+        }
         for file in &files {
             stamp(file).hash(&mut hasher);
         }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use unikernel_pass::{OptLevel, PassError, Pipeline, Stage};
 
 use crate::cargo_build::Features;
+use crate::pgo::Pgo;
 use crate::project::Selection;
 
 /// The image's entry point: the kernel's PVH entry (sysroot/hal, `pvh.rs`).
@@ -42,6 +43,8 @@ pub struct Request {
     pub files: Vec<String>,
     /// Reachable unimplemented system calls are warnings, not errors.
     pub allow_unsupported_syscalls: bool,
+    /// Instrument for PGO training or use a profile (`crate::pgo`).
+    pub pgo: Pgo,
 }
 
 /// A cargo profile.
@@ -102,7 +105,11 @@ impl Plan {
         ir: Option<Stage>,
     ) -> Result<Self, PassError> {
         let level = request.profile.opt_level();
-        let profile_dir = &request.profile.dir;
+        // An instrumented build is a different program: it never replaces the image.
+        let profile_dir = &match request.pgo {
+            Pgo::Generate { .. } => format!("{}-pgo-generate", request.profile.dir),
+            _ => request.profile.dir.clone(),
+        };
         let (pipeline, output) = if request.hosted {
             (
                 Pipeline::hosted(level, vec![HOSTED_ENTRY.into()]),
@@ -119,6 +126,7 @@ impl Plan {
                 unikernel_dir.join(profile_dir).join(file),
             )
         };
+        let pipeline = pipeline.profile(request.pgo.pass_profile());
         let work_dir = unikernel_dir
             .join("work")
             .join(pipeline.name())
@@ -159,6 +167,7 @@ mod tests {
             verbose: false,
             files: Vec::new(),
             allow_unsupported_syscalls: false,
+            pgo: Pgo::Off,
         }
     }
 

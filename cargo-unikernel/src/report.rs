@@ -35,6 +35,10 @@ pub struct BuildReport {
     pub composition: Option<Composition>,
     pub size: ImageSize,
     pub total_ms: u128,
+    /// Profile-guided optimization: instrumented, or the profile used and how much of
+    /// the program it covered (`null` without PGO).
+    #[serde(default)]
+    pub pgo: Option<crate::pgo::PgoReport>,
 }
 
 /// Sizes of the final ELF.

@@ -45,6 +45,9 @@ pub fn render(report: &BuildReport) -> String {
     if let Some(composition) = &report.composition {
         sizes(&mut out, composition);
     }
+    if let Some(pgo) = &report.pgo {
+        out.push_str(&crate::pgo::render(pgo));
+    }
     let native: Vec<&InputSummary> = report
         .inputs
         .iter()

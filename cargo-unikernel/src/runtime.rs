@@ -29,21 +29,41 @@ pub struct RuntimeLibs {
 
 /// The libc shim, from this repository's workspace.
 pub fn shim(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
+    shim_with(toolchain, target_dir, &[])
+}
+
+/// [`shim`] with cargo features of the shim (`profile`: see `crate::pgo`).
+pub fn shim_with(
+    toolchain: &Toolchain,
+    target_dir: &Path,
+    features: &[&str],
+) -> anyhow::Result<RuntimeLibs> {
     build(
         toolchain,
         &source_root().join("Cargo.toml"),
         "unikernel-shim",
         target_dir,
+        features,
     )
 }
 
 /// The kernel, from its own workspace under `sysroot/`.
 pub fn kernel(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<RuntimeLibs> {
+    kernel_with(toolchain, target_dir, &[])
+}
+
+/// [`kernel`] with cargo features of the kernel (`profile`: see `crate::pgo`).
+pub fn kernel_with(
+    toolchain: &Toolchain,
+    target_dir: &Path,
+    features: &[&str],
+) -> anyhow::Result<RuntimeLibs> {
     build(
         toolchain,
         &source_root().join("sysroot/Cargo.toml"),
         "unikernel-kernel",
         target_dir,
+        features,
     )
 }
 
@@ -55,6 +75,7 @@ pub fn boot_test(toolchain: &Toolchain, target_dir: &Path) -> anyhow::Result<Run
         &source_root().join("sysroot/Cargo.toml"),
         "unikernel-boot-test",
         target_dir,
+        &[],
     )
 }
 
@@ -82,6 +103,7 @@ fn build(
     manifest: &Path,
     package: &str,
     target_dir: &Path,
+    features: &[&str],
 ) -> anyhow::Result<RuntimeLibs> {
     if !manifest.is_file() {
         anyhow::bail!(
@@ -104,6 +126,11 @@ fn build(
             TARGET,
         ])
         .args(["-p", package])
+        .args(
+            (!features.is_empty())
+                .then(|| format!("--features={}", features.join(",")))
+                .iter(),
+        )
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")

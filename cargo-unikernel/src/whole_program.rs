@@ -13,6 +13,7 @@ use crate::error::Failure;
 use crate::link_capture::LinkManifest;
 use crate::link_inputs::Inputs;
 use crate::lld::{self, LinkKind};
+use crate::pgo::PgoReport;
 use crate::report::{BuildReport, ImageSize};
 use crate::toolchain::Toolchain;
 
@@ -72,6 +73,12 @@ impl Job<'_> {
             &self.toolchain.sysroot,
         );
         let composition = Composition::of(&self.output, &origins)?;
+        // An instrumented build's section names its collection directory: the
+        // caller's to fill in.
+        let pgo = module
+            .profile_use
+            .as_ref()
+            .map(|used| PgoReport::used(used, &origins));
         let level = self.pipeline.level();
         Ok(BuildReport {
             output: self.output.clone(),
@@ -85,6 +92,7 @@ impl Job<'_> {
             composition: Some(composition),
             size,
             total_ms: started.elapsed().as_millis(),
+            pgo,
         })
     }
 }

@@ -80,21 +80,20 @@ fn target_machine(level: OptLevel) -> Result<TargetMachine, PassError> {
 
 /// Run the pipeline for `level` over the module.
 pub fn optimize(module: &Module<'_>, level: OptLevel) -> Result<(), PassError> {
-    let machine = target_machine(level)?;
-    module.set_triple(&machine.get_triple());
-    module.set_data_layout(&machine.get_target_data().get_data_layout());
-    module
-        .run_passes(level.pipeline(), &machine, PassBuilderOptions::create())
-        .map_err(|e| PassError::Pipeline {
-            pipeline: level.pipeline().into(),
-            message: e.to_string(),
-        })
+    run_passes(module, level, level.pipeline())
 }
 
 /// Run the new-pass-manager pipeline `text` (e.g. `function(instsimplify),globaldce`)
-/// on `module`, for a step that needs a few passes of its own rather than a level.
+/// over the module, for a step that needs a few passes of its own rather than a level
+/// (the PGO stages, the trap-number table's clean-up).
 pub fn run_pipeline(module: &Module<'_>, text: &str) -> Result<(), PassError> {
-    let machine = target_machine(OptLevel::Quick)?;
+    run_passes(module, OptLevel::Full, text)
+}
+
+fn run_passes(module: &Module<'_>, level: OptLevel, text: &str) -> Result<(), PassError> {
+    let machine = target_machine(level)?;
+    module.set_triple(&machine.get_triple());
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
     module
         .run_passes(text, &machine, PassBuilderOptions::create())
         .map_err(|e| PassError::Pipeline {

@@ -16,7 +16,8 @@
 //!    code needs becomes internal, so the optimizer sees a closed world; images keep
 //!    the kernel's syscall entries external for the second rewrite;
 //! 6. [`noredzone`] (images): no red zone, for kernel code on an interrupted stack;
-//! 7. [`codegen`]: the optimization pipeline at the build's level;
+//! 7. [`pgo`] (on request): instrumentation for training, or the use of a profile;
+//!    then [`codegen`]: the optimization pipeline at the build's level;
 //! 8. images with the rewrite, again: [`syscalls`] for the numbers that only inlining
 //!    made constant, [`internalize`] without the kernel entries, and a quick
 //!    [`codegen`] optimization that drops the entries no longer called;
@@ -39,6 +40,7 @@ pub mod internalize;
 pub mod kernel_data;
 pub mod merge;
 pub mod noredzone;
+pub mod pgo;
 pub mod pipeline;
 pub mod reach;
 pub mod syscalls;
@@ -53,7 +55,7 @@ use inkwell::module::Module;
 use serde::{Deserialize, Serialize};
 
 pub use codegen::OptLevel;
-pub use pipeline::{Pipeline, Stage};
+pub use pipeline::{Pipeline, Profile, Stage};
 
 /// The LLVM major version this pass was built against. Bitcode from a newer LLVM cannot
 /// be read, and older bitcode may be read subtly differently, so the driver refuses a
@@ -82,6 +84,8 @@ pub enum PassError {
         stage: &'static str,
         offered: String,
     },
+    #[error("the profile `{file}` cannot be used: {message}")]
+    Profile { file: String, message: String },
     #[error("cannot write {path}: {message}")]
     Write { path: String, message: String },
 }
@@ -290,6 +294,20 @@ impl<'ctx> WholeProgram<'ctx> {
         let placed = kernel_data::place_kernel_data(&self.module);
         self.stats.kernel_globals_placed = placed;
         placed
+    }
+
+    /// Instrument for training: see [`pgo::instrument`]; before the optimization.
+    pub fn instrument_profile(&mut self) -> Result<(), PassError> {
+        pgo::instrument(&self.module)?;
+        self.verify("the profile instrumentation")
+    }
+
+    /// Annotate with a merged profile: see [`pgo::use_profile`]; right before the
+    /// optimization.
+    pub fn use_profile(&mut self, profdata: &Path) -> Result<pgo::ProfileUse, PassError> {
+        let used = pgo::use_profile(&self.module, profdata)?;
+        self.verify("the profile use")?;
+        Ok(used)
     }
 
     /// Stage 4a: the optimization pipeline.

@@ -7,10 +7,9 @@
 //! merges the bitcode inputs into one [`WholeProgram`], runs the steps in order and
 //! returns the object file with the counters, the reachability of the final module and
 //! the origin of each symbol. `cargo unikernel ir` asks for the module's IR at one
-//! [`Stage`] ([`Pipeline::capture_ir`]). Profile-guided optimization is meant to be
-//! two more steps of the image pipeline (instrumentation before the first
-//! optimization, profile use before `lto<O3>`), chosen by the pipeline's options, not
-//! by the driver.
+//! [`Stage`] ([`Pipeline::capture_ir`]). Profile-guided optimization is two more
+//! steps ([`Step::InstrumentProfile`], [`Step::UseProfile`]) right before the first
+//! optimization, chosen by [`Pipeline::profile`], not ordered by the driver.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -104,6 +103,11 @@ pub enum Step {
     Internalize { kernel_entries: bool },
     /// See [`crate::noredzone`].
     DisableRedZone,
+    /// See [`crate::pgo::instrument`] (with [`Profile::Generate`]); does nothing
+    /// otherwise.
+    InstrumentProfile,
+    /// See [`crate::pgo::use_profile`] (with [`Profile::Use`]); does nothing otherwise.
+    UseProfile,
     /// The optimization pipeline at this level (see [`crate::codegen`]).
     Optimize(OptLevel),
     /// The analysis of the module as it stands: see [`crate::reach`]; also notes the
@@ -120,9 +124,21 @@ pub enum Step {
     EmitObject,
 }
 
+/// Profile-guided optimization of a build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Profile {
+    #[default]
+    None,
+    /// Instrument for training (`--profile-generate`).
+    Generate,
+    /// Optimize with this merged `.profdata` (`--profile-use`).
+    Use(PathBuf),
+}
+
 /// The stages a whole-program build runs, in order.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
+    profile: Profile,
     /// `hosted`, `image` or `trap` (an image without the syscall rewrite).
     name: &'static str,
     level: OptLevel,
@@ -144,6 +160,8 @@ pub struct Output {
     pub reachability: Option<Reachability>,
     /// See [`WholeProgram::origins`].
     pub origins: HashMap<String, usize>,
+    /// What the profile use found ([`Profile::Use`] only).
+    pub profile_use: Option<crate::pgo::ProfileUse>,
 }
 
 impl Pipeline {
@@ -157,6 +175,8 @@ impl Pipeline {
             Internalize {
                 kernel_entries: false,
             },
+            InstrumentProfile,
+            UseProfile,
             Optimize(level),
             Reachability,
             StripAnnotationMarks,
@@ -188,6 +208,10 @@ impl Pipeline {
             },
             // Kernel code runs on the same stack as the app's interrupted code.
             DisableRedZone,
+            // Before the first optimization, so every function is counted as written
+            // and the use finds the same control flow the instrumentation hashed.
+            InstrumentProfile,
+            UseProfile,
             Optimize(level),
         ]);
         if rewrite {
@@ -226,6 +250,7 @@ impl Pipeline {
         steps: Vec<Step>,
     ) -> Self {
         Self {
+            profile: Profile::None,
             name,
             level,
             entry_points,
@@ -258,6 +283,16 @@ impl Pipeline {
         }
         self.capture = Some((stage, path));
         Ok(self)
+    }
+
+    /// Instrument, or use a profile (see [`Profile`]).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    pub fn profile_mode(&self) -> &Profile {
+        &self.profile
     }
 
     pub fn name(&self) -> &'static str {
@@ -300,6 +335,7 @@ impl Pipeline {
         keep.extend(native_needs);
         let mut reachability = None;
         let mut stack_requests = Vec::new();
+        let mut profile_use = None;
         for step in &self.steps {
             match *step {
                 Step::Capture(stage) => match &self.capture {
@@ -332,6 +368,16 @@ impl Pipeline {
                 Step::DisableRedZone => {
                     program.disable_red_zone();
                 }
+                Step::InstrumentProfile => {
+                    if self.profile == Profile::Generate {
+                        program.instrument_profile()?;
+                    }
+                }
+                Step::UseProfile => {
+                    if let Profile::Use(file) = &self.profile {
+                        profile_use = Some(program.use_profile(file)?);
+                    }
+                }
                 Step::Optimize(level) => program.optimize(level)?,
                 Step::Reachability => {
                     reachability = Some(program.reachability(&self.entry_points));
@@ -361,6 +407,7 @@ impl Pipeline {
             stats: program.stats().clone(),
             reachability,
             origins: program.origins().clone(),
+            profile_use,
         })
     }
 }

@@ -123,6 +123,8 @@ pub extern "C" fn exit(status: c_int) -> ! {
 
 /// Ends the process immediately (`exit_group`).
 pub fn exit_now(status: c_int) -> ! {
+    #[cfg(feature = "profile")]
+    crate::profile::write_at_exit();
     // The kernel reads the status as an `int`; sign extension keeps its bits.
     let status = status as isize as usize;
     loop {

@@ -17,6 +17,7 @@
 //! 2. Services: `mman`, `malloc`, `string`, `strerror`, `env`, `tls` (static TLS
 //!    layout), `dl`, `fs` (whose `fd` also supplies the C-int to syscall-argument
 //!    helper), `time`, `process`, `event`, `net`.
+//!    `profile` (feature `profile`) writes LLVM's raw profile at the end.
 //! 3. `pthread` (thread descriptor, creation, keys, thread-local destructors),
 //!    then `exit` (runs the exiting thread's destructors) and `signal` (`abort`
 //!    ends the process through `exit`).
@@ -40,6 +41,8 @@ pub mod math;
 pub mod mman;
 pub mod net;
 pub mod process;
+#[cfg(feature = "profile")]
+pub mod profile;
 pub mod pthread;
 pub mod signal;
 pub mod spawn;

@@ -301,6 +301,8 @@ pub extern "C" fn pause() -> c_int {
 /// action; as a last resort, exit status 127.
 #[unsafe(no_mangle)]
 pub extern "C" fn abort() -> ! {
+    #[cfg(feature = "profile")]
+    crate::profile::write_at_exit();
     let mut set = SigSet([0; 16]);
     set.0[0] = 1 << (SIGABRT - 1);
     // SAFETY: valid set; SIG_UNBLOCK = 1.

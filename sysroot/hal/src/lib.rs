@@ -13,7 +13,8 @@
 //!   growable array in such RAM (the memory manager's records);
 //! - [`uaccess`]: checked copies from and to memory named by system-call arguments;
 //! - devices reached through port I/O: [`console`] (COM1), [`tsc`] calibration with the
-//!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`);
+//!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`), [`export`] (files
+//!   to the host over a QEMU `isa-debugcon`);
 //! - [`cpu`]: small CPU services (random numbers, FS base, CPUID);
 //! - `syscall_entry`: the register-frame entries of system calls ([`SyscallFrame`]):
 //!   the `LSTAR` target for `syscall` instructions executed in ring 0 and
@@ -23,7 +24,8 @@
 //!   [`ioapic`]: a device's interrupt line;
 //! - [`process`]: the jump onto the application's initial stack;
 //! - [`upcall`]: calling the application's signal handlers from the kernel;
-//! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`).
+//! - [`virtio_net`]: the virtio-net device over virtio-mmio (`virtio-drivers`);
+//! - `profile` (feature `profile`, `--profile-generate` builds): LLVM's raw profile.
 //!
 //! The crate is compiled as a `no_std` rlib for `x86_64-unknown-linux-gnu` and ends up
 //! in the same LLVM module as the application; it defines no panic handler, allocator
@@ -58,6 +60,7 @@ pub mod console;
 pub mod cpu;
 pub mod exceptions;
 pub mod exit;
+pub mod export;
 mod frame;
 mod gdt;
 pub mod image;
@@ -68,6 +71,8 @@ pub mod memory;
 pub mod page_vec;
 pub mod paging;
 pub mod process;
+#[cfg(feature = "profile")]
+pub mod profile;
 mod pvh;
 pub mod rtc;
 mod stacks;

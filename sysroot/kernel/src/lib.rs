@@ -25,10 +25,13 @@ pub mod cmdline;
 pub mod crash;
 mod entry;
 pub mod errno;
+pub mod export;
 mod log;
 pub mod memory;
 pub mod net;
 pub mod process;
+#[cfg(feature = "profile")]
+pub mod profile;
 pub mod random;
 pub mod sched;
 pub mod signal;

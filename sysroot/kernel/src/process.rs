@@ -168,6 +168,8 @@ pub fn exit(status: i32) -> ! {
         "exit with status {code} after {} us",
         time::ticks_to_ns(tsc::read().saturating_sub(boot_tsc())) / 1000
     );
+    #[cfg(feature = "profile")]
+    crate::profile::export_at_exit();
     exit::exit(code)
 }
 
