@@ -33,7 +33,7 @@ pub fn __unikernel_syscall_frame(frame: &mut SyscallFrame) {
         }
     };
     let result = if trace::active() {
-        trace::traced(nr, args, &mut call)
+        trace::traced(nr, args, call)
     } else {
         call()
     };
@@ -56,7 +56,7 @@ pub extern "C" fn __unikernel_syscall(
     let _irq = unikernel_hal::irq::disable();
     let args = SyscallArgs([a0, a1, a2, a3, a4, a5]);
     let result = if trace::active() {
-        trace::traced(nr, args, &mut || dispatch(nr, args, Entry::Direct))
+        trace::traced(nr, args, || dispatch(nr, args, Entry::Direct))
     } else {
         dispatch(nr, args, Entry::Direct)
     };

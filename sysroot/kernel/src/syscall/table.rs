@@ -81,7 +81,7 @@ macro_rules! syscall_table {
                         // The closure only on the traced path: off, nothing is spilled
                         // for it and the check is one load and one branch.
                         let result = if $crate::syscall::trace::active() {
-                            $crate::syscall::trace::traced($d nr, args, &mut || {
+                            $crate::syscall::trace::traced($d nr, args, || {
                                 $crate::syscall::table::abi_return(super::super::$module::$handler(args))
                             })
                         } else {
@@ -107,7 +107,7 @@ macro_rules! syscall_table {
                     let _irq = unikernel_hal::irq::disable();
                     if $crate::syscall::trace::active() {
                         let args = $crate::syscall::SyscallArgs([a0, a1, a2, a3, a4, a5]);
-                        $crate::syscall::trace::traced($d nr, args, &mut || $crate::syscall::table::unimplemented($d nr))
+                        $crate::syscall::trace::traced($d nr, args, || $crate::syscall::table::unimplemented($d nr))
                     } else {
                         $crate::syscall::table::unimplemented($d nr)
                     }

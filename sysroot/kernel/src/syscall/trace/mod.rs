@@ -49,14 +49,42 @@ pub fn active() -> bool {
 
 /// Runs `call` (system call `nr` with `args`, returning the raw result) and prints
 /// its trace line if `nr` passes the filter.
+///
+/// Generic and inlined, so `call` stays a direct call: a closure passed as `&dyn`
+/// would sit in a vtable, and the pass could no longer see that the dispatch table is
+/// read only by the dispatchers (`pass/src/trap_numbers.rs`), keeping every handler.
+/// The work is in the two outlined halves, [`begin`] and [`finish`].
+#[inline(always)]
+pub fn traced(nr: usize, args: SyscallArgs, mut call: impl FnMut() -> isize) -> isize {
+    match begin(nr, &args) {
+        Begin::Untraced => call(),
+        Begin::Timed { tid, start } => {
+            let result = call();
+            finish(nr, &args, tid, start, result);
+            result
+        }
+    }
+}
+
+/// What [`begin`] decided for one call.
+#[derive(Debug)]
+pub enum Begin {
+    /// Filtered out, or a call that never returns whose line is already printed.
+    Untraced,
+    /// Traced: the line is printed by [`finish`] when the call returns.
+    Timed { tid: u32, start: u64 },
+}
+
+/// The first half of [`traced`]: the filter, and the line of a call that never
+/// returns (`exit`, `exit_group`), printed before it runs.
 #[cold]
 #[inline(never)]
-pub fn traced(nr: usize, args: SyscallArgs, call: &mut dyn FnMut() -> isize) -> isize {
+pub fn begin(nr: usize, args: &SyscallArgs) -> Begin {
     let word = FILTER
         .get(nr / 64)
         .map_or(0, |word| word.load(Ordering::Relaxed));
     if word & (1 << (nr % 64)) == 0 {
-        return call();
+        return Begin::Untraced;
     }
     let tid = crate::sched::try_current_tid().unwrap_or(0);
     if matches!(
@@ -67,10 +95,18 @@ pub fn traced(nr: usize, args: SyscallArgs, call: &mut dyn FnMut() -> isize) -> 
         decode::call(&mut line, nr, &args.0, None);
         line.push_str(" = ?");
         unikernel_hal::console::write_bytes(line.finish());
-        return call();
+        return Begin::Untraced;
     }
-    let start = crate::time::monotonic_ns();
-    let result = call();
+    Begin::Timed {
+        tid,
+        start: crate::time::monotonic_ns(),
+    }
+}
+
+/// The second half of [`traced`]: the line of a call that returned `result`.
+#[cold]
+#[inline(never)]
+pub fn finish(nr: usize, args: &SyscallArgs, tid: u32, start: u64, result: isize) {
     let elapsed = crate::time::monotonic_ns().saturating_sub(start);
     let mut line = prefix(tid);
     decode::call(&mut line, nr, &args.0, Some(result));
@@ -81,7 +117,6 @@ pub fn traced(nr: usize, args: SyscallArgs, call: &mut dyn FnMut() -> isize) -> 
         format_args!(" <{}.{:06}>", micros / 1_000_000, micros % 1_000_000),
     );
     unikernel_hal::console::write_bytes(line.finish());
-    result
 }
 
 fn prefix(tid: u32) -> Line {
