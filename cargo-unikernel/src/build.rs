@@ -18,6 +18,7 @@ use crate::plan::{KERNEL_ENTRY, Plan, Request};
 use crate::project::Project;
 use crate::report::{BuildReport, ImageSize};
 use crate::runtime;
+use crate::runtime_cache;
 use crate::status::{relative, status};
 use crate::toolchain::Toolchain;
 use crate::whole_program::Job;
@@ -50,21 +51,27 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     let plan = Plan::new(request, &dir, name, options.ir)?;
     let toolchain = Toolchain::for_project(project.package_dir())?;
 
-    status(
-        "Runtime",
-        if request.hosted {
-            "libc shim (bitcode)"
-        } else {
-            "libc shim and kernel (bitcode)"
-        },
-    );
-    let runtime_dir = dir.join("runtime");
+    let what = if request.hosted {
+        "libc shim (bitcode)"
+    } else {
+        "libc shim and kernel (bitcode)"
+    };
+    let runtime_dir = runtime_cache::runtime_dir(&toolchain, &runtime::source_root(), &dir);
+    status("Runtime", &format!("{what} in {}", runtime_dir.display()));
     let shim = runtime::shim(&toolchain, &runtime_dir)?;
     let kernel = if request.hosted {
         None
     } else {
         Some(runtime::kernel(&toolchain, &runtime_dir.join("kernel"))?)
     };
+    if shim.reused && kernel.as_ref().is_none_or(|k| k.reused) {
+        status(
+            "Reused",
+            &format!("runtime: {what}, built before, unchanged"),
+        );
+    } else {
+        status("Built", &format!("runtime: {what}"));
+    }
 
     let profile = &request.profile.name;
     status("Compiling", &format!("{name} ({profile}, bitcode)"));

@@ -26,6 +26,8 @@ pub struct Artifact {
     pub kind: Vec<TargetKind>,
     pub filenames: Vec<PathBuf>,
     pub executable: Option<PathBuf>,
+    /// Cargo found the artifact up to date and did not rebuild it.
+    pub fresh: bool,
 }
 
 /// Run `command` (a `cargo build ... --message-format=json-render-diagnostics`) and
@@ -45,6 +47,7 @@ pub fn run_json(mut command: Command, what: &str) -> anyhow::Result<Vec<Artifact
                 kind: a.target.kind.clone(),
                 filenames: a.filenames.iter().map(|f| f.clone().into()).collect(),
                 executable: a.executable.map(Into::into),
+                fresh: a.fresh,
             });
         }
     }
