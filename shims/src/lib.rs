@@ -50,3 +50,4 @@ pub mod tcb;
 pub mod time;
 pub mod tls;
 pub mod unwind;
+pub mod vdso;

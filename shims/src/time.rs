@@ -2,8 +2,9 @@
 //! `clock_nanosleep`, `gettimeofday`, `time`, and the real-time interval timer:
 //! `alarm`, `getitimer`, `setitimer`.
 //!
-//! Hosted builds take the plain syscall (no vDSO): in the unikernel the pass turns
-//! it into a direct call, which is what the vDSO buys on Linux.
+//! Hosted builds read `clock_gettime` through Linux's vDSO when the kernel maps one
+//! ([`crate::vdso`]), as glibc does; without it (the unikernel) they take the syscall,
+//! which the pass turns into a direct call of the kernel.
 
 use core::ffi::{c_int, c_void};
 
@@ -17,6 +18,11 @@ use crate::syscall::{nr, result, syscall1, syscall2, syscall3, syscall4};
 /// `ts` writable for a `struct timespec`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn clock_gettime(clock: c_int, ts: *mut c_void) -> c_int {
+    if let Some(vdso) = crate::vdso::clock_gettime() {
+        // SAFETY: per the caller; the vDSO's function returns 0 or a negative errno.
+        let r = unsafe { vdso(clock, ts) };
+        return ret_zero(result(r as isize as usize));
+    }
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
         syscall2(nr::CLOCK_GETTIME, arg(clock), ts as usize)
