@@ -32,6 +32,7 @@
 //! (images; where it would be when the rewrite is off) and before step 12. Each stage reports counters that end up in the driver's build
 //! report.
 
+pub mod clock;
 pub mod codegen;
 pub mod internalize;
 pub mod kernel_data;
@@ -264,6 +265,11 @@ impl<'ctx> WholeProgram<'ctx> {
     /// For kernel-mode code: see [`noredzone`].
     pub fn disable_red_zone(&mut self) -> usize {
         noredzone::disable_red_zone(&self.module)
+    }
+
+    /// Images: see [`clock`]; before the first optimization.
+    pub fn wire_clock(&mut self) -> bool {
+        clock::wire_clock(&self.module)
     }
 
     /// Images: see [`kernel_data`]; after the last optimization.

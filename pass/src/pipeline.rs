@@ -91,6 +91,8 @@ pub enum Step {
     FixVarargsCalls,
     /// See [`crate::syscalls`].
     RewriteSyscalls,
+    /// See [`crate::clock`].
+    WireClock,
     /// See [`crate::reach::markers`].
     MarkKernelEntries,
     /// See [`crate::reach::side::mark_kernel_calls`].
@@ -168,7 +170,7 @@ impl Pipeline {
         use Step::*;
         let mut steps = vec![Capture(Stage::Merged), FixVarargsCalls];
         if rewrite {
-            steps.push(RewriteSyscalls);
+            steps.extend([RewriteSyscalls, WireClock]);
         }
         steps.extend([
             Capture(Stage::Rewritten),
@@ -295,6 +297,9 @@ impl Pipeline {
                 Step::FixVarargsCalls => program.fix_varargs_calls()?,
                 Step::RewriteSyscalls => {
                     program.rewrite_syscalls()?;
+                }
+                Step::WireClock => {
+                    program.wire_clock();
                 }
                 Step::MarkKernelEntries => {
                     program.mark_kernel_entries();

@@ -1,4 +1,5 @@
-//! The Linux vDSO in hosted builds: `clock_gettime` without a system call.
+//! Clock reads without a system call: Linux's vDSO in hosted builds, the kernel's
+//! clock read in the unikernel.
 //!
 //! Linux maps a small shared object into every process and names it in the auxiliary
 //! vector (`AT_SYSINFO_EHDR`, vdso(7)); its `__vdso_clock_gettime` reads the clock
@@ -7,9 +8,13 @@
 //! headers, which the vDSO image carries) to the symbol, relocated by the image's load
 //! bias (its `PT_LOAD` at file offset 0).
 //!
-//! The unikernel's kernel maps no vDSO (no `AT_SYSINFO_EHDR`), so there the lookup
-//! finds nothing and `clock_gettime` keeps its system call, which the pass turns into
-//! a direct call of the kernel.
+//! The unikernel's kernel maps no vDSO. Its clock read (`__unikernel_clock_now`, a
+//! TSC read and a scale) is in the same module as the shim, and the build pass stores
+//! its address in [`__unikernel_shim_clock`] as a constant (`pass/src/clock.rs`), so
+//! the optimizer turns the call into a direct one and inlines it: `clock_gettime`
+//! spares the system call entry and the check of the `timespec` buffer (written here,
+//! in the application, as Linux's vDSO does). In hosted builds nothing sets it, and
+//! the optimizer drops that branch.
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +29,15 @@ const SHT_DYNSYM: u32 = 11;
 
 /// `__vdso_clock_gettime`'s address, or 0 (no vDSO, or it lacks the symbol).
 static CLOCK_GETTIME: AtomicUsize = AtomicUsize::new(0);
+/// The unikernel kernel's clock read (`__unikernel_clock_now`), or 0: the build pass
+/// makes it a constant with that address in images; nothing writes it at run time.
+#[unsafe(no_mangle)]
+#[allow(non_upper_case_globals)]
+pub static __unikernel_shim_clock: AtomicUsize = AtomicUsize::new(0);
+
+/// The unikernel kernel's clock read: stores the clock's nanoseconds and returns
+/// true, or returns false for a clock it does not serve.
+pub type UnikernelClock = unsafe extern "C" fn(c_int, *mut u64) -> bool;
 
 /// The vDSO's `clock_gettime(clockid, timespec*)`: 0, or a negative errno.
 pub type ClockGettime = unsafe extern "C" fn(c_int, *mut c_void) -> c_int;
@@ -50,6 +64,21 @@ pub fn clock_gettime() -> Option<ClockGettime> {
     // SAFETY: `init` stored the address of the vDSO's `__vdso_clock_gettime`, whose C
     // signature is this one (vdso(7), x86_64 functions).
     Some(unsafe { core::mem::transmute::<usize, ClockGettime>(address) })
+}
+
+/// The unikernel kernel's clock read, if the kernel named one.
+#[inline]
+pub fn unikernel_clock() -> Option<UnikernelClock> {
+    // SAFETY: nothing writes the word at run time (the pass sets its initial value), so
+    // a plain read races with nothing; a plain read, unlike an atomic one, lets the
+    // optimizer fold the constant into a direct call.
+    let address = unsafe { __unikernel_shim_clock.as_ptr().read() };
+    if address == 0 {
+        return None;
+    }
+    // SAFETY: the pass set the address of the kernel's `__unikernel_clock_now`, whose
+    // signature this is.
+    Some(unsafe { core::mem::transmute::<usize, UnikernelClock>(address) })
 }
 
 /// The address of the defined dynamic symbol `name` of the ELF image at `base`.
