@@ -7,11 +7,15 @@
 //! - `unikernel`: per-operation cost of system-call-bound loops (`examples/microbench`)
 //!   in the unikernel with direct calls and on the trap path, in time and guest
 //!   instructions, and as a Linux process (glibc and hosted).
+//! - `linux`: the microbench operations, boot-to-main and what boots hello, as a Linux
+//!   guest (Debian's stock kernel, the program as a static glibc `/init`) and as the
+//!   unikernel with and without the syscall rewrite, in the same QEMU machine.
 //! - `fuzz`: N random system calls in the image (`examples/fuzz`): calls made, time,
 //!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
 
 mod fuzz;
 mod hosted;
+mod linux;
 mod unikernel;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +50,14 @@ enum Suite {
         /// Only these operations (default: all).
         ops: Vec<String>,
     },
+    /// The same programs as a Linux guest (stock kernel, static glibc /init) and as the
+    /// unikernel, in the same QEMU machine: instructions and time per operation,
+    /// boot to main, size.
+    Linux {
+        /// Boots per configuration; the median boot is reported.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
     /// Random system calls in the image: no kernel fault, hang or undocumented errno.
     Fuzz {
         /// System calls to make, over all threads.
@@ -67,6 +79,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Hosted { runs } => hosted::run(runs),
         Suite::Unikernel { runs, scale, ops } => unikernel::run(runs, scale, &ops),
+        Suite::Linux { runs } => linux::run(runs),
         Suite::Fuzz {
             calls,
             seed,
