@@ -56,7 +56,12 @@ pub fn build(request: &Request, options: BuildOptions) -> anyhow::Result<Built> 
     } else {
         "libc shim and kernel (bitcode)"
     };
-    let runtime_dir = runtime_cache::runtime_dir(&toolchain, &runtime::source_root(), &dir);
+    let runtime_dir = runtime_cache::runtime_dir(
+        &toolchain,
+        &runtime::source_root(),
+        runtime::RUSTFLAGS,
+        &dir,
+    );
     status("Runtime", &format!("{what} in {}", runtime_dir.display()));
     let shim = runtime::shim(&toolchain, &runtime_dir)?;
     let kernel = if request.hosted {

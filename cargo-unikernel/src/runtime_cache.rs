@@ -26,10 +26,15 @@ use anyhow::Context;
 
 use crate::toolchain::Toolchain;
 
-/// The target directory the runtime crates of `toolchain` and the sources at
-/// `source_root` are built in: in the cache under cargo's home, or, when no home is
-/// known, under the project's `fallback` directory.
-pub fn runtime_dir(toolchain: &Toolchain, source_root: &Path, fallback: &Path) -> PathBuf {
+/// The target directory the runtime crates of `toolchain`, the sources at
+/// `source_root` and the compiler flags `rustflags` are built in: in the cache under
+/// cargo's home, or, when no home is known, under the project's `fallback` directory.
+pub fn runtime_dir(
+    toolchain: &Toolchain,
+    source_root: &Path,
+    rustflags: &str,
+    fallback: &Path,
+) -> PathBuf {
     let Some(home) = cargo_home() else {
         return fallback.join("runtime");
     };
@@ -42,7 +47,7 @@ pub fn runtime_dir(toolchain: &Toolchain, source_root: &Path, fallback: &Path) -
         &toolchain.sysroot,
         &toolchain.version,
         root,
-        crate::runtime::RUSTFLAGS,
+        rustflags,
     )
         .hash(&mut hasher);
     home.join("unikernel")

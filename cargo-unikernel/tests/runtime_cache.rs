@@ -60,7 +60,12 @@ fn a_second_project_reuses_the_runtime_and_a_corrupt_rlib_is_rebuilt() {
     // Truncate one cached rlib of the shim, holding the cache as a build would, so no
     // build running meanwhile sees it half-way.
     let toolchain = Toolchain::for_project(&first).unwrap();
-    let dir = runtime_cache::runtime_dir(&toolchain, &runtime::source_root(), temp.path());
+    let dir = runtime_cache::runtime_dir(
+        &toolchain,
+        &runtime::source_root(),
+        runtime::RUSTFLAGS,
+        temp.path(),
+    );
     let digests = std::fs::read_to_string(dir.join("unikernel-shim.rlib-digests")).unwrap();
     let victim = digests
         .lines()
