@@ -58,7 +58,7 @@ fn build_hosted(tool: &Path, program: &str) -> anyhow::Result<PathBuf> {
         .join(program))
 }
 
-fn build_glibc_static(program: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn build_glibc_static(program: &str) -> anyhow::Result<PathBuf> {
     let target_dir = example(program).join("target/glibc-static");
     let mut command = Command::new(env!("CARGO"));
     command
@@ -96,7 +96,7 @@ fn median_run(binary: &Path, runs: usize) -> anyhow::Result<Duration> {
     Ok(times[times.len() / 2])
 }
 
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     format!("{:.1} KiB", n as f64 / 1024.0)
 }
 

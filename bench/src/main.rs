@@ -10,11 +10,15 @@
 //! - `pgo`: LTO alone against LTO + PGO (trained on another input) for the microbench
 //!   operations and CPU-bound workloads (serde_json, regex-lite): guest instructions
 //!   and time in the image, time as a Linux process.
+//! - `linux`: the microbench operations, boot-to-main and what boots hello, as a Linux
+//!   guest (Debian's stock kernel, the program as a static glibc `/init`) and as the
+//!   unikernel with and without the syscall rewrite, in the same QEMU machine.
 //! - `fuzz`: N random system calls in the image (`examples/fuzz`): calls made, time,
 //!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
 
 mod fuzz;
 mod hosted;
+mod linux;
 mod pgo;
 mod unikernel;
 
@@ -56,6 +60,14 @@ enum Suite {
         #[arg(long, default_value_t = 1)]
         runs: usize,
     },
+    /// The same programs as a Linux guest (stock kernel, static glibc /init) and as the
+    /// unikernel, in the same QEMU machine: instructions and time per operation,
+    /// boot to main, size.
+    Linux {
+        /// Boots per configuration; the median boot is reported.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
     /// Random system calls in the image: no kernel fault, hang or undocumented errno.
     Fuzz {
         /// System calls to make, over all threads.
@@ -78,6 +90,7 @@ fn main() -> anyhow::Result<()> {
         Suite::Hosted { runs } => hosted::run(runs),
         Suite::Unikernel { runs, scale, ops } => unikernel::run(runs, scale, &ops),
         Suite::Pgo { runs } => pgo::run(runs),
+        Suite::Linux { runs } => linux::run(runs),
         Suite::Fuzz {
             calls,
             seed,

@@ -19,6 +19,7 @@ use crate::plan::{KERNEL_ENTRY, Plan, Request};
 use crate::project::Project;
 use crate::report::{BuildReport, ImageSize};
 use crate::runtime;
+use crate::runtime_cache;
 use crate::status::{relative, status};
 use crate::toolchain::Toolchain;
 use crate::whole_program::Job;
@@ -75,15 +76,18 @@ impl Runtime {
         project: &Project,
         toolchain: &Toolchain,
     ) -> anyhow::Result<Runtime> {
-        status(
-            "Runtime",
-            if request.hosted {
-                "libc shim (bitcode)"
-            } else {
-                "libc shim and kernel (bitcode)"
-            },
+        let what = if request.hosted {
+            "libc shim (bitcode)"
+        } else {
+            "libc shim and kernel (bitcode)"
+        };
+        let runtime_dir = runtime_cache::runtime_dir(
+            toolchain,
+            &runtime::source_root(),
+            runtime::RUSTFLAGS,
+            &project.unikernel_dir(),
         );
-        let runtime_dir = project.unikernel_dir().join("runtime");
+        status("Runtime", &format!("{what} in {}", runtime_dir.display()));
         let features = request.pgo.runtime_features();
         // An image's profile is the kernel's to write; the shim writes a hosted one.
         let shim_features = if request.hosted { features } else { &[] };
@@ -97,6 +101,14 @@ impl Runtime {
                 features,
             )?)
         };
+        if shim.reused && kernel.as_ref().is_none_or(|k| k.reused) {
+            status(
+                "Reused",
+                &format!("runtime: {what}, built before, unchanged"),
+            );
+        } else {
+            status("Built", &format!("runtime: {what}"));
+        }
         Ok(Runtime { shim, kernel })
     }
 }

@@ -30,6 +30,8 @@ pub struct Artifact {
     pub test: bool,
     /// The target's root source file.
     pub src_path: PathBuf,
+    /// Cargo found the artifact up to date and did not rebuild it.
+    pub fresh: bool,
 }
 
 /// Run `command` (a `cargo build ... --message-format=json-render-diagnostics`) and
@@ -51,6 +53,7 @@ pub fn run_json(mut command: Command, what: &str) -> anyhow::Result<Vec<Artifact
                 executable: a.executable.map(Into::into),
                 test: a.profile.test,
                 src_path: a.target.src_path.clone().into(),
+                fresh: a.fresh,
             });
         }
     }

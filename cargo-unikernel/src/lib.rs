@@ -30,6 +30,7 @@ pub mod report;
 pub mod report_text;
 pub mod roles;
 pub mod runtime;
+pub mod runtime_cache;
 pub mod rustc_wrapper;
 pub mod status;
 pub mod strace;

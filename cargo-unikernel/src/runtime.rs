@@ -3,14 +3,21 @@
 //! They are built by cargo from this repository's workspace, with the same rustc as the
 //! app (so `core` and `alloc` are the app's own), always with the release profile:
 //! they are optimized again with everything else in the whole-program module anyway.
-//! Cargo's own fingerprinting makes repeated builds a no-op.
+//! Cargo's own fingerprinting makes repeated builds a no-op; the target directory is
+//! shared by every project ([`crate::runtime_cache`]), which also checks the cached
+//! rlibs before cargo trusts them.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::cargo_build::{self, Artifact};
+use crate::runtime_cache::{CacheLock, Digests};
+use crate::status::status;
 use crate::toolchain::{TARGET, Toolchain};
+
+/// The flags every runtime crate is compiled with (part of the cache's key).
+pub const RUSTFLAGS: &str = "-Clinker-plugin-lto -Crelocation-model=static -Ccode-model=small";
 
 /// Where the runtime crates' sources live: `CARGO_UNIKERNEL_HOME`, or the checkout this
 /// binary was built from.
@@ -25,6 +32,8 @@ pub fn source_root() -> PathBuf {
 pub struct RuntimeLibs {
     pub package: String,
     pub rlibs: Vec<PathBuf>,
+    /// Cargo rebuilt none of them: every rlib came from the cache as it was.
+    pub reused: bool,
 }
 
 /// The libc shim, from this repository's workspace.
@@ -112,6 +121,22 @@ fn build(
             manifest.display()
         );
     }
+    let _lock = CacheLock::acquire(target_dir)?;
+    let digests = Digests::load(target_dir, package);
+    let corrupt = digests.check()?;
+    for damaged in &corrupt {
+        status(
+            "Corrupt",
+            &format!(
+                "cached runtime rlib {} ({}): removed, cargo builds it again",
+                damaged.rlib.display(),
+                damaged.why
+            ),
+        );
+        std::fs::remove_file(&damaged.rlib)
+            .with_context(|| format!("cannot remove {}", damaged.rlib.display()))?;
+    }
+    digests.forget()?;
     let mut command = cargo_build::cargo();
     cargo_build::clear_flag_env(&mut command);
     command
@@ -136,28 +161,28 @@ fn build(
         .arg("--target-dir")
         .arg(target_dir)
         .env("RUSTC", &toolchain.rustc)
-        .env(
-            "RUSTFLAGS",
-            "-Clinker-plugin-lto -Crelocation-model=static -Ccode-model=small",
-        );
+        .env("RUSTFLAGS", RUSTFLAGS);
     let artifacts = cargo_build::run_json(command, &format!("the runtime crate `{package}`"))
         .with_context(|| format!("building the runtime crate `{package}`"))?;
+    let rlibs = rlibs(&artifacts);
+    digests.record(&rlibs)?;
     Ok(RuntimeLibs {
         package: package.into(),
-        rlibs: rlibs(&artifacts),
+        reused: rlibs.iter().all(|(_, fresh)| *fresh),
+        rlibs: rlibs.into_iter().map(|(rlib, _)| rlib).collect(),
     })
 }
 
 /// The target rlibs among `artifacts`, sorted: cargo reports crates in the order their
-/// builds finish, which varies, and the merge order should not.
-fn rlibs(artifacts: &[Artifact]) -> Vec<PathBuf> {
-    let mut rlibs: Vec<PathBuf> = artifacts
+/// builds finish, which varies, and the merge order should not. Each with whether cargo
+/// found it up to date.
+fn rlibs(artifacts: &[Artifact]) -> Vec<(PathBuf, bool)> {
+    let mut rlibs: Vec<(PathBuf, bool)> = artifacts
         .iter()
-        .flat_map(|a| a.filenames.iter())
-        .filter(|f| f.extension().is_some_and(|e| e == "rlib"))
+        .flat_map(|a| a.filenames.iter().map(|f| (f.clone(), a.fresh)))
+        .filter(|(f, _)| f.extension().is_some_and(|e| e == "rlib"))
         // Build-dependencies are rlibs too, but built for the host, outside `<target>/`.
-        .filter(|f| f.components().any(|c| c.as_os_str() == TARGET))
-        .cloned()
+        .filter(|(f, _)| f.components().any(|c| c.as_os_str() == TARGET))
         .collect();
     rlibs.sort();
     rlibs

@@ -179,3 +179,27 @@ fn crashes_and_signals_match_native() {
         differential("signals", &[scenario], &[]);
     }
 }
+
+/// Hosted `Instant::now()` reads the clock through Linux's vDSO, as glibc does, not with a
+/// system call each (`shims/src/vdso.rs`): the loop of 1000 makes (almost) none.
+#[test]
+fn clock_gettime_uses_the_vdso() {
+    let binary = hosted("microbench");
+    let output = std::process::Command::new("strace")
+        .args(["-f", "-e", "trace=clock_gettime", "-o", "/dev/stdout"])
+        .arg(&binary)
+        .args(["--iterations", "1000", "clock_gettime"])
+        .output()
+        .expect("run strace (apt-get install strace)");
+    let trace = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{trace}");
+    let calls = trace
+        .lines()
+        .filter(|l| l.contains("clock_gettime(CLOCK_MONOTONIC"))
+        .count();
+    assert!(
+        trace.contains("op clock_gettime iterations 1000"),
+        "{trace}"
+    );
+    assert!(calls < 10, "{calls} clock_gettime system calls:\n{trace}");
+}

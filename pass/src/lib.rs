@@ -35,6 +35,7 @@
 //! (images; where it would be when the rewrite is off) and before step 12. Each stage reports counters that end up in the driver's build
 //! report.
 
+pub mod clock;
 pub mod codegen;
 pub mod internalize;
 pub mod kernel_data;
@@ -287,6 +288,11 @@ impl<'ctx> WholeProgram<'ctx> {
         self.stats.optimize_ms += started.elapsed().as_millis();
         self.stats.functions_optimized = count_definitions(&self.module);
         self.verify("the trap-number table")
+    }
+
+    /// Images: see [`clock`]; before the first optimization.
+    pub fn wire_clock(&mut self) -> bool {
+        clock::wire_clock(&self.module)
     }
 
     /// Images: see [`kernel_data`]; after the last optimization.

@@ -90,6 +90,8 @@ pub enum Step {
     FixVarargsCalls,
     /// See [`crate::syscalls`].
     RewriteSyscalls,
+    /// See [`crate::clock`].
+    WireClock,
     /// See [`crate::reach::markers`].
     MarkKernelEntries,
     /// See [`crate::reach::side::mark_kernel_calls`].
@@ -192,7 +194,7 @@ impl Pipeline {
         use Step::*;
         let mut steps = vec![Capture(Stage::Merged), FixVarargsCalls];
         if rewrite {
-            steps.push(RewriteSyscalls);
+            steps.extend([RewriteSyscalls, WireClock]);
         }
         steps.extend([
             Capture(Stage::Rewritten),
@@ -345,6 +347,9 @@ impl Pipeline {
                 Step::FixVarargsCalls => program.fix_varargs_calls()?,
                 Step::RewriteSyscalls => {
                     program.rewrite_syscalls()?;
+                }
+                Step::WireClock => {
+                    program.wire_clock();
                 }
                 Step::MarkKernelEntries => {
                     program.mark_kernel_entries();

@@ -54,3 +54,4 @@ pub mod tcb;
 pub mod time;
 pub mod tls;
 pub mod unwind;
+pub mod vdso;

@@ -61,6 +61,7 @@ pub unsafe extern "C" fn __unikernel_libc_start(sp: *const usize) -> ! {
         auxv::record(sp, end.add(1).cast());
         (argc, argv, envp)
     };
+    crate::vdso::init();
     let argc = c_int::try_from(argc).unwrap_or(c_int::MAX);
     // SAFETY: `envp` is the NULL-terminated environment of the initial stack.
     unsafe { env::init(envp) };

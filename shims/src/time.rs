@@ -2,8 +2,10 @@
 //! `clock_nanosleep`, `gettimeofday`, `time`, and the real-time interval timer:
 //! `alarm`, `getitimer`, `setitimer`.
 //!
-//! Hosted builds take the plain syscall (no vDSO): in the unikernel the pass turns
-//! it into a direct call, which is what the vDSO buys on Linux.
+//! `clock_gettime` reads the clock without a system call where it can
+//! ([`crate::vdso`]): through Linux's vDSO in hosted builds, as glibc does, and through
+//! the kernel's clock read in the unikernel; other clocks (CPU time) take the syscall,
+//! which the pass turns into a direct call of the kernel in the unikernel.
 
 use core::ffi::{c_int, c_void};
 
@@ -17,6 +19,23 @@ use crate::syscall::{nr, result, syscall1, syscall2, syscall3, syscall4};
 /// `ts` writable for a `struct timespec`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn clock_gettime(clock: c_int, ts: *mut c_void) -> c_int {
+    if let Some(now) = crate::vdso::unikernel_clock() {
+        let mut ns = 0u64;
+        // SAFETY: the kernel's clock read only reads the clock and writes `ns`.
+        if unsafe { now(clock, &mut ns) } {
+            let secs = (ns / 1_000_000_000) as i64;
+            let nsecs = (ns % 1_000_000_000) as i64;
+            // SAFETY: per the caller, `ts` is writable for a `struct timespec`
+            // (`tv_sec`, `tv_nsec`: two `i64` on x86-64).
+            unsafe { ts.cast::<[i64; 2]>().write([secs, nsecs]) };
+            return 0;
+        }
+    }
+    if let Some(vdso) = crate::vdso::clock_gettime() {
+        // SAFETY: per the caller; the vDSO's function returns 0 or a negative errno.
+        let r = unsafe { vdso(clock, ts) };
+        return ret_zero(result(r as isize as usize));
+    }
     // SAFETY: per the caller.
     ret_zero(result(unsafe {
         syscall2(nr::CLOCK_GETTIME, arg(clock), ts as usize)

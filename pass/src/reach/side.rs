@@ -45,11 +45,13 @@ pub const KERNEL_CRATES: [&str; 2] = ["unikernel_kernel", "unikernel_hal"];
 /// The kernel's unmangled exports other than the per-call entries: the dispatcher and
 /// the functions the hal's assembly enters (`sysroot/kernel/src/entry.rs`,
 /// `sysroot/kernel/src/syscall/dispatch.rs`).
-pub const KERNEL_EXPORTS: [&str; 4] = [
+pub const KERNEL_EXPORTS: [&str; 5] = [
     DISPATCHER,
     "__unikernel_syscall_frame",
     "__unikernel_kernel_main",
     "__unikernel_preempt",
+    // The clock read the shim calls directly (`crate::clock`).
+    crate::clock::KERNEL_CLOCK,
 ];
 
 /// The libc shim's process start, which the kernel's boot flow calls

@@ -102,6 +102,29 @@ pub fn monotonic_ns() -> u64 {
     clock().ns_since_boot(tsc::read())
 }
 
+/// The shim's clock read, the unikernel's stand-in for the vDSO's `clock_gettime`:
+/// stores the time of `CLOCK_REALTIME`, `CLOCK_MONOTONIC` or their variants in
+/// nanoseconds in `ns`; false for any other clock (the CPU-time clocks: the shim then
+/// makes the system call). No sentinel value: inlined with a constant clock id, the
+/// caller's check folds away.
+/// The build pass points the shim's `__unikernel_shim_clock` at it (`pass/src/
+/// clock.rs`), so the optimizer inlines it into `clock_gettime`: a TSC read and a
+/// scale, called with interrupts enabled, no system call entry, no lock (the clock's
+/// constants are set once at boot).
+// Exporting an unmangled symbol needs `#[unsafe(export_name)]`, which the crate-wide
+// `deny(unsafe_code)` flags; the attribute is the whole of it.
+#[allow(unsafe_code)]
+#[unsafe(export_name = "__unikernel_clock_now")]
+pub extern "C" fn clock_now(clock: i32, ns: &mut u64) -> bool {
+    // Clock ids: `include/uapi/linux/time.h`, as `syscall::time::ClockId`.
+    *ns = match clock {
+        0 | 5 => realtime_ns(),
+        1 | 4 | 6 | 7 => monotonic_ns(),
+        _ => return false,
+    };
+    true
+}
+
 /// Nanoseconds between two TSC readings.
 pub fn ticks_to_ns(ticks: u64) -> u64 {
     ((u128::from(ticks) * u128::from(clock().mult)) >> 32) as u64

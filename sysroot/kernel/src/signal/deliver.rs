@@ -76,14 +76,28 @@ enum Step {
 /// program). `frame` is the saved context the thread resumes from, on the register-
 /// frame paths: the handler sees it in its ucontext and may change it. Called with
 /// interrupts disabled and no lock held, at the end of a system call or preemption.
-pub fn deliver(mut frame: Option<&mut SyscallFrame>) -> Delivered {
+///
+/// Every system call ends here, so the check that nothing is pending is inlined into
+/// the entries (one load and a branch); the delivery itself, with its large frame, is
+/// a call only when a signal may be pending.
+#[inline]
+pub fn deliver(frame: Option<&mut SyscallFrame>) -> Delivered {
+    if !MAYBE_PENDING.load(Ordering::Relaxed) {
+        return Delivered {
+            any: false,
+            restart: true,
+        };
+    }
+    deliver_pending(frame)
+}
+
+/// [`deliver`] once a signal may be pending.
+#[inline(never)]
+fn deliver_pending(mut frame: Option<&mut SyscallFrame>) -> Delivered {
     let mut delivered = Delivered {
         any: false,
         restart: true,
     };
-    if !MAYBE_PENDING.load(Ordering::Relaxed) {
-        return delivered;
-    }
     loop {
         let step = next_step(frame.as_deref());
         let (sig, mut prepared) = match step {
