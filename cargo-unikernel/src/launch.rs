@@ -100,6 +100,7 @@ impl Boot<'_> {
                 exit_code,
                 wall,
                 console,
+                exports: status_file.exports()?,
                 qemu_stderr: stderr,
             }),
             None => Err(anyhow!(
@@ -158,6 +159,16 @@ impl StatusFile {
             .keep()
             .context("cannot keep the exit status file")?;
         Ok(StatusFile { path, _dir: dir })
+    }
+
+    /// What the guest sent over the export channel (nothing if it sent nothing).
+    fn exports(&self) -> anyhow::Result<crate::export::Exports> {
+        let path = crate::qemu::export_file_for(&self.path);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(crate::export::parse(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
     }
 
     /// The last 8-bit status the guest printed, if any.

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod composition;
 pub mod error;
+pub mod export;
 pub mod fresh;
 pub mod gdb;
 pub mod harness;

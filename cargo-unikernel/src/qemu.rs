@@ -9,7 +9,9 @@
 //! status, so codes ≥ 128 (128 + signal, as Linux reports a process a signal killed)
 //! would arrive cut. Just before, the kernel prints `unikernel-exit-status N` on the
 //! isa-debugcon port 0xe9 (sysroot hal `exit.rs`); QEMU writes it to a file that the
-//! launcher reads back for the full 8-bit code.
+//! launcher reads back for the full 8-bit code. A second isa-debugcon on port 0xea is
+//! the export channel ([`crate::export`]): files the guest sends out (profiles, sample
+//! buffers) go to [`export_file_for`] the status file.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -119,6 +121,8 @@ pub struct Outcome {
     pub wall: Duration,
     /// The console output with [`Console::Capture`]; empty otherwise.
     pub console: Vec<u8>,
+    /// The files the guest sent over the export channel ([`crate::export`]).
+    pub exports: crate::export::Exports,
     /// What QEMU printed on its stderr (warnings: the guest ran).
     pub qemu_stderr: String,
 }
@@ -167,6 +171,12 @@ impl Boot<'_> {
             &format!("file,id=exit-status,path={status_path}"),
         ]);
         push(&["-device", "isa-debugcon,iobase=0xe9,chardev=exit-status"]);
+        let export_path = export_file_for(status_file)
+            .display()
+            .to_string()
+            .replace(',', ",,");
+        push(&["-chardev", &format!("file,id=export,path={export_path}")]);
+        push(&["-device", "isa-debugcon,iobase=0xea,chardev=export"]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
         let network = publish::qemu_network(&self.publish);
         push(&network.iter().map(String::as_str).collect::<Vec<_>>());
@@ -194,6 +204,12 @@ impl Boot<'_> {
         args.push(self.command_line()?.into());
         Ok(args)
     }
+}
+
+/// The file the export channel (port 0xea) writes to: beside `status_file`, in the
+/// launcher's private directory.
+pub fn export_file_for(status_file: &Path) -> std::path::PathBuf {
+    status_file.with_file_name("export")
 }
 
 /// Whether the kernel command line can carry this environment and these arguments

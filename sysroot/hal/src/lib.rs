@@ -13,7 +13,8 @@
 //!   growable array in such RAM (the memory manager's records);
 //! - [`uaccess`]: checked copies from and to memory named by system-call arguments;
 //! - devices reached through port I/O: [`console`] (COM1), [`tsc`] calibration with the
-//!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`);
+//!   PIT, [`rtc`] (CMOS clock), [`exit`] (QEMU `isa-debug-exit`), [`export`] (files
+//!   to the host over a QEMU `isa-debugcon`);
 //! - [`cpu`]: small CPU services (random numbers, FS base, CPUID);
 //! - `syscall_entry`: the register-frame entries of system calls ([`SyscallFrame`]):
 //!   the `LSTAR` target for `syscall` instructions executed in ring 0 and
@@ -58,6 +59,7 @@ pub mod console;
 pub mod cpu;
 pub mod exceptions;
 pub mod exit;
+pub mod export;
 mod frame;
 mod gdt;
 pub mod image;

@@ -25,6 +25,7 @@ pub mod cmdline;
 pub mod crash;
 mod entry;
 pub mod errno;
+pub mod export;
 mod log;
 pub mod memory;
 pub mod net;
