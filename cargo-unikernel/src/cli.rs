@@ -17,6 +17,7 @@ use crate::harness;
 use crate::host;
 use crate::ir;
 use crate::plan::{Profile, Request};
+use crate::profile;
 use crate::project::Selection;
 use crate::publish::{self, Publish};
 use crate::qemu::{self, Accel, Boot, Console};
@@ -108,6 +109,14 @@ pub struct RunArgs {
     /// and print the command that attaches gdb.
     #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true, default_missing_value = "1234")]
     pub gdb: Option<u16>,
+    /// Sample the running code's call stacks HZ times a second (default 997) and write
+    /// them, symbolized, as folded stacks (next to --flamegraph's SVG, else to
+    /// ./cpu-profile.folded).
+    #[arg(long, value_name = "HZ", num_args = 0..=1, require_equals = true, default_missing_value = "997")]
+    pub profile_cpu: Option<u32>,
+    /// Also render the profile as a flame graph SVG (implies --profile-cpu).
+    #[arg(long, value_name = "FILE.svg")]
+    pub flamegraph: Option<std::path::PathBuf>,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -342,6 +351,17 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(filter) = &args.strace {
         kernel_options.push(strace::kernel_option(filter).map_err(usage)?);
     }
+    let cpu_profile = (args.profile_cpu.is_some() || args.flamegraph.is_some())
+        .then(|| {
+            profile::Profile::new(
+                args.profile_cpu,
+                args.flamegraph.as_deref(),
+                std::path::Path::new("cpu-profile.folded"),
+            )
+        })
+        .transpose()
+        .map_err(usage)?;
+    kernel_options.extend(cpu_profile.iter().map(profile::Profile::kernel_option));
     qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
     publish::check_host_ports(&args.publish).map_err(usage)?;
     if let Some(port) = args.gdb {
@@ -419,6 +439,9 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 outcome.wall.as_secs_f64() * 1e3
             ),
         );
+    }
+    if let Some(cpu_profile) = &cpu_profile {
+        profile::report(cpu_profile, &outcome.exports, &built.output);
     }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
 }

@@ -21,6 +21,7 @@ pub mod link_capture;
 pub mod link_inputs;
 pub mod lld;
 pub mod plan;
+pub mod profile;
 pub mod project;
 pub mod publish;
 pub mod qemu;

@@ -40,6 +40,9 @@ pub struct Options {
     pub gateway: Option<[u8; 4]>,
     /// `unikernel.strace[=NAME,...]`: trace these system calls (all without names).
     pub strace: Option<SyscallSet>,
+    /// `unikernel.profile_hz=N`: sample the running thread's stack N times a second
+    /// (`profile`).
+    pub profile_hz: Option<u32>,
 }
 
 /// A set of system call numbers (0..512; x86-64 has none above 511): the
@@ -293,6 +296,10 @@ impl<'a> Cmdline<'a> {
                 Some(set) => self.options.strace = Some(set),
                 None => return false,
             },
+            ("profile_hz", Some(v)) => match v.parse() {
+                Ok(hz) if (1..=100_000).contains(&hz) => self.options.profile_hz = Some(hz),
+                _ => return false,
+            },
             ("gateway", Some(v)) => match parse_ipv4(v) {
                 Some(gateway) => self.options.gateway = Some(gateway),
                 None => return false,
@@ -321,6 +328,7 @@ mod tests {
                 ip: None,
                 gateway: None,
                 strace: None,
+                profile_hz: None,
             }
         );
         assert_eq!(

@@ -30,6 +30,7 @@ mod log;
 pub mod memory;
 pub mod net;
 pub mod process;
+pub mod profile;
 pub mod random;
 pub mod sched;
 pub mod signal;

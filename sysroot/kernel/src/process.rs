@@ -168,6 +168,7 @@ pub fn exit(status: i32) -> ! {
         "exit with status {code} after {} us",
         time::ticks_to_ns(tsc::read().saturating_sub(boot_tsc())) / 1000
     );
+    crate::profile::export();
     exit::exit(code)
 }
 

@@ -101,6 +101,8 @@ pub fn init_main_thread() -> Result<usize, ThreadError> {
     reserve_context(slot).map_err(|_| ThreadError::BadSlot)?;
     hal_thread::init_idle(idle::idle_loop)?;
     hal_thread::start_main(slot)?;
+    // The sampling profiler's first deadline (nothing else is pending yet).
+    arm_timer(&sched, slot);
     Ok(slot)
 }
 
@@ -121,7 +123,11 @@ fn arm_timer(sched: &Scheduler, next: usize) {
         apic::disarm();
         return;
     }
-    match sched.next_timer() {
+    let profile = crate::profile::next_deadline();
+    match sched
+        .next_timer()
+        .map_or(profile, |d| Some(profile.map_or(d, |p| d.min(p))))
+    {
         Some(deadline) => {
             apic::arm_at(time::monotonic_to_tsc(deadline));
         }
