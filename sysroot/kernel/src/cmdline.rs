@@ -361,6 +361,15 @@ mod tests {
     }
 
     #[test]
+    fn profile_rate_in_range_or_ignored() {
+        let options = |line| Cmdline::parse(line).options.profile_hz;
+        assert_eq!(options("unikernel.profile_hz=997"), Some(997));
+        assert_eq!(options("unikernel.profile_hz=0"), None);
+        assert_eq!(options("unikernel.profile_hz=100001"), None);
+        assert_eq!(options("unikernel.profile_hz"), None);
+    }
+
+    #[test]
     fn device_tokens_after_the_dashes_are_not_arguments() {
         // microvm appends its virtio-mmio devices at the very end, after `--`.
         let cmdline = Cmdline::parse("-- a virtio_mmio.device=512@0xfeb00e00:12 b");
