@@ -8,7 +8,8 @@
 //! libc-shim code. Kernel code runs with interrupts disabled; a sample due meanwhile
 //! is taken when it returns, in the function that entered the kernel. The idle thread
 //! is never sampled (an idle CPU is not CPU time of the program). The scheduler arms
-//! the one-shot timer for the earlier of its own deadline and [`next_deadline`].
+//! the one-shot timer for the earlier of its own deadline and [`next_deadline`]
+//! (`sched::set_sampler`); [`export`] runs at `process::exit` (`process::at_exit`).
 //!
 //! The call stack comes from the image's `.eh_frame` (release images keep no frame
 //! pointers), walked by the crash reporter's unwinder, at most [`MAX_DEPTH`] frames;
@@ -66,6 +67,8 @@ pub fn enable(hz: u32) {
         words,
         dropped: 0,
     };
+    crate::sched::set_sampler(next_deadline);
+    crate::process::at_exit(export);
     let period = 1_000_000_000 / hz;
     PERIOD_NS.store(period, Ordering::Relaxed);
     NEXT_NS.store(time::monotonic_ns() + period, Ordering::Relaxed);
@@ -124,7 +127,7 @@ fn walk(frame: &SyscallFrame, stack: &mut [u64; MAX_DEPTH]) -> usize {
 }
 
 /// Sends the samples to the host (at exit; nothing when the profiler is off).
-pub fn export() {
+fn export() {
     if PERIOD_NS.swap(0, Ordering::Relaxed) == 0 {
         return;
     }

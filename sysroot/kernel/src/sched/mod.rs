@@ -116,6 +116,15 @@ fn reserve_context(slot: usize) -> Result<(), Errno> {
     memory::replace_storage(hal_thread::bytes_for(slots), hal_thread::grow)
 }
 
+/// The sampling profiler's next deadline, if it is on (the `profile` module, which
+/// this one cannot name: it uses the crash reporter, which uses the scheduler).
+static SAMPLER: spin::Once<fn() -> Option<u64>> = spin::Once::new();
+
+/// Makes the timer also fire at `next_deadline()` while a thread runs.
+pub fn set_sampler(next_deadline: fn() -> Option<u64>) {
+    SAMPLER.call_once(|| next_deadline);
+}
+
 /// Programs the timer for thread `next`, which is about to run (or keeps running).
 /// The idle thread arms its own deadlines.
 fn arm_timer(sched: &Scheduler, next: usize) {
@@ -123,10 +132,10 @@ fn arm_timer(sched: &Scheduler, next: usize) {
         apic::disarm();
         return;
     }
-    let profile = crate::profile::next_deadline();
+    let sampler = SAMPLER.get().and_then(|next| next());
     match sched
         .next_timer()
-        .map_or(profile, |d| Some(profile.map_or(d, |p| d.min(p))))
+        .map_or(sampler, |d| Some(sampler.map_or(d, |s| d.min(s))))
     {
         Some(deadline) => {
             apic::arm_at(time::monotonic_to_tsc(deadline));
