@@ -26,7 +26,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use unikernel_hal::SyscallFrame;
 use unikernel_hal::irq::IrqMutex;
 
-use crate::crash::unwind::{Frame, Unwinder};
+use crate::crash::unwind::{Frame, Rule, Unwinder};
 use crate::{export, time};
 
 /// The name of the exported file.
@@ -45,27 +45,38 @@ struct Samples {
     hz: u64,
     words: Vec<u64>,
     dropped: u64,
+    /// Unwind rules by pc, direct-mapped ([`CACHE_SLOTS`]): a CPU-bound program is
+    /// sampled at the same few pcs again and again, and parsing `.eh_frame` for each
+    /// frame of each sample is most of a sample's cost.
+    rules: Vec<Option<(usize, Rule)>>,
 }
+
+const CACHE_SLOTS: usize = 1024;
 
 static SAMPLES: IrqMutex<Samples> = IrqMutex::new(Samples {
     hz: 0,
     words: Vec::new(),
     dropped: 0,
+    rules: Vec::new(),
 });
 
 /// Starts sampling at `hz` (from boot, before the application runs). Without memory
 /// for the buffer the profiler stays off and says so.
 pub fn enable(hz: u32) {
     let hz = u64::from(hz.max(1));
-    let mut words = Vec::new();
-    if words.try_reserve_exact(BUFFER_WORDS).is_err() {
+    let (mut words, mut rules) = (Vec::new(), Vec::new());
+    if words.try_reserve_exact(BUFFER_WORDS).is_err()
+        || rules.try_reserve_exact(CACHE_SLOTS).is_err()
+    {
         crate::log::kinfo!("profiler: no memory for the sample buffer; not sampling");
         return;
     }
+    rules.resize(CACHE_SLOTS, None);
     *SAMPLES.lock() = Samples {
         hz,
         words,
         dropped: 0,
+        rules,
     };
     crate::sched::set_sampler(next_deadline);
     crate::process::at_exit(export);
@@ -95,8 +106,8 @@ pub fn sample(frame: &SyscallFrame) {
     // the next one a period from now.
     NEXT_NS.store(now + period, Ordering::Relaxed);
     let mut stack = [0u64; MAX_DEPTH];
-    let depth = walk(frame, &mut stack);
     let mut samples = SAMPLES.lock();
+    let depth = walk(frame, &mut stack, &mut samples.rules);
     if samples.words.len() + 1 + depth > samples.words.capacity() {
         samples.dropped += 1;
         return;
@@ -106,7 +117,11 @@ pub fn sample(frame: &SyscallFrame) {
 }
 
 /// Fills `stack` with the pcs of `frame`'s call stack, innermost first; their number.
-fn walk(frame: &SyscallFrame, stack: &mut [u64; MAX_DEPTH]) -> usize {
+fn walk(
+    frame: &SyscallFrame,
+    stack: &mut [u64; MAX_DEPTH],
+    rules: &mut [Option<(usize, Rule)>],
+) -> usize {
     let mut frame = Frame {
         regs: frame.registers(),
         is_return_address: false,
@@ -117,13 +132,36 @@ fn walk(frame: &SyscallFrame, stack: &mut [u64; MAX_DEPTH]) -> usize {
     };
     let mut depth = 1;
     while depth < MAX_DEPTH
-        && let Some(caller) = unwinder.caller(&frame)
+        && let Some(caller) = caller(&unwinder, &frame, rules)
     {
         stack[depth] = caller.regs.rip;
         depth += 1;
         frame = caller;
     }
     depth
+}
+
+/// `frame`'s caller, by its pc's cached rule, or the tables (then cached if they
+/// give a rule of the common form).
+fn caller(
+    unwinder: &Unwinder,
+    frame: &Frame,
+    rules: &mut [Option<(usize, Rule)>],
+) -> Option<Frame> {
+    let pc = frame.lookup_pc();
+    let slot = (pc ^ (pc >> 10)) % rules.len().max(1);
+    match rules.get(slot) {
+        Some(Some((cached, rule))) if *cached == pc => return rule.caller(frame),
+        Some(_) => {}
+        None => return unwinder.caller(frame),
+    }
+    match unwinder.rule(pc) {
+        Some(rule) => {
+            rules[slot] = Some((pc, rule));
+            rule.caller(frame)
+        }
+        None => unwinder.caller(frame),
+    }
 }
 
 /// Sends the samples to the host (at exit; nothing when the profiler is off).
