@@ -15,11 +15,14 @@
 //!   unikernel with and without the syscall rewrite, in the same QEMU machine.
 //! - `fuzz`: N random system calls in the image (`examples/fuzz`): calls made, time,
 //!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
+//! - `profile`: the sampling profiler's overhead on `examples/hotspots` (run time with
+//!   and without `run --profile-cpu`, in time and guest instructions).
 
 mod fuzz;
 mod hosted;
 mod linux;
 mod pgo;
+mod profile;
 mod unikernel;
 
 use std::path::{Path, PathBuf};
@@ -83,6 +86,18 @@ enum Suite {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// The sampling profiler's overhead: hotspots with and without `--profile-cpu`.
+    Profile {
+        /// Runs per configuration; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// The sampling rate.
+        #[arg(long, default_value_t = 997)]
+        hz: u32,
+        /// hotspots' ROUNDS (its work).
+        #[arg(long, default_value_t = 20)]
+        rounds: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             threads,
             timeout,
         } => fuzz::run(calls, seed, threads, timeout),
+        Suite::Profile { runs, hz, rounds } => profile::run(runs, hz, rounds),
     }
 }
 

@@ -118,6 +118,14 @@ pub struct RunArgs {
     /// and print the command that attaches gdb.
     #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true, default_missing_value = "1234")]
     pub gdb: Option<u16>,
+    /// Sample the running code's call stacks HZ times a second (default 997) and write
+    /// them, symbolized, as folded stacks (next to --flamegraph's SVG, else to
+    /// ./cpu-profile.folded).
+    #[arg(long, value_name = "HZ", num_args = 0..=1, require_equals = true, default_missing_value = "997")]
+    pub profile_cpu: Option<u32>,
+    /// Also render the profile as a flame graph SVG (implies --profile-cpu).
+    #[arg(long, value_name = "FILE.svg")]
+    pub flamegraph: Option<std::path::PathBuf>,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,

@@ -22,6 +22,7 @@ pub mod link_inputs;
 pub mod lld;
 pub mod pgo;
 pub mod plan;
+pub mod profile;
 pub mod project;
 pub mod publish;
 pub mod qemu;

@@ -10,6 +10,7 @@ use crate::build::{self, BuildOptions};
 use crate::error::Failure;
 use crate::gdb;
 use crate::host;
+use crate::profile;
 use crate::publish;
 use crate::qemu::{self, Accel, Boot, Console};
 use crate::status::{relative, status};
@@ -71,6 +72,9 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             ),
         );
     }
+    if let Some(cpu_profile) = &checked.cpu_profile {
+        profile::report(cpu_profile, &outcome.exports, &built.output);
+    }
     Ok(ExitCode::from(outcome.exit_code.clamp(0, 255) as u8))
 }
 
@@ -103,6 +107,8 @@ pub(crate) struct CheckedRun {
     pub accel: Accel,
     /// Kernel command-line words the flags ask for (`--strace`).
     pub kernel_options: Vec<String>,
+    /// Where `--profile-cpu` puts its samples.
+    pub cpu_profile: Option<profile::Profile>,
 }
 
 /// Check `run`'s flags against the host: what the command line or the host rules out
@@ -123,6 +129,17 @@ pub(crate) fn check_run(args: &RunArgs) -> anyhow::Result<CheckedRun> {
     if let Some(filter) = &args.strace {
         kernel_options.push(strace::kernel_option(filter).map_err(usage)?);
     }
+    let cpu_profile = (args.profile_cpu.is_some() || args.flamegraph.is_some())
+        .then(|| {
+            profile::Profile::new(
+                args.profile_cpu,
+                args.flamegraph.as_deref(),
+                std::path::Path::new("cpu-profile.folded"),
+            )
+        })
+        .transpose()
+        .map_err(usage)?;
+    kernel_options.extend(cpu_profile.iter().map(profile::Profile::kernel_option));
     qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
     publish::check_host_ports(&args.publish).map_err(usage)?;
     if let Some(port) = args.gdb {
@@ -145,6 +162,7 @@ pub(crate) fn check_run(args: &RunArgs) -> anyhow::Result<CheckedRun> {
         env,
         accel,
         kernel_options,
+        cpu_profile,
     })
 }
 

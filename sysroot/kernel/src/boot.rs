@@ -56,6 +56,9 @@ pub(crate) fn run(boot: BootInfo) -> ! {
     if let Some(set) = cmdline.options.strace {
         crate::syscall::trace::enable(set);
     }
+    if let Some(hz) = cmdline.options.profile_hz {
+        crate::sampler::enable(hz);
+    }
     let rng = random::init();
 
     let stack_size = cmdline

@@ -44,6 +44,9 @@ pub struct Options {
     pub gateway: Option<[u8; 4]>,
     /// `unikernel.strace[=NAME,...]`: trace these system calls (all without names).
     pub strace: Option<SyscallSet>,
+    /// `unikernel.profile_hz=N`: sample the running thread's stack N times a second
+    /// (`profile`).
+    pub profile_hz: Option<u32>,
 }
 
 /// A set of system call numbers (0..512; x86-64 has none above 511): the
@@ -309,6 +312,10 @@ impl<'a> Cmdline<'a> {
                 Some(set) => self.options.strace = Some(set),
                 None => return false,
             },
+            ("profile_hz", Some(v)) => match v.parse() {
+                Ok(hz) if (1..=100_000).contains(&hz) => self.options.profile_hz = Some(hz),
+                _ => return false,
+            },
             ("gateway", Some(v)) => match parse_ipv4(v) {
                 Some(gateway) => self.options.gateway = Some(gateway),
                 None => return false,
@@ -348,6 +355,7 @@ mod tests {
                 ip: None,
                 gateway: None,
                 strace: None,
+                profile_hz: None,
             }
         );
         assert_eq!(
@@ -377,6 +385,15 @@ mod tests {
         let bad = Cmdline::parse("unikernel.strace=read,nosuchcall");
         assert_eq!(bad.options.strace, None);
         assert_eq!(bad.ignored.as_slice(), ["unikernel.strace=read,nosuchcall"]);
+    }
+
+    #[test]
+    fn profile_rate_in_range_or_ignored() {
+        let options = |line| Cmdline::parse(line).options.profile_hz;
+        assert_eq!(options("unikernel.profile_hz=997"), Some(997));
+        assert_eq!(options("unikernel.profile_hz=0"), None);
+        assert_eq!(options("unikernel.profile_hz=100001"), None);
+        assert_eq!(options("unikernel.profile_hz"), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub fn __unikernel_kernel_main(boot: BootInfo) -> ! {
 /// resumes (a thread running application code is never the one sending: one CPU).
 #[unsafe(no_mangle)]
 pub fn __unikernel_preempt(frame: &mut SyscallFrame) {
+    crate::sampler::sample(frame);
     crate::sched::preempt();
     crate::signal::deliver(Some(frame));
 }

@@ -33,6 +33,7 @@ pub mod process;
 #[cfg(feature = "profile")]
 pub mod profile;
 pub mod random;
+pub mod sampler;
 pub mod sched;
 pub mod signal;
 pub mod syscall;

@@ -170,7 +170,19 @@ pub fn exit(status: i32) -> ! {
     );
     #[cfg(feature = "profile")]
     crate::profile::export_at_exit();
+    if let Some(hook) = AT_EXIT.get() {
+        hook();
+    }
     exit::exit(code)
+}
+
+/// What runs when the program ends (the profiler's export; this module cannot name
+/// it: the profiler uses the crash reporter, which uses this module).
+static AT_EXIT: spin::Once<fn()> = spin::Once::new();
+
+/// Sets what [`exit`] runs before the machine stops.
+pub fn at_exit(hook: fn()) {
+    AT_EXIT.call_once(|| hook);
 }
 
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);

@@ -14,7 +14,7 @@
 //! report has addresses only.
 
 mod symbols;
-mod unwind;
+pub(crate) mod unwind;
 
 use core::fmt;
 

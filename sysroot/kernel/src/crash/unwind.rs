@@ -135,6 +135,88 @@ impl Unwinder {
     }
 }
 
+/// The unwind rule of one pc in the form compiled x86-64 code uses: the CFA is a
+/// register plus an offset, and the callee-saved registers and the return address
+/// were saved at offsets from it. Found once with [`Unwinder::rule`], it gives the
+/// caller of any frame at that pc without parsing the tables again (the sampling
+/// profiler caches it by pc).
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    cfa_register: u16,
+    cfa_offset: i64,
+    /// (DWARF register, offset from the CFA); the return address is register 16.
+    saved: [(u16, i64); 8],
+    saved_len: usize,
+}
+
+impl Unwinder {
+    /// The rule for `pc` (a [`Frame::lookup_pc`]), if the tables cover it and use
+    /// only the rules [`Rule`] holds.
+    pub fn rule(&self, pc: usize) -> Option<Rule> {
+        let table = self.header.table()?;
+        let fde = table
+            .fde_for_address(
+                &self.eh_frame,
+                &self.bases,
+                pc as u64,
+                EhFrame::cie_from_offset,
+            )
+            .ok()?;
+        let mut context = UnwindContext::<usize, StoreOnStack>::new_in();
+        let row = fde
+            .unwind_info_for_address(&self.eh_frame, &self.bases, &mut context, pc as u64)
+            .ok()?;
+        let CfaRule::RegisterAndOffset { register, offset } = *row.cfa() else {
+            return None;
+        };
+        let mut rule = Rule {
+            cfa_register: register.0,
+            cfa_offset: offset,
+            saved: [(0, 0); 8],
+            saved_len: 0,
+        };
+        for (register, how) in row.registers() {
+            match *how {
+                RegisterRule::SameValue => {}
+                RegisterRule::Offset(offset) if rule.saved_len < rule.saved.len() => {
+                    rule.saved[rule.saved_len] = (register.0, offset);
+                    rule.saved_len += 1;
+                }
+                _ => return None,
+            }
+        }
+        Some(rule)
+    }
+}
+
+impl Rule {
+    /// The caller's frame of `frame` (whose pc this rule is for), as
+    /// [`Unwinder::caller`] finds it.
+    pub fn caller(&self, frame: &Frame) -> Option<Frame> {
+        let regs = &frame.regs;
+        let cfa = reg(regs, Register(self.cfa_register))?.wrapping_add_signed(self.cfa_offset);
+        let mut caller = *regs;
+        caller.gpr[Registers::RSP] = cfa;
+        let mut return_address = None;
+        for &(register, offset) in &self.saved[..self.saved_len] {
+            let value = read(cfa.wrapping_add_signed(offset))?;
+            match Register(register) {
+                X86_64::RA => return_address = Some(value),
+                Register(n) if n < 16 => caller.gpr[usize::from(n)] = value,
+                _ => {}
+            }
+        }
+        caller.rip = match return_address {
+            Some(ra) => ra,
+            None => read(cfa.wrapping_sub(8))?,
+        };
+        (caller.rip != 0).then_some(Frame {
+            regs: caller,
+            is_return_address: true,
+        })
+    }
+}
+
 fn reg(regs: &Registers, register: Register) -> Option<u64> {
     match register {
         Register(n) if n < 16 => Some(regs.gpr[usize::from(n)]),

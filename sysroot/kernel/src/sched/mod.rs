@@ -101,6 +101,8 @@ pub fn init_main_thread() -> Result<usize, ThreadError> {
     reserve_context(slot).map_err(|_| ThreadError::BadSlot)?;
     hal_thread::init_idle(idle::idle_loop)?;
     hal_thread::start_main(slot)?;
+    // The sampling profiler's first deadline (nothing else is pending yet).
+    arm_timer(&sched, slot);
     Ok(slot)
 }
 
@@ -114,6 +116,15 @@ fn reserve_context(slot: usize) -> Result<(), Errno> {
     memory::replace_storage(hal_thread::bytes_for(slots), hal_thread::grow)
 }
 
+/// The sampling profiler's next deadline, if it is on (the `profile` module, which
+/// this one cannot name: it uses the crash reporter, which uses the scheduler).
+static SAMPLER: spin::Once<fn() -> Option<u64>> = spin::Once::new();
+
+/// Makes the timer also fire at `next_deadline()` while a thread runs.
+pub fn set_sampler(next_deadline: fn() -> Option<u64>) {
+    SAMPLER.call_once(|| next_deadline);
+}
+
 /// Programs the timer for thread `next`, which is about to run (or keeps running).
 /// The idle thread arms its own deadlines.
 fn arm_timer(sched: &Scheduler, next: usize) {
@@ -121,7 +132,11 @@ fn arm_timer(sched: &Scheduler, next: usize) {
         apic::disarm();
         return;
     }
-    match sched.next_timer() {
+    let sampler = SAMPLER.get().and_then(|next| next());
+    match sched
+        .next_timer()
+        .map_or(sampler, |d| Some(sampler.map_or(d, |s| d.min(s))))
+    {
         Some(deadline) => {
             apic::arm_at(time::monotonic_to_tsc(deadline));
         }
