@@ -16,7 +16,7 @@ use crate::host;
 use crate::ir;
 use crate::plan::{Profile, Request};
 use crate::project::Selection;
-use crate::publish::{self, Publish};
+use crate::publish::{self, Network, Publish};
 use crate::qemu::{self, Accel, Boot, Console};
 use crate::report::BuildReport;
 use crate::report_text;
@@ -94,6 +94,11 @@ pub struct RunArgs {
     /// a virtio-net device on QEMU's user network, isolated from everything else.
     #[arg(long, short = 'P', value_name = "[HOST:]GUEST[/tcp]")]
     pub publish: Vec<Publish>,
+    /// The guest's network: `user` (QEMU's user network, isolated; a device only with
+    /// `--publish`), `user:host` (the guest also reaches this host's 127.0.0.1 at
+    /// 10.0.2.2) or `none` (loopback only).
+    #[arg(long, default_value = "user", value_name = "user|user:host|none")]
+    pub net: Network,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -273,6 +278,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     qemu::check_app_words(&env, &args.args).map_err(usage)?;
     qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
+    publish::check_network(args.net, &args.publish).map_err(usage)?;
     publish::check_host_ports(&args.publish).map_err(usage)?;
     let accel = match args.accel {
         Some(accel) => {
@@ -305,9 +311,13 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         icount: args.icount,
         console: Console::Forward,
         publish: args.publish.clone(),
+        network: args.net,
     };
     for forward in &boot.publish {
         status("Publishing", &forward.to_string());
+    }
+    if let Some(route) = publish::host_route(boot.network) {
+        status("Network", route);
     }
     if verbose {
         let size = &built.size;

@@ -1,9 +1,12 @@
 //! `run --publish HOST:GUEST`: guest TCP ports forwarded from the host's loopback, as
-//! `docker run -p` publishes them, and the QEMU network that carries them.
+//! `docker run -p` publishes them, and `run --net`: the QEMU network that carries them.
 //!
-//! Network safety: the host side of every forward is 127.0.0.1 only, and the user
-//! network runs with `restrict=on` (QEMU: the guest reaches neither the host nor
-//! anything beyond; explicit forwards still work), so no traffic leaves the machine.
+//! Network safety: the host side of every forward is 127.0.0.1 only, and by default
+//! the user network runs with `restrict=on` (QEMU: the guest reaches neither the host
+//! nor anything beyond; explicit forwards still work), so no traffic leaves the
+//! machine. `--net user:host` lifts the restriction so that the guest can connect to
+//! the host's loopback through the gateway 10.0.2.2 (QEMU then also routes the guest's
+//! other connections out through the host, as docker's default network does).
 
 use std::fmt;
 use std::net::{Ipv4Addr, TcpListener};
@@ -55,12 +58,63 @@ impl fmt::Display for Publish {
     }
 }
 
-/// QEMU's `-netdev` and `-device` arguments for these forwards (none without any).
-pub fn qemu_network(publish: &[Publish]) -> Vec<String> {
-    if publish.is_empty() {
-        return Vec::new();
+/// `run --net`: which network the guest gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Network {
+    /// QEMU's user network, isolated: a device only when ports are published.
+    #[default]
+    User,
+    /// QEMU's user network, with the host's loopback reachable at 10.0.2.2; always a
+    /// device.
+    UserHost,
+    /// No network device (loopback only); nothing can be published.
+    None,
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    /// `user`, `user:host`, `none`; `tap:IFNAME` is refused with why.
+    fn from_str(text: &str) -> Result<Network, String> {
+        match text {
+            "user" => Ok(Network::User),
+            "user:host" => Ok(Network::UserHost),
+            "none" => Ok(Network::None),
+            _ if text.starts_with("tap:") => Err(
+                "tap networking is not supported: it needs a host interface and privileges; \
+                 use `--net user` with `--publish`"
+                    .into(),
+            ),
+            _ => Err(format!(
+                "unknown network `{text}` (expected user, user:host or none)"
+            )),
+        }
     }
-    let mut netdev = String::from("user,id=net0,restrict=on");
+}
+
+/// What `run` says about how the guest reaches the host, beyond the forwards.
+pub fn host_route(network: Network) -> Option<&'static str> {
+    (network == Network::UserHost).then_some("guest reaches this host's 127.0.0.1 at 10.0.2.2")
+}
+
+/// Fails if ports are published on a network that cannot carry them.
+pub fn check_network(network: Network, publish: &[Publish]) -> anyhow::Result<()> {
+    if network == Network::None && !publish.is_empty() {
+        bail!("--publish needs a network device: not with `--net none`");
+    }
+    Ok(())
+}
+
+/// QEMU's `-netdev` and `-device` arguments for `network` and these forwards (none
+/// for an isolated network without any).
+pub fn qemu_network(network: Network, publish: &[Publish]) -> Vec<String> {
+    let restrict = match network {
+        Network::None => return Vec::new(),
+        Network::User if publish.is_empty() => return Vec::new(),
+        Network::User => ",restrict=on",
+        Network::UserHost => "",
+    };
+    let mut netdev = format!("user,id=net0{restrict}");
     for Publish { host, guest } in publish {
         netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
     }
@@ -115,16 +169,19 @@ mod tests {
 
     #[test]
     fn forwards_listen_on_loopback_only() {
-        let args = qemu_network(&[
-            Publish {
-                host: 8080,
-                guest: 80,
-            },
-            Publish {
-                host: 2222,
-                guest: 22,
-            },
-        ]);
+        let args = qemu_network(
+            Network::User,
+            &[
+                Publish {
+                    host: 8080,
+                    guest: 80,
+                },
+                Publish {
+                    host: 2222,
+                    guest: 22,
+                },
+            ],
+        );
         assert_eq!(
             args,
             [
@@ -134,7 +191,7 @@ mod tests {
                 "virtio-net-device,netdev=net0"
             ]
         );
-        assert!(qemu_network(&[]).is_empty());
+        assert!(qemu_network(Network::User, &[]).is_empty());
     }
 
     #[test]
@@ -159,5 +216,32 @@ mod tests {
             },
         ];
         assert!(check_host_ports(&twice).is_err());
+    }
+
+    #[test]
+    fn networks() {
+        assert_eq!("user".parse(), Ok(Network::User));
+        assert_eq!("user:host".parse(), Ok(Network::UserHost));
+        assert_eq!("none".parse(), Ok(Network::None));
+        assert!(
+            "tap:tap0"
+                .parse::<Network>()
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!("bridge".parse::<Network>().is_err());
+        let web = [Publish {
+            host: 8080,
+            guest: 80,
+        }];
+        assert!(qemu_network(Network::User, &[]).is_empty());
+        assert!(qemu_network(Network::None, &[]).is_empty());
+        assert!(check_network(Network::None, &web).is_err());
+        let open = qemu_network(Network::UserHost, &[]);
+        assert_eq!(open[1], "user,id=net0");
+        let open = qemu_network(Network::UserHost, &web);
+        assert_eq!(open[1], "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80");
+        assert!(host_route(Network::UserHost).unwrap().contains("10.0.2.2"));
+        assert_eq!(host_route(Network::User), None);
     }
 }

@@ -19,7 +19,7 @@ use anyhow::{anyhow, bail};
 
 use crate::error::Failure;
 use crate::host;
-use crate::publish::{self, Publish};
+use crate::publish::{self, Network, Publish};
 
 /// Which accelerator runs the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,6 +97,8 @@ pub struct Boot<'a> {
     /// Guest TCP ports forwarded from the host's loopback; with any, the guest gets
     /// a virtio-net device on QEMU's user network ([`crate::publish`]).
     pub publish: Vec<Publish>,
+    /// `run --net`.
+    pub network: Network,
 }
 
 /// Where the guest's serial console goes.
@@ -141,7 +143,8 @@ impl Boot<'_> {
         let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
         // microvm lists its virtio-mmio devices on the kernel command line only with
         // ACPI off (with ACPI they are in the DSDT, which the kernel does not read).
-        let machine = if self.publish.is_empty() {
+        let network = publish::qemu_network(self.network, &self.publish);
+        let machine = if network.is_empty() {
             "microvm"
         } else {
             "microvm,acpi=off"
@@ -163,7 +166,6 @@ impl Boot<'_> {
         ]);
         push(&["-device", "isa-debugcon,iobase=0xe9,chardev=exit-status"]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
-        let network = publish::qemu_network(&self.publish);
         push(&network.iter().map(String::as_str).collect::<Vec<_>>());
         match self.accel {
             Accel::Kvm => push(&["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
@@ -238,6 +240,7 @@ mod tests {
             icount: false,
             console: Console::Forward,
             publish: Vec::new(),
+            network: Network::User,
         }
     }
 
