@@ -277,11 +277,13 @@ mod tests {
                 publish: vec![
                     Publish {
                         host: 8080,
-                        guest: 80
+                        guest: 80,
+                        udp: false,
                     },
                     Publish {
                         host: 7000,
-                        guest: 7000
+                        guest: 7000,
+                        udp: false,
                     }
                 ],
                 ..boot(image)

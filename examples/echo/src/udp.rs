@@ -76,3 +76,19 @@ pub fn run(datagrams: usize) -> std::io::Result<()> {
     println!("server echoed {echoed} datagrams");
     Ok(())
 }
+
+/// `echo udp-serve`: sends each of `datagrams` datagrams back to its sender, then
+/// prints how many bytes it echoed.
+pub fn serve(address: &str, port: u16, datagrams: usize) -> std::io::Result<()> {
+    let socket = UdpSocket::bind((address, port))?;
+    println!("listening on port {}", socket.local_addr()?.port());
+    let mut buf = vec![0u8; 65536];
+    let mut bytes = 0;
+    for _ in 0..datagrams {
+        let (n, from) = socket.recv_from(&mut buf)?;
+        socket.send_to(&buf[..n], from)?;
+        bytes += n;
+    }
+    println!("echoed {datagrams} datagrams, {bytes} bytes");
+    Ok(())
+}
