@@ -9,9 +9,12 @@
 //!   instructions, and as a Linux process (glibc and hosted).
 //! - `fuzz`: N random system calls in the image (`examples/fuzz`): calls made, time,
 //!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
+//! - `net`: the kv and http example servers in the image, as glibc and as hosted
+//!   processes, under a closed-loop load: requests/s, p50 and p99 latency.
 
 mod fuzz;
 mod hosted;
+mod net;
 mod unikernel;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +64,15 @@ enum Suite {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// The kv and http servers under load: image vs glibc vs hosted.
+    Net {
+        /// Connections open at once, each a closed loop.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds of load per server and build.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +85,10 @@ fn main() -> anyhow::Result<()> {
             threads,
             timeout,
         } => fuzz::run(calls, seed, threads, timeout),
+        Suite::Net {
+            connections,
+            seconds,
+        } => net::run(connections, seconds),
     }
 }
 
