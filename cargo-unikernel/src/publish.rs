@@ -112,6 +112,18 @@ pub fn check_network(network: Network, publish: &[Publish]) -> anyhow::Result<()
     if network == Network::None && !publish.is_empty() {
         bail!("--publish needs a network device: not with `--net none`");
     }
+    // QEMU's restrict=on drops the guest's answers to a forwarded UDP port (they are
+    // datagrams from the guest to the host, which restrict=on forbids).
+    if network == Network::User
+        && let Some(udp) = publish.iter().find(|p| p.udp)
+    {
+        bail!(
+            "--publish {}:{}/udp needs `--net user:host`: the isolated network drops the \
+             guest's UDP answers",
+            udp.host,
+            udp.guest
+        );
+    }
     Ok(())
 }
 
@@ -263,6 +275,9 @@ mod tests {
         assert!(qemu_network(Network::User, &[]).is_empty());
         assert!(qemu_network(Network::None, &[]).is_empty());
         assert!(check_network(Network::None, &web).is_err());
+        let dns = "53/udp".parse::<Publish>().unwrap();
+        assert!(check_network(Network::User, &[dns]).is_err());
+        assert!(check_network(Network::UserHost, &[dns]).is_ok());
         let open = qemu_network(Network::UserHost, &[]);
         assert_eq!(open[1], "user,id=net0");
         let open = qemu_network(Network::UserHost, &web);

@@ -288,13 +288,36 @@ fn udp_over_loopback_like_native() {
 }
 
 /// The host's side of `udp-serve`: `count` datagrams of varied sizes to
-/// 127.0.0.1:`port`, each sent once (the server counts them) and its echo checked.
+/// 127.0.0.1:`port`, each sent once (the server counts them) and its echo checked,
+/// after probes.
 fn udp_exchange(port: u16, count: usize) {
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a UDP client");
     socket
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let mut buf = vec![0u8; 65536];
+    // QEMU's user network drops datagrams to the guest until it has resolved the
+    // guest's address: probes (not counted by the server) until one comes back.
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let probed = (0..60).any(|_| {
+        socket
+            .send_to(b"probe", (Ipv4Addr::LOCALHOST, port))
+            .unwrap();
+        socket
+            .recv_from(&mut buf)
+            .is_ok_and(|(n, _)| &buf[..n] == b"probe")
+    });
+    assert!(probed, "no probe came back");
+    // A probe's late echo would be read as a datagram's: drain them.
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    while socket.recv_from(&mut buf).is_ok() {}
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     for i in 0..count {
         let datagram: Vec<u8> = (0..(i * 97) % 1400 + 1).map(|b| (b + i) as u8).collect();
         socket
@@ -307,8 +330,8 @@ fn udp_exchange(port: u16, count: usize) {
     }
 }
 
-/// `--publish HOST:GUEST/udp`: datagrams from the host reach a UDP server in the guest
-/// and its answers come back, as natively.
+/// `--publish HOST:GUEST/udp` (with `--net user:host`): datagrams from the host reach
+/// a UDP server in the guest and its answers come back, as natively.
 #[test]
 fn udp_publish_reaches_a_guest_server_like_native() {
     let port = free_port();
@@ -323,7 +346,8 @@ fn udp_publish_reaches_a_guest_server_like_native() {
     let native_run = server.finish(Duration::from_secs(30));
 
     let published = format!("{port}/udp");
-    let flags = ["--publish", &published];
+    // UDP forwards need the unrestricted network (see `run --net`).
+    let flags = ["--publish", &published, "--net", "user:host"];
     let mut server = image_server_with("echo", &flags, 240, &["udp-serve", &port_arg, "20"]);
     server.wait_for("listening", START);
     udp_exchange(port, 20);
