@@ -17,10 +17,13 @@
 //!   calls per second; fails on a kernel fault, a hang or an undocumented errno.
 //! - `profile`: the sampling profiler's overhead on `examples/hotspots` (run time with
 //!   and without `run --profile-cpu`, in time and guest instructions).
+//! - `net`: the kv and http example servers in the image, as glibc and as hosted
+//!   processes, under a closed-loop load: requests/s, p50 and p99 latency.
 
 mod fuzz;
 mod hosted;
 mod linux;
+mod net;
 mod pgo;
 mod profile;
 mod unikernel;
@@ -98,6 +101,15 @@ enum Suite {
         #[arg(long, default_value_t = 20)]
         rounds: u64,
     },
+    /// The kv and http servers under load: image vs glibc vs hosted.
+    Net {
+        /// Connections open at once, each a closed loop.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds of load per server and build.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -113,6 +125,10 @@ fn main() -> anyhow::Result<()> {
             timeout,
         } => fuzz::run(calls, seed, threads, timeout),
         Suite::Profile { runs, hz, rounds } => profile::run(runs, hz, rounds),
+        Suite::Net {
+            connections,
+            seconds,
+        } => net::run(connections, seconds),
     }
 }
 

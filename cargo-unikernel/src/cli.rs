@@ -17,7 +17,7 @@ use crate::ir;
 use crate::pgo::Pgo;
 use crate::plan::{Profile, Request};
 use crate::project::Selection;
-use crate::publish::Publish;
+use crate::publish::{Network, Publish};
 use crate::qemu::Accel;
 use crate::report::BuildReport;
 use crate::report_text;
@@ -126,6 +126,11 @@ pub struct RunArgs {
     /// Also render the profile as a flame graph SVG (implies --profile-cpu).
     #[arg(long, value_name = "FILE.svg")]
     pub flamegraph: Option<std::path::PathBuf>,
+    /// The guest's network: `user` (QEMU's user network, isolated; a device only with
+    /// `--publish`), `user:host` (the guest also reaches this host's 127.0.0.1 at
+    /// 10.0.2.2) or `none` (loopback only).
+    #[arg(long, default_value = "user", value_name = "user|user:host|none")]
+    pub net: Network,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,

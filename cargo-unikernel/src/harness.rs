@@ -19,6 +19,7 @@ use crate::build::{self, BuildOptions};
 use crate::cargo_build::{self, Artifact};
 use crate::error::Failure;
 use crate::plan::Request;
+use crate::publish::Network;
 use crate::qemu::{Accel, Boot, Console};
 use crate::status::{relative, status};
 use crate::toolchain::Toolchain;
@@ -242,6 +243,7 @@ fn boot(
         icount: false,
         console: Console::Forward,
         publish: Vec::new(),
+        network: Network::User,
     };
     Ok(boot.run()?.exit_code)
 }

@@ -21,7 +21,7 @@ use anyhow::{anyhow, bail};
 
 use crate::error::Failure;
 use crate::host;
-use crate::publish::{self, Publish};
+use crate::publish::{self, Network, Publish};
 
 /// Which accelerator runs the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,6 +123,8 @@ pub struct Boot<'a> {
     /// Guest TCP ports forwarded from the host's loopback; with any, the guest gets
     /// a virtio-net device on QEMU's user network ([`crate::publish`]).
     pub publish: Vec<Publish>,
+    /// `run --net`.
+    pub network: Network,
 }
 
 /// Where the guest's serial console goes.
@@ -175,7 +177,8 @@ impl Boot<'_> {
         let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
         // microvm lists its virtio-mmio devices on the kernel command line only with
         // ACPI off (with ACPI they are in the DSDT, which the kernel does not read).
-        let machine = if self.publish.is_empty() {
+        let network = publish::qemu_network(self.network, &self.publish);
+        let machine = if network.is_empty() {
             "microvm"
         } else {
             "microvm,acpi=off"
@@ -203,7 +206,6 @@ impl Boot<'_> {
         push(&["-chardev", &format!("file,id=export,path={export_path}")]);
         push(&["-device", "isa-debugcon,iobase=0xea,chardev=export"]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
-        let network = publish::qemu_network(&self.publish);
         push(&network.iter().map(String::as_str).collect::<Vec<_>>());
         match self.accel {
             Accel::Kvm => push(&["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
@@ -289,6 +291,7 @@ mod tests {
             icount: false,
             console: Console::Forward,
             publish: Vec::new(),
+            network: Network::User,
         }
     }
 
@@ -325,11 +328,13 @@ mod tests {
                 publish: vec![
                     Publish {
                         host: 8080,
-                        guest: 80
+                        guest: 80,
+                        udp: false,
                     },
                     Publish {
                         host: 7000,
-                        guest: 7000
+                        guest: 7000,
+                        udp: false,
                     }
                 ],
                 ..boot(image)

@@ -200,6 +200,7 @@ fn boot_module_over_the_image_stops_with_the_out_of_memory_status() {
         icount: false,
         console: Console::Capture,
         publish: Vec::new(),
+        network: cargo_unikernel::publish::Network::User,
     }
     .run()
     .unwrap();

@@ -84,6 +84,7 @@ fn boot_and_check(image: Image, scenario: &str, want_exit: i32, want_line: &str)
         icount: false,
         console: Console::Capture,
         publish: Vec::new(),
+        network: cargo_unikernel::publish::Network::User,
     }
     .run();
     let outcome = match outcome {

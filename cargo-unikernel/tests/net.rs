@@ -7,126 +7,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{example_dir, native, run, tool};
+use common::server::{Server, free_port, image_server, image_server_with};
+use common::{native, run};
 
 /// Connections the server takes before it exits, and lines each client sends.
 const CONNECTIONS: &str = "2";
 const LINES: &str = "200";
-/// How long the server may take to boot and say it listens (TCG, a busy machine).
-const START: Duration = Duration::from_secs(120);
-
-/// A port free on 127.0.0.1 now (the kernel hands out a fresh one; the tiny window
-/// before the server takes it is the usual price of this idiom).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A running server: its stdout lines arrive on `lines`.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(mut command: Command) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Server {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (at most `limit`) for a line starting with `prefix`.
-    fn wait_for(&mut self, prefix: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.starts_with(prefix);
-                    self.seen.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        let _ = self.child.kill();
-        let mut stderr = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut stderr);
-        }
-        panic!(
-            "no line starting with {prefix:?} within {limit:?}; stdout so far: {:?}\nstderr:\n{stderr}",
-            self.seen
-        );
-    }
-
-    /// Waits for the exit (at most `limit`): the exit code and the whole stdout.
-    fn finish(mut self, limit: Duration) -> (Option<i32>, String) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                self.seen.extend(self.lines.try_iter());
-                return (status.code(), self.seen.join("\n") + "\n");
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the server did not exit within {limit:?}: {:?}", self.seen);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// `example` as a unikernel image with `args`, `port` published on 127.0.0.1. The
-/// image is built first (a whole-program link can take minutes on a loaded machine;
-/// the boot deadline is for the boot).
-fn image_server(example: &str, port: u16, args: &[&str]) -> Server {
-    let manifest = example_dir(example).join("Cargo.toml");
-    let built = tool()
-        .args(["build", "--release", "--manifest-path"])
-        .arg(&manifest)
-        .output()
-        .expect("run cargo-unikernel");
-    assert!(
-        built.status.success(),
-        "image build of {example} failed:\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let mut command = tool();
-    command
-        .args(["run", "--release", "--timeout", "240", "--publish"])
-        .arg(port.to_string())
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--")
-        .args(args);
-    Server::start(command)
-}
+use common::server::START;
 
 /// The echo server, native build, on 127.0.0.1 only.
 fn native_server(port: u16) -> Server {
@@ -183,16 +76,18 @@ fn echo_server_answers_the_host_like_native() {
     );
 }
 
-/// One HTTP/1.1 `GET` on a fresh connection (`Connection: close`): status line and
-/// body.
-fn http_get(port: u16, path: &str) -> (String, String) {
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`): status line,
+/// `Content-Type` and body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> (String, String, String) {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();
@@ -201,46 +96,91 @@ fn http_get(port: u16, path: &str) -> (String, String) {
         .expect("read the response");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.lines().next().unwrap_or_default().to_owned();
-    (status, body.to_owned())
+    let content_type = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, body.to_owned())
 }
 
-/// The requests of both runs: `/` three times, `/missing`, then `/quit`.
-fn fetch_all(port: u16) -> Vec<(String, String)> {
-    let mut answers: Vec<_> = (0..3).map(|_| http_get(port, "/")).collect();
-    answers.push(http_get(port, "/missing"));
-    answers.push(http_get(port, "/quit"));
+/// A server on the host's loopback answering `connections` plain HTTP requests with
+/// one line: what the example's `/fetch` route reaches. Its port.
+fn upstream(connections: usize) -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind upstream");
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                request.push(byte[0]);
+            }
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nupstream on the host says hi\n");
+        }
+    });
+    port
+}
+
+/// Every route: `/` twice, `/json`, `POST /echo`, `/fetch` from `upstream` (an
+/// address the server reaches it at), `/missing`, then `/quit`.
+fn fetch_all(port: u16, upstream: &str) -> Vec<(String, String, String)> {
+    let mut answers: Vec<_> = (0..2).map(|_| http(port, "GET", "/", "")).collect();
+    answers.push(http(port, "GET", "/json", ""));
+    let text = "a body\nof two lines, with UTF-8: \u{e9}\u{e8}\n".repeat(200);
+    answers.push(http(port, "POST", "/echo", &text));
+    answers.push(http(port, "GET", &format!("/fetch/{upstream}"), ""));
+    answers.push(http(port, "GET", "/missing", ""));
+    answers.push(http(port, "GET", "/quit", ""));
     answers
 }
 
 #[test]
-fn axum_server_answers_http_from_the_host_like_native() {
+fn http_server_answers_the_host_like_native_and_fetches_from_it() {
     let port = free_port();
     let port_arg = port.to_string();
+    let native_upstream = format!("127.0.0.1:{}", upstream(1));
     let mut server = Server::start({
-        let mut command = Command::new(native("axum"));
+        let mut command = Command::new(native("http"));
         command.args([port_arg.as_str(), "127.0.0.1"]);
         command
     });
     server.wait_for("listening", Duration::from_secs(30));
-    let native_answers = fetch_all(port);
+    let native_answers = fetch_all(port, &native_upstream);
     let native_run = server.finish(Duration::from_secs(30));
 
-    let mut server = image_server("axum", port, &[&port_arg]);
+    // The guest reaches the host's loopback through the user network's gateway.
+    let image_upstream = format!("10.0.2.2:{}", upstream(1));
+    let flags = ["--publish", &port_arg, "--net", "user:host"];
+    let mut server = image_server_with("http", &flags, 240, &[&port_arg]);
     server.wait_for("listening", START);
-    let image_answers = fetch_all(port);
+    let image_answers = fetch_all(port, &image_upstream);
     let image_run = server.finish(Duration::from_secs(60));
 
+    let ok = "HTTP/1.1 200 OK".to_owned();
+    let text = "text/plain; charset=utf-8".to_owned();
     assert_eq!(
         native_answers[0],
-        ("HTTP/1.1 200 OK".into(), "hello from axum\n".into())
+        (ok.clone(), text.clone(), "hello from axum\n".into())
     );
-    assert_eq!(native_answers[3].0, "HTTP/1.1 404 Not Found");
+    let json: serde_json::Value = serde_json::from_str(&native_answers[2].2).expect("JSON");
+    assert_eq!(native_answers[2].1, "application/json");
+    assert_eq!(json["request"], 3);
+    assert_eq!(json["nested"]["text"], "a \"quoted\" line\n");
+    assert_eq!(native_answers[3].2.len(), 200 * 38);
+    assert_eq!(
+        native_answers[4],
+        (ok, text, "upstream on the host says hi\n".into())
+    );
+    assert_eq!(native_answers[5].0, "HTTP/1.1 404 Not Found");
     assert_eq!(native_answers, image_answers);
     assert_eq!(
         native_run,
         (
             Some(0),
-            format!("listening on port {port}\nserved 4 requests\n")
+            format!("listening on port {port}\nserved 6 requests\n")
         )
     );
     assert_eq!(native_run, image_run);
@@ -345,4 +285,73 @@ fn udp_over_loopback_like_native() {
     );
     let image = common::boot("echo", &["udp", "100"], &[]);
     common::assert_same("echo udp", &native_run, &image);
+}
+
+/// The host's side of `udp-serve`: `count` datagrams of varied sizes to
+/// 127.0.0.1:`port`, each sent once (the server counts them) and its echo checked,
+/// after probes.
+fn udp_exchange(port: u16, count: usize) {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a UDP client");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    // QEMU's user network drops datagrams to the guest until it has resolved the
+    // guest's address: probes (not counted by the server) until one comes back.
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let probed = (0..60).any(|_| {
+        socket
+            .send_to(b"probe", (Ipv4Addr::LOCALHOST, port))
+            .unwrap();
+        socket
+            .recv_from(&mut buf)
+            .is_ok_and(|(n, _)| &buf[..n] == b"probe")
+    });
+    assert!(probed, "no probe came back");
+    // A probe's late echo would be read as a datagram's: drain them.
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    while socket.recv_from(&mut buf).is_ok() {}
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    for i in 0..count {
+        let datagram: Vec<u8> = (0..(i * 97) % 1400 + 1).map(|b| (b + i) as u8).collect();
+        socket
+            .send_to(&datagram, (Ipv4Addr::LOCALHOST, port))
+            .unwrap();
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("no echo of datagram {i}: {e}"));
+        assert_eq!(&buf[..n], &datagram[..], "datagram {i}");
+    }
+}
+
+/// `--publish HOST:GUEST/udp` (with `--net user:host`): datagrams from the host reach
+/// a UDP server in the guest and its answers come back, as natively.
+#[test]
+fn udp_publish_reaches_a_guest_server_like_native() {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut server = Server::start({
+        let mut command = Command::new(native("echo"));
+        command.args(["udp-serve", &port_arg, "20", "127.0.0.1"]);
+        command
+    });
+    server.wait_for("listening", Duration::from_secs(30));
+    udp_exchange(port, 20);
+    let native_run = server.finish(Duration::from_secs(30));
+
+    let published = format!("{port}/udp");
+    // UDP forwards need the unrestricted network (see `run --net`).
+    let flags = ["--publish", &published, "--net", "user:host"];
+    let mut server = image_server_with("echo", &flags, 240, &["udp-serve", &port_arg, "20"]);
+    server.wait_for("listening", START);
+    udp_exchange(port, 20);
+    let image_run = server.finish(Duration::from_secs(60));
+    assert_eq!(native_run.0, Some(0), "{native_run:?}");
+    assert_eq!(native_run, image_run);
 }

@@ -30,6 +30,9 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     for forward in &boot.publish {
         status("Publishing", &forward.to_string());
     }
+    if let Some(route) = publish::host_route(boot.network) {
+        status("Network", route);
+    }
     let verbose = args.build.verbose;
     if verbose {
         let size = &built.size;
@@ -141,6 +144,7 @@ pub(crate) fn check_run(args: &RunArgs) -> anyhow::Result<CheckedRun> {
         .map_err(usage)?;
     kernel_options.extend(cpu_profile.iter().map(profile::Profile::kernel_option));
     qemu::check_memory(args.memory, host::memory_mib()).map_err(usage)?;
+    publish::check_network(args.net, &args.publish).map_err(usage)?;
     publish::check_host_ports(&args.publish).map_err(usage)?;
     if let Some(port) = args.gdb {
         gdb::find_gdb().map_err(usage)?;
@@ -192,5 +196,6 @@ pub(crate) fn boot<'a>(
         icount: args.icount,
         console,
         publish: args.publish.clone(),
+        network: args.net,
     }
 }

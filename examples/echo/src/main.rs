@@ -16,6 +16,9 @@
 //!
 //! `echo udp DATAGRAMS`: a UDP echo server and client threads over 127.0.0.1
 //! ([`udp`]).
+//!
+//! `echo udp-serve PORT [DATAGRAMS [ADDRESS]]`: a UDP echo server on ADDRESS:PORT
+//! (0.0.0.0) that exits after DATAGRAMS (1) datagrams ([`udp::serve`]).
 
 mod loopback;
 mod pipe;
@@ -101,13 +104,19 @@ fn main() -> ExitCode {
             Ok(datagrams) => udp::run(datagrams),
             Err(_) => Err(std::io::Error::other("DATAGRAMS: a number")),
         },
+        Some("udp-serve") => {
+            let port = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(7000);
+            let datagrams = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
+            let address = args.get(4).map_or("0.0.0.0", String::as_str);
+            udp::serve(address, port, datagrams)
+        }
         Some("client") if args.len() == 4 => match args[3].parse() {
             Ok(lines) => client(&args[2], lines),
             Err(_) => Err(std::io::Error::other("LINES: a number")),
         },
         _ => {
             eprintln!(
-                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES] | echo timeouts | echo udp [DATAGRAMS]"
+                "usage: echo serve [PORT [CONNECTIONS [ADDRESS]]] | echo client HOST:PORT LINES | echo pipe [PORT [ADDRESS]] | echo loopback [LINES] | echo timeouts | echo udp [DATAGRAMS] | echo udp-serve [PORT [DATAGRAMS [ADDRESS]]]"
             );
             return ExitCode::from(2);
         }

@@ -76,3 +76,26 @@ pub fn run(datagrams: usize) -> std::io::Result<()> {
     println!("server echoed {echoed} datagrams");
     Ok(())
 }
+
+/// `echo udp-serve`: sends each of `datagrams` datagrams back to its sender, then
+/// prints how many bytes it echoed. A datagram `probe` is echoed without counting: a
+/// client sends probes until one comes back, as a network that drops the first
+/// datagrams (QEMU's user network does until it has resolved the guest's address)
+/// needs.
+pub fn serve(address: &str, port: u16, datagrams: usize) -> std::io::Result<()> {
+    let socket = UdpSocket::bind((address, port))?;
+    println!("listening on port {}", socket.local_addr()?.port());
+    let mut buf = vec![0u8; 65536];
+    let mut bytes = 0;
+    let mut counted = 0;
+    while counted < datagrams {
+        let (n, from) = socket.recv_from(&mut buf)?;
+        socket.send_to(&buf[..n], from)?;
+        if &buf[..n] != b"probe" {
+            counted += 1;
+            bytes += n;
+        }
+    }
+    println!("echoed {datagrams} datagrams, {bytes} bytes");
+    Ok(())
+}

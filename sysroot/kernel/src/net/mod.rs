@@ -27,6 +27,7 @@
 
 pub mod loopback;
 pub mod nic;
+mod poll;
 pub mod tcp;
 pub mod udp;
 
@@ -34,7 +35,7 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::AnySocket;
 use smoltcp::socket::tcp::Socket as TcpSocket;
 use smoltcp::socket::udp::Socket as UdpSocket;
@@ -123,6 +124,8 @@ pub struct Stack {
     udp_ports: BTreeSet<u16>,
     /// Closed sockets still finishing their TCP close; removed once closed.
     closing: Vec<Handle>,
+    /// Listening sockets' smoltcp sockets.
+    backlogs: tcp::Backlogs,
     next_ephemeral: u16,
 }
 
@@ -183,6 +186,7 @@ fn build(config: &Config) -> Stack {
         ports: BTreeSet::new(),
         udp_ports: BTreeSet::new(),
         closing: Vec::new(),
+        backlogs: tcp::Backlogs::default(),
         next_ephemeral: 49152 + u16::from(seed[0]) * 32,
     }
 }
@@ -282,28 +286,6 @@ fn idle_poll(now_ns: u64) -> PollAgain {
 }
 
 impl Stack {
-    /// Packets in and out of both interfaces, timers; wakes waiters if a socket
-    /// changed.
-    pub fn poll(&mut self) {
-        let mut changed = false;
-        // Bounded: a flood of packets cannot keep the caller here for ever.
-        for _ in 0..64 {
-            let lo = &mut self.lo;
-            let result = lo.iface.poll(now(), &mut lo.device, &mut lo.sockets);
-            changed |= result == PollResult::SocketStateChanged;
-            if !lo.device.has_packet() {
-                break;
-            }
-        }
-        if let Some(eth) = &mut self.eth {
-            changed |= eth.poll();
-        }
-        self.reap();
-        if changed {
-            self.changed();
-        }
-    }
-
     /// Something a waiter may wait for happened.
     pub fn changed(&mut self) {
         CHANGES.fetch_add(1, Ordering::SeqCst);
@@ -448,33 +430,5 @@ impl Stack {
     /// eth0's IPv4 address.
     pub fn address(&self) -> Option<Ipv4Address> {
         self.eth.as_ref().and_then(|eth| eth.link.iface.ipv4_addr())
-    }
-}
-
-impl Eth {
-    /// Frames in and out, timers: whether a socket changed. With an interrupt line:
-    /// acknowledges the device first and unmasks the line after, then looks again for
-    /// a frame that came in between (an edge while masked is lost).
-    fn poll(&mut self) -> bool {
-        let mut changed = false;
-        let link = &mut self.link;
-        if let Some(line) = &self.line {
-            line.take();
-            link.device.ack_interrupt();
-        }
-        // Bounded: a flood of frames cannot keep the caller here for ever.
-        for round in 0..64 {
-            let result = link.iface.poll(now(), &mut link.device, &mut link.sockets);
-            changed |= result == PollResult::SocketStateChanged;
-            if round == 0
-                && let Some(line) = &self.line
-            {
-                line.unmask();
-            }
-            if !link.device.has_frame() {
-                break;
-            }
-        }
-        changed
     }
 }

@@ -21,14 +21,12 @@ impl TcpSocket {
         match &inner.state {
             // Linux: an unconnected stream socket is writable and hung up.
             State::Fresh => WRITABLE | POLLHUP | error,
-            State::Listening { pool } => {
-                let ready = pool.iter().any(|&handle| {
-                    !matches!(
-                        stack.tcp(handle).state(),
-                        TcpState::Listen | TcpState::SynReceived
-                    )
-                });
-                if ready { READABLE } else { 0 }
+            &State::Listening { backlog } => {
+                if stack.backlog_ready(backlog) {
+                    READABLE
+                } else {
+                    0
+                }
             }
             &State::Connected(handle) => {
                 let socket = stack.tcp(handle);
@@ -103,7 +101,7 @@ impl FileLike for TcpSocket {
     }
 
     /// The last descriptor closed: a connection closes in the background (or goes at
-    /// once if already closed), a listening pool is reset, the port is free again.
+    /// once if already closed), a listening socket's backlog is reset, the port is free again.
     fn released(&self, _fs: &mut Inodes) {
         let _ = with_stack(|stack| {
             let mut inner = self.inner.lock();
@@ -112,12 +110,7 @@ impl FileLike for TcpSocket {
             }
             match core::mem::replace(&mut inner.state, State::Fresh) {
                 State::Fresh => {}
-                State::Listening { pool } => {
-                    for handle in pool {
-                        stack.tcp_mut(handle).abort();
-                        stack.closing.push(handle);
-                    }
-                }
+                State::Listening { backlog } => stack.close_backlog(backlog),
                 State::Connected(handle) => {
                     stack.tcp_mut(handle).close();
                     stack.closing.push(handle);

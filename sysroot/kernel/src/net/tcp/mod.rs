@@ -1,10 +1,9 @@
 //! TCP sockets (`tcp(7)`, IPv4) as file objects over smoltcp's TCP sockets.
 //!
-//! A descriptor's socket goes fresh (maybe bound) -> listening or connected. smoltcp
-//! has no backlog: one of its sockets listens for one connection. A listening socket
-//! here keeps a pool of up to `min(backlog, MAX_POOL)` smoltcp sockets listening on
-//! its port; `accept` takes one whose handshake finished and puts a new listener in
-//! its place. A closed connection finishes its TCP close in the background (the
+//! A descriptor's socket goes fresh (maybe bound) -> listening or connected. A
+//! listening socket's smoltcp sockets are its backlog, which the stack owns and tops
+//! up ([`backlog`]); `accept` takes the oldest connection whose handshake finished. A
+//! closed connection finishes its TCP close in the background (the
 //! stack's closing list) as Linux's orphaned sockets do.
 //!
 //! Every operation returns at once (`EAGAIN` when it would wait); blocking
@@ -16,8 +15,6 @@
 //! Not yet: telling a reset from an orderly close (a reset reads as end of file, a
 //! write after it is `EPIPE`), urgent data, IPv6.
 
-use alloc::vec::Vec;
-
 use smoltcp::socket::tcp::{Socket, SocketBuffer, State as TcpState};
 use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint, Ipv4Address};
 use spin::Mutex;
@@ -28,15 +25,16 @@ use crate::errno::Errno;
 use crate::vfs::{Segment, SocketTimeouts as Timeouts, socket_shut as shut};
 
 pub mod addr;
+mod backlog;
 pub mod copy;
 mod file;
 mod socket;
 
+pub use backlog::Backlogs;
+
 /// Receive and send buffer of each connection (Linux's defaults are larger; these
-/// bound the memory of the listening pools).
+/// bound the memory of the backlogs).
 const BUFFER: usize = 32 * 1024;
-/// The most smoltcp sockets listening for one listening socket.
-const MAX_POOL: usize = 8;
 /// How long a connection attempt nobody answers lasts: Linux's, with its default
 /// `tcp_syn_retries` of 6 (SYNs 1, 2, 4, ... 64 s apart, then the last wait). smoltcp
 /// alone retries a SYN for good (and never even sends one while the neighbour does
@@ -53,8 +51,8 @@ enum State {
     /// Neither listening nor connected (possibly bound).
     Fresh,
     Listening {
-        /// On each interface the bound address reaches, `min(backlog, MAX_POOL)`.
-        pool: Vec<Handle>,
+        /// Its backlog's key in the stack ([`backlog`]).
+        backlog: u64,
     },
     /// Connecting or connected.
     Connected(Handle),
@@ -143,13 +141,18 @@ impl Inner {
     }
 
     fn apply_options(&self, socket: &mut Socket<'_>) {
-        socket.set_nagle_enabled(!self.options.no_delay);
-        socket.set_keep_alive(
-            self.options
-                .keep_alive
-                .then(|| smoltcp::time::Duration::from_secs(75)),
-        );
+        apply_options(&self.options, socket);
     }
+}
+
+/// What of `options` smoltcp's socket has: Nagle's algorithm and keep-alive.
+fn apply_options(options: &Options, socket: &mut Socket<'_>) {
+    socket.set_nagle_enabled(!options.no_delay);
+    socket.set_keep_alive(
+        options
+            .keep_alive
+            .then(|| smoltcp::time::Duration::from_secs(75)),
+    );
 }
 
 /// Why a connection attempt that ended closed failed, after `waited_ns`: it timed out
@@ -208,37 +211,32 @@ impl TcpSocket {
     }
 
     /// `listen(2)`: binds an ephemeral port first if unbound; a second `listen`
-    /// grows the pool to the new backlog.
+    /// changes the backlog.
     pub fn start_listening(&self, backlog: usize) -> Result<(), Errno> {
-        let wanted = backlog.clamp(1, MAX_POOL);
         if self.inner.lock().bound.is_none() {
             self.bind_to((Ipv4Address::UNSPECIFIED, 0))?;
         }
         with_stack(|stack| {
             let mut inner = self.inner.lock();
             let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
-            let mut pool = match core::mem::replace(&mut inner.state, State::Fresh) {
-                State::Fresh => Vec::new(),
-                State::Listening { pool } => pool,
-                connected @ State::Connected(_) => {
-                    inner.state = connected;
-                    return Err(Errno::EINVAL);
+            match inner.state {
+                State::Fresh => {
+                    let nets = stack.nets_for(endpoint.0)?;
+                    let key = stack.open_backlog(
+                        listen_endpoint(endpoint),
+                        nets,
+                        backlog,
+                        inner.options,
+                    )?;
+                    inner.state = State::Listening { backlog: key };
+                    Ok(())
                 }
-            };
-            let mut result = Ok(());
-            for &net in stack.nets_for(endpoint.0)? {
-                while pool.iter().filter(|handle| handle.net == net).count() < wanted {
-                    let mut socket = new_socket();
-                    inner.apply_options(&mut socket);
-                    if socket.listen(listen_endpoint(endpoint)).is_err() {
-                        result = Err(Errno::EINVAL);
-                        break;
-                    }
-                    pool.push(stack.add(net, socket));
+                State::Listening { backlog: key } => {
+                    stack.resize_backlog(key, backlog, inner.options);
+                    Ok(())
                 }
+                State::Connected(_) => Err(Errno::EINVAL),
             }
-            inner.state = State::Listening { pool };
-            result
         })
     }
 
@@ -246,26 +244,13 @@ impl TcpSocket {
     /// `EAGAIN`.
     pub fn take_connection(&self) -> Result<TcpSocket, Errno> {
         with_stack(|stack| {
-            let mut inner = self.inner.lock();
-            let endpoint = inner.bound.ok_or(Errno::EINVAL)?;
-            let options = inner.options;
-            let State::Listening { pool } = &mut inner.state else {
+            let inner = self.inner.lock();
+            let State::Listening { backlog } = inner.state else {
                 return Err(Errno::EINVAL);
             };
-            let ready = pool.iter().position(|&handle| {
-                !matches!(
-                    stack.tcp(handle).state(),
-                    TcpState::Listen | TcpState::SynReceived
-                )
-            });
-            let Some(index) = ready else {
-                return Err(Errno::EAGAIN);
-            };
-            let handle = pool.swap_remove(index);
-            let mut socket = new_socket();
-            if socket.listen(listen_endpoint(endpoint)).is_ok() {
-                pool.push(stack.add(handle.net, socket));
-            }
+            let handle = stack.accept_from(backlog).ok_or(Errno::EAGAIN)?;
+            let options = inner.options;
+            apply_options(&options, stack.tcp_mut(handle));
             Ok(TcpSocket {
                 inner: Mutex::new(Inner {
                     state: State::Connected(handle),
