@@ -80,20 +80,28 @@ pub fn check_memory(memory_mib: u32, host_mib: Option<u64>) -> anyhow::Result<()
     Ok(())
 }
 
+/// What the kernel needs besides the image and its file to reach `main`: the page
+/// tables, the heap's first chunk, the main thread's stack (at least 64 KiB) and the
+/// thread tables. hello boots with 1,041 KiB free above them and stops "too little
+/// memory" with 17 KiB; 512 KiB is a round bound between.
+const KERNEL_WORKING_RAM: u64 = 512 << 10;
+
 /// Whether `image` fits in `memory_mib` as QEMU lays it out: loaded at 1 MiB, then the
 /// image file again as the boot module, which QEMU puts at the top of RAM even when
 /// that is over the image (the kernel's PVH entry then stops with 123, but a module
 /// that also covers the entry code cannot be caught by the guest). The usage error
-/// names the least memory that fits.
+/// names the least memory that fits, with [`KERNEL_WORKING_RAM`] above both.
 pub fn check_image_fits(memory_mib: u32, image: &crate::report::ImageSize) -> anyhow::Result<()> {
-    let needed = (1 << 20) + image.loaded_bytes + image.file_bytes;
+    let needed = (1 << 20) + image.loaded_bytes + image.file_bytes + KERNEL_WORKING_RAM;
     let needed_mib = needed.div_ceil(1 << 20);
     if u64::from(memory_mib) < needed_mib {
         bail!(
             "--memory {memory_mib}: this image needs at least {needed_mib} MiB (QEMU loads it \
-             at 1 MiB, {} KiB, and its file, {} KiB, above it as the boot module)",
+             at 1 MiB, {} KiB, and its file, {} KiB, above it as the boot module; the \
+             kernel needs {} KiB more to start)",
             image.loaded_bytes / 1024,
-            image.file_bytes / 1024
+            image.file_bytes / 1024,
+            KERNEL_WORKING_RAM / 1024
         );
     }
     Ok(())

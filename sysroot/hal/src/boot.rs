@@ -248,7 +248,9 @@ unsafe extern "C" fn rust_entry(start_info: usize) -> ! {
     };
     let free_ram = match paging::init(pvh.memory_map, pvh.module) {
         Ok(free_ram) => free_ram,
-        Err(message) => boot_failure(message),
+        // Every way paging's set-up fails is RAM that is not there: the status says
+        // "too little memory", as the boot module check above does.
+        Err(message) => out_of_memory(message),
     };
     image::set_executable(pvh.module);
     syscall_entry::init();
@@ -265,6 +267,15 @@ unsafe extern "C" fn rust_entry(start_info: usize) -> ! {
         boot_tsc: BOOT_TSC.load(Ordering::Relaxed),
         handover_tsc: crate::tsc::read(),
     })
+}
+
+/// Reports that the machine has too little RAM to boot and stops it with
+/// [`exit::EXIT_OUT_OF_MEMORY`].
+fn out_of_memory(message: &str) -> ! {
+    console::print(format_args!(
+        "unikernel: boot failed: too little memory: {message}; give the machine more memory\n"
+    ));
+    exit::exit(exit::EXIT_OUT_OF_MEMORY)
 }
 
 /// Reports a failure of the hardware bring-up and stops the machine.
