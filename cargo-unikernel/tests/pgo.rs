@@ -14,6 +14,19 @@ use std::process::{Command, Output};
 
 use common::{example_dir, tool};
 
+/// One test at a time: they build the same examples in place (`examples/hello/target`)
+/// in different PGO modes. Run concurrently on a fresh machine (no runtime built with
+/// the `profile` feature yet), the use build once found no profile for 118 std, shim
+/// and kernel functions the training had counted (CI of this change, not reproduced
+/// with the runtime cached); until that race is understood, the tests do not race.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn llvm_profdata() -> PathBuf {
     let sysroot = Command::new("rustc")
         .args(["--print", "sysroot"])
@@ -108,6 +121,7 @@ fn profraws(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn image_training_counts_every_component_and_the_profile_builds_the_same_program() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let profiles = dir.path().join("profiles");
     let trained = ok(
@@ -172,6 +186,7 @@ fn image_training_counts_every_component_and_the_profile_builds_the_same_program
 
 #[test]
 fn hosted_training_writes_the_profile_at_exit_at_a_panic_and_at_abort() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // hello exits with 3, panic's uncaught panic with 101, signals' abort is SIGABRT.
     for (example, args) in [("hello", &[][..]), ("panic", &[]), ("signals", &["abort"])] {
@@ -220,6 +235,7 @@ fn hosted_training_writes_the_profile_at_exit_at_a_panic_and_at_abort() {
 
 #[test]
 fn the_one_command_flow_trains_merges_and_optimizes() {
+    let _serial = serial();
     let output = ok(
         tool()
             .args(["pgo", "--hosted", "--runs", "2", "--manifest-path"])
@@ -243,6 +259,7 @@ fn the_one_command_flow_trains_merges_and_optimizes() {
 
 #[test]
 fn a_missing_profile_is_exit_3_naming_it() {
+    let _serial = serial();
     let output = tool()
         .args([
             "build",
@@ -264,6 +281,7 @@ fn a_missing_profile_is_exit_3_naming_it() {
 
 #[test]
 fn a_corrupt_profile_is_exit_6_naming_it() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let corrupt = dir.path().join("corrupt.profdata");
     std::fs::write(&corrupt, b"\xffindexed profile? no: garbage").unwrap();
@@ -286,6 +304,7 @@ fn a_corrupt_profile_is_exit_6_naming_it() {
 
 #[test]
 fn image_training_writes_the_profile_when_a_signal_ends_the_program() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let profiles = dir.path().join("profiles");
     let trained = ok(
@@ -314,6 +333,7 @@ fn image_training_writes_the_profile_when_a_signal_ends_the_program() {
 
 #[test]
 fn a_stale_profile_is_a_warning_with_the_mismatch_count_and_the_build_goes_on() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("hello");
     std::fs::create_dir_all(project.join("src")).unwrap();
