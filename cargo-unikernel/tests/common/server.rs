@@ -102,7 +102,16 @@ impl Server {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                self.seen.extend(self.lines.try_iter());
+                // The reader thread may not have read the last lines yet: take them
+                // until it sees the pipe's end (bounded, should a grandchild keep the
+                // pipe open).
+                let drained_by = Instant::now() + Duration::from_secs(10);
+                while let Some(left) = drained_by.checked_duration_since(Instant::now()) {
+                    match self.lines.recv_timeout(left) {
+                        Ok(line) => self.seen.push(line),
+                        Err(_) => break,
+                    }
+                }
                 return (status.code(), self.seen.join("\n") + "\n");
             }
             if Instant::now() > deadline {
